@@ -1,0 +1,1 @@
+"""One module per load scenario; each exposes ``add_arguments`` and ``run``."""
