@@ -1,36 +1,28 @@
 """Matrix signed JSON for device keys and one-time keys.
 
 spec: appendices.md, "Signing JSON" — the signature covers the canonical JSON
-of the object without its `signatures` and `unsigned` members.
-
-The canonical JSON encoder here is the client's own copy: clients may not
-import the homeserver, and `federation.crypto` has no canonical-JSON module yet.
+of the object without its `signatures` and `unsigned` members. The canonical
+encoding is shared with the server side (`federation.crypto`), as the
+architecture allows for signing helpers.
 """
 
 from __future__ import annotations
 
 import copy
-import json
 from collections.abc import Callable
 from typing import Any
 
 from clients.crypto.encoding import decode_base64
 from clients.crypto.errors import DecodeError, SignatureError
 from clients.crypto.primitives import ed25519_verify
+from federation.crypto.signing import encode_json_for_signing
 
 JsonObject = dict[str, Any]
 
 
-def canonical_json(value: Any) -> bytes:
-    """Sorted keys, no insignificant whitespace, UTF-8 without escaping non-ASCII."""
-    return json.dumps(
-        value, sort_keys=True, separators=(",", ":"), ensure_ascii=False, allow_nan=False
-    ).encode("utf-8")
-
-
 def signing_bytes(obj: JsonObject) -> bytes:
     """The bytes that a signature of `obj` covers."""
-    return canonical_json({k: v for k, v in obj.items() if k not in ("signatures", "unsigned")})
+    return encode_json_for_signing(obj)
 
 
 def add_signature(
