@@ -111,7 +111,7 @@ async def run_all(parser: argparse.ArgumentParser, args: argparse.Namespace,
             result = ScenarioResult(name, params={"args": " ".join(extra)})
             result.note(f"failed: {type(exc).__name__}: {exc}")
             result.errors["scenario_failed"] = 1
-            log.exception("%s failed", name)
+            log.error("%s failed: %s", name, exc, exc_info=args.verbose > 0)
         emit(result)
         results.append(result)
     return results
@@ -134,7 +134,12 @@ def main(argv: list[str] | None = None) -> int:
         results = asyncio.run(run_all(parser, args, emit))
         print_summary_table(results, human_out)
     else:
-        results = [asyncio.run(run_one(args))]
+        try:
+            results = [asyncio.run(run_one(args))]
+        except TRANSIENT_ERRORS + (KeyError, ValueError) as exc:
+            log.error("%s failed: %s: %s", args.scenario, type(exc).__name__, exc,
+                      exc_info=args.verbose > 0)
+            return 2
         emit(results[0])
     if args.json is not None:
         write_json(results, args.json)
