@@ -59,7 +59,7 @@ def build_event(
     ``content`` is referenced, not copied, by the returned event: do not
     mutate it afterwards. ``unsigned`` is attached after hashing and signing.
     """
-    _check_room_id(room_version, event_type, state_key, room_id)
+    _check_room_id(room_version, event_type, room_id)
     if _server_name_of(sender) != server_name:
         raise ValueError(f"{server_name} cannot build events for remote sender {sender}")
 
@@ -163,9 +163,7 @@ def verify_event_signature(
     verify_json_signature(redact_pdu(pdu, room_version), server_name, key_id, verify_key_bytes)
 
 
-def _check_room_id(
-    room_version: RoomVersion, event_type: str, state_key: str | None, room_id: str | None
-) -> None:
+def _check_room_id(room_version: RoomVersion, event_type: str, room_id: str | None) -> None:
     is_create = event_type == "m.room.create"
     if room_version.hash_room_ids and is_create:
         # spec: rooms/v12.md — the create event has no room_id; the room ID is
