@@ -7,6 +7,7 @@ Public API:
 * `OlmSession` — the Olm double ratchet (m.olm.v1.curve25519-aes-sha2).
 * `OutboundGroupSession` / `InboundGroupSession` — Megolm (m.megolm.v1.aes-sha2).
 * `PickleStore` / `CryptoState` — an Argon2id + SecretBox encrypted store.
+* `encrypt_key_export` / `decrypt_key_export` — the room key export file.
 * Exceptions in `clients.crypto.errors`, all derived from `CryptoError`.
 """
 
@@ -22,6 +23,7 @@ from clients.crypto.errors import (
     SignatureError,
     UnknownOneTimeKeyError,
 )
+from clients.crypto.key_export import decrypt_key_export, encrypt_key_export, exported_session_data
 from clients.crypto.megolm import InboundGroupSession, OutboundGroupSession
 from clients.crypto.olm_account import MEGOLM_ALGORITHM, OLM_ALGORITHM, OlmAccount
 from clients.crypto.olm_messages import NORMAL_MESSAGE_TYPE, PRE_KEY_MESSAGE_TYPE
@@ -51,5 +53,8 @@ __all__ = [
     "PickleStoreError",
     "SignatureError",
     "UnknownOneTimeKeyError",
+    "decrypt_key_export",
+    "encrypt_key_export",
+    "exported_session_data",
     "verify_signature",
 ]

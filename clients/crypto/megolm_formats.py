@@ -11,7 +11,7 @@ from dataclasses import dataclass
 
 from clients.crypto.encoding import decode_fields, encode_fields, require_bytes, require_int
 from clients.crypto.errors import DecodeError
-from clients.crypto.megolm_ratchet import RATCHET_LENGTH, MegolmRatchet
+from clients.crypto.megolm_ratchet import MAX_INDEX, RATCHET_LENGTH, MegolmRatchet
 from clients.crypto.primitives import KEY_LENGTH, MAC_LENGTH, SIGNATURE_LENGTH, ed25519_verify
 
 SESSION_SHARING_VERSION = 2
@@ -88,8 +88,11 @@ class MegolmMessage:
             raise DecodeError(f"unsupported Megolm message version {data[0]}")
         authenticated = data[: -(MAC_LENGTH + SIGNATURE_LENGTH)]
         fields = decode_fields(authenticated[1:])
+        message_index = require_int(fields, TAG_MESSAGE_INDEX, "message index")
+        if message_index > MAX_INDEX:
+            raise DecodeError("Megolm message index does not fit in 32 bits")
         return cls(
-            message_index=require_int(fields, TAG_MESSAGE_INDEX, "message index"),
+            message_index=message_index,
             ciphertext=require_bytes(fields, TAG_CIPHERTEXT, "ciphertext"),
             authenticated=authenticated,
             mac=data[-(MAC_LENGTH + SIGNATURE_LENGTH) : -SIGNATURE_LENGTH],
