@@ -16,7 +16,7 @@ StateKey = tuple[str, str]  # (event type, state_key)
 
 
 class Event:
-    __slots__ = ("event_id", "pdu", "room_version", "rejected_reason")
+    __slots__ = ("event_id", "pdu", "room_version", "rejected_reason", "stream_ordering")
 
     def __init__(
         self,
@@ -24,11 +24,14 @@ class Event:
         pdu: dict[str, Any],
         room_version: RoomVersion,
         rejected_reason: str | None = None,
+        stream_ordering: int | None = None,
     ) -> None:
         self.event_id = event_id
         self.pdu = pdu
         self.room_version = room_version
         self.rejected_reason = rejected_reason
+        # Position in this server's events stream, once persisted.
+        self.stream_ordering = stream_ordering
 
     # --- accessors -------------------------------------------------------
     @property

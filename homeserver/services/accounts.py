@@ -51,6 +51,9 @@ class Session:
     access_token: str | None
 
 
+_ASCII_LOWER = str.maketrans(string.ascii_uppercase, string.ascii_lowercase)
+
+
 def generate_device_id() -> str:
     return "".join(secrets.choice(string.ascii_uppercase) for _ in range(DEVICE_ID_LENGTH))
 
@@ -84,7 +87,8 @@ class AccountService:
         spec: appendices.md, "User Identifiers": localparts are [a-z0-9._=\\-/+] and
         servers downcase usernames when creating user IDs; the whole ID is <= 255 bytes.
         """
-        localpart = username.lower()
+        # Only ASCII is folded: Unicode case mapping would turn e.g. U+212A KELVIN SIGN into "k".
+        localpart = username.translate(_ASCII_LOWER)
         if not localpart or not is_valid_localpart(localpart):
             raise MatrixError(
                 "M_INVALID_USERNAME", 400, "User ID can only contain characters a-z, 0-9, or '=_-./+'"

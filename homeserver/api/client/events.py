@@ -1,0 +1,266 @@
+"""Sending and reading room events: send, state, redact, /messages, /context, /event.
+
+spec: data/api/client-server/{room_send,room_state,redaction,message_pagination,
+event_context,rooms}.yaml
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from aiohttp import web
+
+from federation.rooms.events import Event
+from homeserver.api.request import get_hs, query_int, read_json_object, require_user
+from homeserver.api.response import json_response
+from homeserver.errors import MatrixError, forbidden, not_found
+from homeserver.services.event_format import client_event
+from homeserver.services.filtering import EventFilter
+from homeserver.services.stream_token import StreamToken
+
+routes = web.RouteTableDef()
+V3 = "/_matrix/client/{version:(?:v3|r0)}"
+
+MAX_EVENT_BYTES = 65536
+
+
+def _check_size(content: dict[str, Any]) -> None:
+    import orjson
+
+    # spec: server-server-api, PDU size limit 65536 bytes; content is most of it.
+    if len(orjson.dumps(content)) > MAX_EVENT_BYTES:
+        raise MatrixError("M_TOO_LARGE", 413, "Event too large")
+
+
+async def _send_with_txn(
+    request: web.Request, room_id: str, event_type: str, content: dict[str, Any],
+    state_key: str | None = None, redacts: str | None = None,
+) -> web.Response:
+    requester = await require_user(request)
+    hs = get_hs(request)
+    txn_id = request.match_info.get("txn_id")
+    txn = None
+    if txn_id is not None:
+        existing = await hs.event_store.get_txn_event(requester.user_id, requester.device_id, txn_id)
+        if existing is not None:
+            return json_response({"event_id": existing})
+        txn = (requester.user_id, requester.device_id, txn_id)
+    _check_size(content)
+    event = await hs.events.send(room_id, requester.user_id, event_type, content, state_key, txn=txn, redacts=redacts)
+    return json_response({"event_id": event.event_id})
+
+
+@routes.put(V3 + "/rooms/{room_id}/send/{event_type}/{txn_id}")
+async def send_message(request: web.Request) -> web.Response:
+    content = await read_json_object(request)
+    return await _send_with_txn(
+        request, request.match_info["room_id"], request.match_info["event_type"], content
+    )
+
+
+@routes.put(V3 + "/rooms/{room_id}/state/{event_type}")
+@routes.put(V3 + "/rooms/{room_id}/state/{event_type}/{state_key:.*}")
+async def send_state(request: web.Request) -> web.Response:
+    requester = await require_user(request)
+    content = await read_json_object(request)
+    hs = get_hs(request)
+    room_id = request.match_info["room_id"]
+    event_type = request.match_info["event_type"]
+    state_key = request.match_info.get("state_key", "")
+    room = await hs.events.require_room(room_id)
+    current = room.state.get((event_type, state_key))
+    if current is not None and current.content == content and current.sender == requester.user_id:
+        return json_response({"event_id": current.event_id})  # no-op, as Synapse
+    if event_type == "m.room.canonical_alias":
+        await _check_canonical_alias(hs, room_id, content)
+    _check_size(content)
+    event = await hs.events.send(room_id, requester.user_id, event_type, content, state_key)
+    return json_response({"event_id": event.event_id})
+
+
+async def _check_canonical_alias(hs: Any, room_id: str, content: dict[str, Any]) -> None:
+    # spec: m.room.canonical_alias — the server SHOULD check the aliases point here.
+    aliases: list[Any] = []
+    if content.get("alias") is not None:
+        aliases.append(content["alias"])
+    alt = content.get("alt_aliases", [])
+    if not isinstance(alt, list):
+        raise MatrixError("M_INVALID_PARAM", 400, "alt_aliases must be a list")
+    aliases.extend(alt)
+    for alias in aliases:
+        if not isinstance(alias, str) or not alias.startswith("#") or ":" not in alias:
+            raise MatrixError("M_INVALID_PARAM", 400, f"Invalid alias {alias!r}")
+        found = await hs.room_store.get_alias(alias)
+        if found is None or found[0] != room_id:
+            raise MatrixError("M_BAD_ALIAS", 400, f"{alias} does not point to this room")
+
+
+@routes.put(V3 + "/rooms/{room_id}/redact/{event_id}/{txn_id}")
+async def redact(request: web.Request) -> web.Response:
+    requester = await require_user(request)
+    body = await read_json_object(request, allow_empty=True)
+    hs = get_hs(request)
+    room_id = request.match_info["room_id"]
+    target_id = request.match_info["event_id"]
+    room = await hs.events.require_room(room_id)
+    target = await hs.event_store.get_event(target_id)
+    if target is None or target.room_id != room_id:
+        raise not_found("Event not found")
+    if target.sender != requester.user_id:
+        from federation.rooms.power_levels import user_power_level
+
+        pl = room.state_content("m.room.power_levels")
+        redact_level = pl.get("redact", 50) if pl else 50
+        level = user_power_level(requester.user_id, pl or None, room.create_event, room.version)
+        if level < redact_level:
+            raise forbidden("You may not redact other users' events")
+    content: dict[str, Any] = {}
+    if isinstance(body.get("reason"), str):
+        content["reason"] = body["reason"]
+    if room.version.v11_redaction:
+        content["redacts"] = target_id
+    return await _send_with_txn(request, room_id, "m.room.redaction", content, redacts=target_id)
+
+
+# --- reading --------------------------------------------------------------------------
+async def _visible_room(request: web.Request, room_id: str) -> tuple[Any, Any, int | None]:
+    """(requester, room, upper stream bound for a former member)."""
+    requester = await require_user(request)
+    hs = get_hs(request)
+    room = await hs.events.get_room(room_id)
+    if room is None:
+        raise forbidden("You are not in this room")
+    member = room.state.get(("m.room.member", requester.user_id))
+    history = room.state_content("m.room.history_visibility").get("history_visibility", "shared")
+    if member is None or member.membership in ("invite", "knock"):
+        if history != "world_readable":
+            raise forbidden("You are not in this room")
+        return requester, room, None
+    if member.membership == "join":
+        return requester, room, None
+    return requester, room, member.stream_ordering
+
+
+def _parse_position(raw: str | None) -> int | None:
+    if raw is None or raw == "":
+        return None
+    return StreamToken.parse(raw).events
+
+
+@routes.get(V3 + "/rooms/{room_id}/messages")
+async def messages(request: web.Request) -> web.Response:
+    room_id = request.match_info["room_id"]
+    requester, room, bound = await _visible_room(request, room_id)
+    hs = get_hs(request)
+    direction = request.query.get("dir", "b")
+    if direction not in ("b", "f"):
+        raise MatrixError("M_INVALID_PARAM", 400, "dir must be b or f")
+    limit = query_int(request, "limit", 10, minimum=0, maximum=1000)
+    import orjson
+
+    filter_raw = request.query.get("filter")
+    try:
+        event_filter = EventFilter.parse(orjson.loads(filter_raw)) if filter_raw else EventFilter()
+    except orjson.JSONDecodeError:
+        raise MatrixError("M_NOT_JSON", 400, "filter is not JSON") from None
+    current = hs.events.persisted_stream
+    top = current if bound is None else min(current, bound)
+    start = _parse_position(request.query.get("from"))
+    end = _parse_position(request.query.get("to"))
+    collected: list[Event] = []
+    if direction == "b":
+        position = top if start is None else min(start, top)
+        cursor = position + 1
+        while len(collected) < limit:
+            batch = await hs.event_store.get_room_events(
+                room_id, before=cursor, after=end, limit=max(limit * 2, 50), newest_first=True
+            )
+            if not batch:
+                break
+            for ev in batch:
+                if event_filter.allows(ev):
+                    collected.append(ev)
+                    if len(collected) >= limit:
+                        break
+            cursor = (collected[-1] if len(collected) >= limit else batch[-1]).stream_ordering  # type: ignore[assignment]
+        next_pos = (collected[-1].stream_ordering - 1) if collected else None  # type: ignore[operator]
+        exhausted = len(collected) < limit
+    else:
+        position = 0 if start is None else start
+        cursor = position
+        upper = top + 1 if end is None else min(end, top) + 1
+        while len(collected) < limit:
+            batch = await hs.event_store.get_room_events(
+                room_id, after=cursor, before=upper, limit=max(limit * 2, 50), newest_first=False
+            )
+            if not batch:
+                break
+            for ev in batch:
+                if event_filter.allows(ev):
+                    collected.append(ev)
+                    if len(collected) >= limit:
+                        break
+            cursor = (collected[-1] if len(collected) >= limit else batch[-1]).stream_ordering  # type: ignore[assignment]
+        next_pos = collected[-1].stream_ordering if collected else None
+        exhausted = len(collected) < limit
+    now = hs.clock.time_ms()
+    body: dict[str, Any] = {
+        "chunk": [client_event(e, now_ms=now) for e in collected],
+        "start": StreamToken(events=position).serialize(),
+    }
+    if next_pos is not None and not exhausted:
+        body["end"] = StreamToken(events=next_pos).serialize()
+    if event_filter.lazy_load_members and collected:
+        senders = {e.sender for e in collected}
+        body["state"] = [
+            client_event(room.state[("m.room.member", s)], now_ms=now)
+            for s in senders
+            if ("m.room.member", s) in room.state
+        ]
+    return json_response(body)
+
+
+@routes.get(V3 + "/rooms/{room_id}/event/{event_id}")
+async def get_event(request: web.Request) -> web.Response:
+    room_id = request.match_info["room_id"]
+    requester, room, bound = await _visible_room(request, room_id)
+    hs = get_hs(request)
+    event = await hs.event_store.get_event(request.match_info["event_id"])
+    if event is None or event.room_id != room_id or event.pdu.get("rejected") or (
+        bound is not None and (event.stream_ordering or 0) > bound
+    ):
+        raise not_found("Event not found")
+    return json_response(client_event(event, now_ms=hs.clock.time_ms()))
+
+
+@routes.get(V3 + "/rooms/{room_id}/context/{event_id}")
+async def context(request: web.Request) -> web.Response:
+    room_id = request.match_info["room_id"]
+    requester, room, bound = await _visible_room(request, room_id)
+    hs = get_hs(request)
+    event = await hs.event_store.get_event(request.match_info["event_id"])
+    if event is None or event.room_id != room_id or event.stream_ordering is None:
+        raise not_found("Event not found")
+    limit = query_int(request, "limit", 10, minimum=0, maximum=100)
+    top = hs.events.persisted_stream if bound is None else bound
+    before_n = limit // 2
+    after_n = limit - before_n
+    before = await hs.event_store.get_room_events(
+        room_id, before=event.stream_ordering, limit=before_n, newest_first=True
+    )
+    after = await hs.event_store.get_room_events(
+        room_id, after=event.stream_ordering, before=top + 1, limit=after_n, newest_first=False
+    )
+    state_ids = await hs.events.state_after_event(event.event_id)
+    state = await hs.event_store.get_events(state_ids.values())
+    now = hs.clock.time_ms()
+    start_pos = (before[-1].stream_ordering if before else event.stream_ordering) - 1  # type: ignore[operator]
+    end_pos = after[-1].stream_ordering if after else event.stream_ordering
+    return json_response({
+        "event": client_event(event, now_ms=now),
+        "events_before": [client_event(e, now_ms=now) for e in before],
+        "events_after": [client_event(e, now_ms=now) for e in after],
+        "state": [client_event(e, now_ms=now) for e in state.values()],
+        "start": StreamToken(events=start_pos).serialize(),
+        "end": StreamToken(events=end_pos).serialize(),  # type: ignore[arg-type]
+    })

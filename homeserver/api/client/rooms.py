@@ -1,0 +1,339 @@
+"""Room creation, membership, aliases, the directory, state and members.
+
+spec: client-server-api/_index.md "Rooms", data/api/client-server/{create_room,joining,
+leaving,inviting,kicking,banning,knocking,directory,list_public_rooms,room_state,rooms}.yaml
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from aiohttp import web
+
+from homeserver.api.request import get_hs, read_model, require_user
+from homeserver.api.response import empty_response, json_response
+from homeserver.errors import MatrixError, forbidden, not_found
+from homeserver.services.event_format import client_event
+from schemas.client.rooms import (
+    AliasBody,
+    CreateRoomBody,
+    ReasonBody,
+    TargetBody,
+    VisibilityBody,
+)
+
+routes = web.RouteTableDef()
+V3 = "/_matrix/client/{version:(?:v3|r0)}"
+
+
+@routes.post(V3 + "/createRoom")
+async def create_room(request: web.Request) -> web.Response:
+    requester = await require_user(request)
+    body = await read_model(request, CreateRoomBody)
+    room_id = await get_hs(request).rooms.create_room(
+        requester.user_id, body.model_dump(exclude_none=True, exclude_unset=False)
+    )
+    return json_response({"room_id": room_id})
+
+
+@routes.post(V3 + "/join/{room}")
+async def join_by_id_or_alias(request: web.Request) -> web.Response:
+    requester = await require_user(request)
+    body = await read_model(request, ReasonBody, allow_empty=True)
+    room_id = await get_hs(request).rooms.join(requester.user_id, request.match_info["room"], body.reason)
+    return json_response({"room_id": room_id})
+
+
+@routes.post(V3 + "/rooms/{room_id}/join")
+async def join_room(request: web.Request) -> web.Response:
+    requester = await require_user(request)
+    body = await read_model(request, ReasonBody, allow_empty=True)
+    room_id = await get_hs(request).rooms.join(requester.user_id, request.match_info["room_id"], body.reason)
+    return json_response({"room_id": room_id})
+
+
+@routes.post(V3 + "/knock/{room}")
+async def knock(request: web.Request) -> web.Response:
+    requester = await require_user(request)
+    body = await read_model(request, ReasonBody, allow_empty=True)
+    room_id = await get_hs(request).rooms.knock(requester.user_id, request.match_info["room"], body.reason)
+    return json_response({"room_id": room_id})
+
+
+@routes.post(V3 + "/rooms/{room_id}/leave")
+async def leave(request: web.Request) -> web.Response:
+    requester = await require_user(request)
+    body = await read_model(request, ReasonBody, allow_empty=True)
+    await get_hs(request).rooms.leave(requester.user_id, request.match_info["room_id"], body.reason)
+    return empty_response()
+
+
+@routes.post(V3 + "/rooms/{room_id}/forget")
+async def forget(request: web.Request) -> web.Response:
+    requester = await require_user(request)
+    await get_hs(request).rooms.forget(requester.user_id, request.match_info["room_id"])
+    return empty_response()
+
+
+@routes.post(V3 + "/rooms/{room_id}/invite")
+async def invite(request: web.Request) -> web.Response:
+    requester = await require_user(request)
+    body = await read_model(request, TargetBody)
+    await get_hs(request).rooms.invite(
+        requester.user_id, request.match_info["room_id"], body.user_id, reason=body.reason
+    )
+    return empty_response()
+
+
+@routes.post(V3 + "/rooms/{room_id}/kick")
+async def kick(request: web.Request) -> web.Response:
+    requester = await require_user(request)
+    body = await read_model(request, TargetBody)
+    await get_hs(request).rooms.kick(requester.user_id, request.match_info["room_id"], body.user_id, body.reason)
+    return empty_response()
+
+
+@routes.post(V3 + "/rooms/{room_id}/ban")
+async def ban(request: web.Request) -> web.Response:
+    requester = await require_user(request)
+    body = await read_model(request, TargetBody)
+    await get_hs(request).rooms.ban(requester.user_id, request.match_info["room_id"], body.user_id, body.reason)
+    return empty_response()
+
+
+@routes.post(V3 + "/rooms/{room_id}/unban")
+async def unban(request: web.Request) -> web.Response:
+    requester = await require_user(request)
+    body = await read_model(request, TargetBody)
+    await get_hs(request).rooms.unban(requester.user_id, request.match_info["room_id"], body.user_id, body.reason)
+    return empty_response()
+
+
+@routes.get(V3 + "/joined_rooms")
+async def joined_rooms(request: web.Request) -> web.Response:
+    requester = await require_user(request)
+    rooms = await get_hs(request).events.rooms_for_user(requester.user_id)
+    return json_response({"joined_rooms": [r for r, m in rooms.items() if m == "join"]})
+
+
+# --- aliases -----------------------------------------------------------------------
+@routes.put(V3 + "/directory/room/{alias}")
+async def put_alias(request: web.Request) -> web.Response:
+    requester = await require_user(request)
+    body = await read_model(request, AliasBody)
+    await get_hs(request).rooms.create_alias(requester.user_id, request.match_info["alias"], body.room_id)
+    return empty_response()
+
+
+@routes.get(V3 + "/directory/room/{alias}")
+async def get_alias(request: web.Request) -> web.Response:
+    hs = get_hs(request)
+    alias = request.match_info["alias"]
+    found = await hs.room_store.get_alias(alias)
+    if found is None:
+        raise not_found("Room alias not found")
+    return json_response({"room_id": found[0], "servers": [hs.server_name]})
+
+
+@routes.delete(V3 + "/directory/room/{alias}")
+async def delete_alias(request: web.Request) -> web.Response:
+    requester = await require_user(request)
+    await get_hs(request).rooms.delete_alias(
+        requester.user_id, requester.is_admin, request.match_info["alias"]
+    )
+    return empty_response()
+
+
+@routes.get(V3 + "/rooms/{room_id}/aliases")
+async def room_aliases(request: web.Request) -> web.Response:
+    requester = await require_user(request)
+    hs = get_hs(request)
+    room_id = request.match_info["room_id"]
+    room = await hs.events.get_room(room_id)
+    history = room.state_content("m.room.history_visibility").get("history_visibility") if room else None
+    if room is None or (room.membership(requester.user_id) != "join" and history != "world_readable"):
+        raise forbidden("You are not in this room")
+    return json_response({"aliases": await hs.room_store.get_aliases_for_room(room_id)})
+
+
+# --- directory ---------------------------------------------------------------------
+@routes.get(V3 + "/directory/list/room/{room_id}")
+async def get_visibility(request: web.Request) -> web.Response:
+    hs = get_hs(request)
+    room_id = request.match_info["room_id"]
+    if await hs.room_store.get_room_version(room_id) is None:
+        raise not_found("Unknown room")
+    public = await hs.room_store.is_public(room_id)
+    return json_response({"visibility": "public" if public else "private"})
+
+
+@routes.put(V3 + "/directory/list/room/{room_id}")
+async def set_visibility(request: web.Request) -> web.Response:
+    requester = await require_user(request)
+    body = await read_model(request, VisibilityBody)
+    hs = get_hs(request)
+    room_id = request.match_info["room_id"]
+    room = await hs.events.get_room(room_id)
+    if room is None:
+        raise not_found("Unknown room")
+    from federation.rooms.power_levels import required_power_level, user_power_level
+
+    pl = room.state_content("m.room.power_levels")
+    level = user_power_level(requester.user_id, pl or None, room.create_event, room.version)
+    if not requester.is_admin and (
+        room.membership(requester.user_id) != "join"
+        or level < required_power_level("m.room.canonical_alias", True, pl)
+    ):
+        raise forbidden("You may not change this room's visibility")
+    await hs.room_store.set_public(room_id, body.visibility == "public")
+    return empty_response()
+
+
+def _public_chunk(room: Any, aliases: list[str]) -> dict[str, Any]:
+    st = room.state_content
+    chunk: dict[str, Any] = {
+        "room_id": room.room_id,
+        "num_joined_members": len(room.members_with("join")),
+        "world_readable": st("m.room.history_visibility").get("history_visibility") == "world_readable",
+        "guest_can_join": st("m.room.guest_access").get("guest_access") == "can_join",
+        "join_rule": st("m.room.join_rules").get("join_rule", "invite"),
+    }
+    for key, etype, field in (
+        ("name", "m.room.name", "name"),
+        ("topic", "m.room.topic", "topic"),
+        ("avatar_url", "m.room.avatar", "url"),
+        ("canonical_alias", "m.room.canonical_alias", "alias"),
+    ):
+        value = st(etype).get(field)
+        if isinstance(value, str) and value:
+            chunk[key] = value
+    room_type = room.create_event.content.get("type")
+    if isinstance(room_type, str):
+        chunk["room_type"] = room_type
+    return chunk
+
+
+async def _public_rooms(request: web.Request, limit: int | None, since: str | None,
+                        search: str | None) -> web.Response:
+    hs = get_hs(request)
+    chunks = []
+    for room_id in await hs.room_store.public_room_ids():
+        room = await hs.events.get_room(room_id)
+        if room is None:
+            continue
+        chunk = _public_chunk(room, [])
+        if search:
+            hay = " ".join(str(chunk.get(k, "")) for k in ("name", "topic", "canonical_alias")).lower()
+            if search.lower() not in hay:
+                continue
+        chunks.append(chunk)
+    chunks.sort(key=lambda c: (-c["num_joined_members"], c["room_id"]))
+    start = 0
+    if since:
+        try:
+            start = int(since.removeprefix("p"))
+        except ValueError:
+            raise MatrixError("M_INVALID_PARAM", 400, "Bad since token") from None
+    end = len(chunks) if limit is None else start + max(limit, 0)
+    body: dict[str, Any] = {"chunk": chunks[start:end], "total_room_count_estimate": len(chunks)}
+    if end < len(chunks):
+        body["next_batch"] = f"p{end}"
+    if start > 0:
+        body["prev_batch"] = f"p{max(0, start - (limit or 0))}"
+    return json_response(body)
+
+
+@routes.get(V3 + "/publicRooms")
+async def public_rooms_get(request: web.Request) -> web.Response:
+    from homeserver.api.request import query_int
+
+    limit = query_int(request, "limit", -1, minimum=-1)
+    return await _public_rooms(request, None if limit < 0 else limit, request.query.get("since"), None)
+
+
+@routes.post(V3 + "/publicRooms")
+async def public_rooms_post(request: web.Request) -> web.Response:
+    from schemas.client.rooms import PublicRoomsBody
+
+    await require_user(request)
+    body = await read_model(request, PublicRoomsBody, allow_empty=True)
+    term = (body.filter or {}).get("generic_search_term")
+    return await _public_rooms(request, body.limit, body.since, term if isinstance(term, str) else None)
+
+
+# --- state and members ------------------------------------------------------------------
+@routes.get(V3 + "/rooms/{room_id}/state")
+async def get_state(request: web.Request) -> web.Response:
+    requester = await require_user(request)
+    hs = get_hs(request)
+    room = await hs.rooms.require_visible_room(requester.user_id, request.match_info["room_id"])
+    now = hs.clock.time_ms()
+    if room.membership(requester.user_id) == "join":
+        events = list(room.state.values())
+    else:
+        # Former members see the state as it was when they left.
+        member = room.state[("m.room.member", requester.user_id)]
+        ids = await hs.events.state_after_event(member.event_id)
+        events = list((await hs.event_store.get_events(ids.values())).values())
+    return json_response([client_event(e, now_ms=now) for e in events])
+
+
+@routes.get(V3 + "/rooms/{room_id}/state/{event_type}")
+@routes.get(V3 + "/rooms/{room_id}/state/{event_type}/{state_key:.*}")
+async def get_state_event(request: web.Request) -> web.Response:
+    requester = await require_user(request)
+    hs = get_hs(request)
+    room = await hs.rooms.require_visible_room(requester.user_id, request.match_info["room_id"])
+    key = (request.match_info["event_type"], request.match_info.get("state_key", ""))
+    if room.membership(requester.user_id) == "join":
+        event = room.state.get(key)
+    else:
+        member = room.state[("m.room.member", requester.user_id)]
+        ids = await hs.events.state_after_event(member.event_id)
+        event = await hs.event_store.get_event(ids[key]) if key in ids else None
+    if event is None:
+        raise not_found("Event not found")
+    if request.query.get("format") == "event":
+        return json_response(client_event(event, now_ms=hs.clock.time_ms()))
+    return json_response(event.content)
+
+
+@routes.get(V3 + "/rooms/{room_id}/members")
+async def members(request: web.Request) -> web.Response:
+    requester = await require_user(request)
+    hs = get_hs(request)
+    room = await hs.rooms.require_visible_room(requester.user_id, request.match_info["room_id"])
+    membership = request.query.get("membership")
+    not_membership = request.query.get("not_membership")
+    now = hs.clock.time_ms()
+    if room.membership(requester.user_id) == "join":
+        events = [ev for (t, _k), ev in room.state.items() if t == "m.room.member"]
+    else:
+        member = room.state[("m.room.member", requester.user_id)]
+        ids = await hs.events.state_after_event(member.event_id)
+        member_ids = [v for (t, _k), v in ids.items() if t == "m.room.member"]
+        events = list((await hs.event_store.get_events(member_ids)).values())
+    chunk = [
+        client_event(ev, now_ms=now)
+        for ev in events
+        if (membership is None or ev.membership == membership)
+        and (not_membership is None or ev.membership != not_membership)
+    ]
+    return json_response({"chunk": chunk})
+
+
+@routes.get(V3 + "/rooms/{room_id}/joined_members")
+async def joined_members(request: web.Request) -> web.Response:
+    requester = await require_user(request)
+    hs = get_hs(request)
+    room = await hs.events.get_room(request.match_info["room_id"])
+    if room is None or room.membership(requester.user_id) != "join":
+        raise forbidden("You are not in this room")
+    joined: dict[str, Any] = {}
+    for (t, k), ev in room.state.items():
+        if t == "m.room.member" and ev.membership == "join":
+            joined[k] = {
+                "display_name": ev.content.get("displayname"),
+                "avatar_url": ev.content.get("avatar_url"),
+            }
+    return json_response({"joined": joined})

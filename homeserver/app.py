@@ -1,0 +1,41 @@
+"""Builds the aiohttp Application for a Homeserver."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from importlib import import_module
+
+from aiohttp import web
+
+from homeserver.api.middleware import cors_middleware, error_middleware
+from homeserver.api.request import HOMESERVER_KEY
+from homeserver.server import Homeserver
+
+# Each module exposes `routes: web.RouteTableDef`.
+ROUTE_MODULES = [
+    "homeserver.api.client.discovery",
+    "homeserver.api.client.accounts",
+    "homeserver.api.client.rooms",
+    "homeserver.api.client.events",
+    "homeserver.api.client.sync",
+]
+
+
+def build_app(hs: Homeserver, *, manage_lifecycle: bool = True) -> web.Application:
+    app = web.Application(
+        middlewares=[cors_middleware, error_middleware],
+        client_max_size=hs.config.limits.max_request_body_bytes,
+    )
+    app[HOMESERVER_KEY] = hs
+    for name in ROUTE_MODULES:
+        app.router.add_routes(import_module(name).routes)
+
+    if manage_lifecycle:
+
+        async def lifecycle(_app: web.Application) -> AsyncIterator[None]:
+            await hs.start()
+            yield
+            await hs.stop()
+
+        app.cleanup_ctx.append(lifecycle)
+    return app

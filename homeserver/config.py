@@ -1,0 +1,183 @@
+"""Homeserver configuration: one YAML file validated by a pydantic model.
+
+`parleyd init` writes a commented default (see ``DEFAULT_CONFIG_TEMPLATE``);
+``load_config`` turns any mistake into a one-line ``ConfigError`` naming the key.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+
+
+class ConfigError(Exception):
+    """A configuration problem, phrased for an operator in one line."""
+
+
+class _Section(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class ListenConfig(_Section):
+    host: str = "127.0.0.1"
+    port: int = Field(default=8008, ge=0, le=65535)
+
+
+class RegistrationConfig(_Section):
+    enabled: bool = True
+    # When non-empty, registration needs one of these tokens (m.login.registration_token).
+    tokens: list[str] = []
+    # Registrations and logins allowed per client IP per minute, with a burst.
+    rate_per_minute: float = Field(default=30.0, gt=0)
+    burst: int = Field(default=10, ge=1)
+
+
+class LimitsConfig(_Section):
+    max_request_body_bytes: int = Field(default=1_048_576, ge=1024)
+    max_upload_bytes: int = Field(default=50 * 1024 * 1024, ge=1024)
+
+
+class PasswordHashingConfig(_Section):
+    # argon2id cost; the default is OWASP's recommendation (t=2, m=19 MiB).
+    opslimit: int = Field(default=2, ge=1)
+    memlimit_kib: int = Field(default=19456, ge=8)
+
+
+class FederationConfig(_Section):
+    enabled: bool = True
+    # Plain HTTP between servers; only for loopback development (ARCHITECTURE.md).
+    allow_plain_http: bool = False
+    ca_bundle: str | None = None
+
+
+class Config(_Section):
+    server_name: str
+    data_dir: str = "./data"
+    signing_key_path: str = "signing.key"
+    database_path: str = "homeserver.db"
+    public_baseurl: str | None = None
+    listen: ListenConfig = ListenConfig()
+    registration: RegistrationConfig = RegistrationConfig()
+    limits: LimitsConfig = LimitsConfig()
+    password_hashing: PasswordHashingConfig = PasswordHashingConfig()
+    federation: FederationConfig = FederationConfig()
+    default_room_version: str = "12"
+    log_level: str = "INFO"
+
+    @field_validator("server_name")
+    @classmethod
+    def _check_server_name(cls, v: str) -> str:
+        # spec: appendices.md, "Server Name": hostname [ ":" port ]
+        if not v or any(c.isspace() for c in v) or "/" in v:
+            raise ValueError("must be a hostname with an optional :port, e.g. example.org")
+        return v
+
+    @field_validator("default_room_version")
+    @classmethod
+    def _check_room_version(cls, v: str) -> str:
+        from federation.rooms.versions import KNOWN_ROOM_VERSIONS
+
+        if v not in KNOWN_ROOM_VERSIONS:
+            raise ValueError(f"must be one of {sorted(KNOWN_ROOM_VERSIONS)}")
+        return v
+
+    # Paths in the config are relative to data_dir unless absolute.
+    def resolve(self, path: str) -> Path:
+        p = Path(path)
+        return p if p.is_absolute() else Path(self.data_dir) / p
+
+    @property
+    def base_url(self) -> str:
+        if self.public_baseurl:
+            return self.public_baseurl.rstrip("/")
+        host = self.listen.host if self.listen.host not in ("0.0.0.0", "::") else "localhost"
+        return f"http://{host}:{self.listen.port}"
+
+
+def _describe(err: ValidationError, source: str) -> str:
+    first = err.errors()[0]
+    key = ".".join(str(p) for p in first["loc"]) or "(top level)"
+    msg = first["msg"]
+    if first["type"] == "extra_forbidden":
+        msg = "unknown key"
+    elif first["type"] == "missing":
+        msg = "required key is missing"
+    more = f" (and {len(err.errors()) - 1} more problems)" if len(err.errors()) > 1 else ""
+    return f"{source}: {key}: {msg}{more}"
+
+
+def parse_config(data: Any, source: str = "config") -> Config:
+    if not isinstance(data, dict):
+        raise ConfigError(f"{source}: the top level must be a mapping of keys to values")
+    try:
+        return Config.model_validate(data)
+    except ValidationError as e:
+        raise ConfigError(_describe(e, source)) from None
+
+
+def load_config(path: str | Path) -> Config:
+    path = Path(path)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except OSError as e:
+        raise ConfigError(f"{path}: cannot read config ({e.strerror})") from None
+    try:
+        data = yaml.safe_load(text)
+    except yaml.YAMLError as e:
+        mark = getattr(e, "problem_mark", None)
+        where = f" at line {mark.line + 1}" if mark else ""
+        raise ConfigError(f"{path}: not valid YAML{where}") from None
+    config = parse_config(data, str(path))
+    # A relative data_dir is relative to the directory holding the config file.
+    if not Path(config.data_dir).is_absolute():
+        config.data_dir = str((path.parent / config.data_dir).resolve())
+    return config
+
+
+DEFAULT_CONFIG_TEMPLATE = """\
+# Parley homeserver configuration. Paths are relative to data_dir.
+
+# The public name of this server: the part after ':' in user IDs (@alice:{server_name}).
+# It cannot be changed once users and rooms exist.
+server_name: "{server_name}"
+
+# Where the database, signing key and media live.
+data_dir: "{data_dir}"
+signing_key_path: "signing.key"
+database_path: "homeserver.db"
+
+# The URL clients use to reach this server (advertised in /.well-known/matrix/client).
+# public_baseurl: "https://matrix.example.org"
+
+listen:
+  host: "{host}"
+  port: {port}
+
+registration:
+  # Set to false to close registration.
+  enabled: true
+  # If set, registering needs one of these tokens (m.login.registration_token).
+  tokens: []
+  # Registrations/logins allowed per client IP per minute, and the burst above that.
+  rate_per_minute: 30
+  burst: 10
+
+limits:
+  max_request_body_bytes: 1048576
+  max_upload_bytes: 52428800
+
+federation:
+  enabled: true
+  # Plain HTTP between servers. Only for development on loopback.
+  allow_plain_http: false
+  # CA bundle to trust for federation TLS (private federations).
+  # ca_bundle: "/etc/parley/ca.pem"
+
+# Room version for new rooms (10, 11 or 12).
+default_room_version: "12"
+
+log_level: "INFO"
+"""

@@ -1,0 +1,78 @@
+"""The Homeserver object: builds every store and service once and wires them.
+
+Nothing is a module-level global; tests build the same object on a temporary
+directory. ``start`` opens storage and loads caches; ``stop`` cancels
+background tasks and finishes in-flight writes.
+"""
+
+from __future__ import annotations
+
+import logging
+
+from federation.crypto.signing import SigningKey, read_signing_key_file
+from homeserver.clock import Clock
+from homeserver.config import Config
+from homeserver.storage.database import Database
+
+logger = logging.getLogger(__name__)
+
+
+class Homeserver:
+    def __init__(self, config: Config, clock: Clock | None = None) -> None:
+        self.config = config
+        self.server_name = config.server_name
+        self.clock = clock or Clock()
+        self.db = Database(config.resolve(config.database_path))
+        self.signing_key: SigningKey = read_signing_key_file(config.resolve(config.signing_key_path))
+        self._started = False
+
+    async def start(self) -> None:
+        await self.db.open()
+        self._build()
+        await self.events.load()
+        self._started = True
+        logger.info("homeserver %s started", self.server_name)
+
+    def _build(self) -> None:
+        # Imports are local so that building the object is the only wiring point.
+        from homeserver.services.accounts import AccountService
+        from homeserver.services.auth import AuthService
+        from homeserver.services.events import EventService
+        from homeserver.services.notifier import Notifier
+        from homeserver.services.passwords import PasswordHasher
+        from homeserver.services.rooms import RoomService
+        from homeserver.services.sync import SyncService
+        from homeserver.storage.accounts import AccountStore
+        from homeserver.storage.events import EventStore
+        from homeserver.storage.filters import FilterStore
+        from homeserver.storage.rooms import RoomStore
+        from homeserver.storage.state import StateStore
+
+        cfg = self.config
+        # storage
+        self.account_store = AccountStore(self.db)
+        self.event_store = EventStore(self.db)
+        self.state_store = StateStore(self.db)
+        self.room_store = RoomStore(self.db)
+        self.filters = FilterStore(self.db)
+        # services
+        self.notifier = Notifier()
+        self.passwords = PasswordHasher(
+            cfg.password_hashing.opslimit, cfg.password_hashing.memlimit_kib * 1024
+        )
+        self.auth = AuthService(self.account_store, self.clock)
+        self.events = EventService(self)
+        self.rooms = RoomService(self)
+        self.accounts = AccountService(self)
+        self.sync = SyncService(self)
+
+    async def stop(self) -> None:
+        if not self._started:
+            return
+        self._started = False
+        self.notifier.shutdown()
+        await self.db.close()
+        logger.info("homeserver %s stopped", self.server_name)
+
+    def is_mine(self, identifier: str) -> bool:
+        return identifier.split(":", 1)[-1] == self.server_name

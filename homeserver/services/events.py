@@ -1,0 +1,367 @@
+"""The event pipeline: build, authorise and persist room events; keep room caches.
+
+Local sends go: RoomState (in memory) -> build + sign the PDU -> auth rules
+against the auth events -> assign a stream position and update the RoomState
+-> batched write -> notify. Everything before the write happens without an
+await, so each room's graph stays linear without locks and many rooms (and
+many senders in one room) share each commit.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from typing import TYPE_CHECKING, Any
+
+from federation.rooms.auth import AuthError, auth_types_for_event, check_auth_rules
+from federation.rooms.builder import build_event
+from federation.rooms.events import Event, StateKey
+from federation.rooms.redaction import redact_pdu
+from federation.rooms.versions import KNOWN_ROOM_VERSIONS, RoomVersion
+from homeserver.errors import MatrixError, forbidden, not_found
+from homeserver.services.event_format import client_event
+from homeserver.services.room_state import RoomState
+from homeserver.storage.events import NewStateGroup, PersistEvent
+from homeserver.storage.state import MAX_DELTA_DEPTH
+
+if TYPE_CHECKING:
+    from homeserver.server import Homeserver
+
+logger = logging.getLogger(__name__)
+
+MAX_PREV_EVENTS = 10
+
+
+class EventService:
+    def __init__(self, hs: Homeserver) -> None:
+        self.hs = hs
+        self.store = hs.event_store
+        self.state_store = hs.state_store
+        self.room_store = hs.room_store
+        self._rooms: dict[str, RoomState] = {}
+        self._loading: dict[str, asyncio.Future[RoomState | None]] = {}
+        self._next_stream = 1
+        self._next_state_group = 1
+        # Highest stream position whose event is committed; sync reads up to here.
+        self.persisted_stream = 0
+        # user_id -> {room_id: membership} for local users, filled lazily.
+        self._user_rooms: dict[str, dict[str, str]] = {}
+
+    async def load(self) -> None:
+        self.persisted_stream = await self.store.max_stream_ordering()
+        self._next_stream = self.persisted_stream + 1
+        self._next_state_group = await self.store.max_state_group() + 1
+
+    # --- room caches -------------------------------------------------------------
+    async def get_room(self, room_id: str) -> RoomState | None:
+        room = self._rooms.get(room_id)
+        if room is not None:
+            return room
+        pending = self._loading.get(room_id)
+        if pending is not None:
+            return await pending
+        fut: asyncio.Future[RoomState | None] = asyncio.get_running_loop().create_future()
+        self._loading[room_id] = fut
+        try:
+            room = await self._load_room(room_id)
+            if room is not None:
+                self._rooms[room_id] = room
+            fut.set_result(room)
+            return room
+        except BaseException as e:
+            fut.set_exception(e)
+            fut.exception()  # mark retrieved
+            raise
+        finally:
+            del self._loading[room_id]
+
+    async def require_room(self, room_id: str) -> RoomState:
+        room = await self.get_room(room_id)
+        if room is None:
+            raise not_found("Unknown room")
+        return room
+
+    async def _load_room(self, room_id: str) -> RoomState | None:
+        version_id = await self.room_store.get_room_version(room_id)
+        if version_id is None:
+            return None
+        version = KNOWN_ROOM_VERSIONS[version_id]
+        state_ids = await self.room_store.get_current_state_ids(room_id)
+        events = await self.store.get_events(state_ids.values())
+        state = {k: events[eid] for k, eid in state_ids.items() if eid in events}
+        create = state.get(("m.room.create", ""))
+        if create is None:
+            return None
+        latest = await self.store.get_room_latest_stream(room_id)
+        group = await self.store.get_state_group_before_stream(room_id, latest)
+        assert group is not None
+        self.state_store.remember(group, dict(state_ids))
+        return RoomState(
+            room_id=room_id,
+            version=version,
+            create_event=create,
+            state=state,
+            state_group=group,
+            delta_depth=await self.state_store.get_delta_depth(group),
+            extremities=await self.store.get_forward_extremities(room_id),
+            max_depth=await self.store.get_max_depth(room_id),
+            latest_stream=latest,
+            recent_floor=latest,
+        )
+
+    def cached_room(self, room_id: str) -> RoomState | None:
+        return self._rooms.get(room_id)
+
+    # --- user memberships (local users) -----------------------------------------
+    async def rooms_for_user(self, user_id: str) -> dict[str, str]:
+        """room_id -> membership of a local user (join, invite, leave, ban, knock)."""
+        rooms = self._user_rooms.get(user_id)
+        if rooms is None:
+            rows = await self.room_store.get_memberships_for_user(user_id)
+            rooms = self._user_rooms.setdefault(user_id, {r[0]: r[1] for r in rows})
+        return rooms
+
+    def forget_room_for_user(self, user_id: str, room_id: str) -> None:
+        rooms = self._user_rooms.get(user_id)
+        if rooms is not None:
+            rooms.pop(room_id, None)
+
+    # --- creating events -----------------------------------------------------------
+    async def create_room_event(
+        self,
+        *,
+        version: RoomVersion,
+        sender: str,
+        content: dict[str, Any],
+        room_id: str | None,
+    ) -> Event:
+        """Create and persist a room's m.room.create event, making a new room."""
+        event = build_event(
+            room_version=version,
+            room_id=None if version.hash_room_ids else room_id,
+            sender=sender,
+            event_type="m.room.create",
+            content=content,
+            state_key="",
+            prev_event_ids=[],
+            auth_event_ids=[],
+            depth=1,
+            origin_server_ts=self.hs.clock.time_ms(),
+            server_name=self.hs.server_name,
+            signing_key=self.hs.signing_key,
+        )
+        try:
+            check_auth_rules(event, {}, None)
+        except AuthError as e:
+            raise MatrixError("M_BAD_JSON", 400, f"Invalid m.room.create event: {e}") from None
+        if event.room_id in self._rooms:
+            raise MatrixError("M_UNKNOWN", 409, "Room already exists")
+        group_id = self._allocate_state_group()
+        event.stream_ordering = self._allocate_stream()
+        room = RoomState(
+            room_id=event.room_id,
+            version=version,
+            create_event=event,
+            state={("m.room.create", ""): event},
+            state_group=group_id,
+            delta_depth=0,
+            extremities=[event.event_id],
+            max_depth=1,
+            latest_stream=event.stream_ordering,
+            recent_floor=event.stream_ordering - 1,
+        )
+        room.add_recent(event)
+        self._rooms[room.room_id] = room
+        state_ids = {("m.room.create", ""): event.event_id}
+        self.state_store.remember(group_id, state_ids)
+        item = PersistEvent(
+            event=event,
+            state_group_before=None,
+            state_group_after=group_id,
+            new_state_group=NewStateGroup(group_id, room.room_id, None, 0, state_ids),
+            forward_extremities=[event.event_id],
+            current_state_updates=dict(state_ids),
+            new_room_version=version,
+        )
+        await self._write(room, item)
+        return event
+
+    async def send(
+        self,
+        room_id: str,
+        sender: str,
+        event_type: str,
+        content: dict[str, Any],
+        state_key: str | None = None,
+        *,
+        txn: tuple[str, str, str] | None = None,
+        redacts: str | None = None,
+    ) -> Event:
+        """Build, authorise and persist a local event; returns it once committed."""
+        room = await self.require_room(room_id)
+        event, auth_events = self._build(room, sender, event_type, content, state_key, redacts)
+        try:
+            check_auth_rules(event, auth_events, room.create_event)
+        except AuthError as e:
+            raise forbidden(str(e)) from None
+        item = self._apply(room, event)
+        item.txn = txn
+        await self._write(room, item)
+        if event.type == "m.room.redaction":
+            await self._apply_redaction(room, event)
+        return event
+
+    def _build(
+        self,
+        room: RoomState,
+        sender: str,
+        event_type: str,
+        content: dict[str, Any],
+        state_key: str | None,
+        redacts: str | None,
+    ) -> tuple[Event, dict[StateKey, Event]]:
+        version = room.version
+        auth_events: dict[StateKey, Event] = {}
+        for key in auth_types_for_event(version, event_type, state_key, sender, content):
+            ev = room.state.get(key)
+            if ev is not None:
+                auth_events[key] = ev
+        unsigned: dict[str, Any] | None = None
+        if state_key is not None:
+            previous = room.state.get((event_type, state_key))
+            if previous is not None:
+                unsigned = {
+                    "replaces_state": previous.event_id,
+                    "prev_content": previous.content,
+                    "prev_sender": previous.sender,
+                }
+        event = build_event(
+            room_version=version,
+            room_id=room.room_id,
+            sender=sender,
+            event_type=event_type,
+            content=content,
+            state_key=state_key,
+            prev_event_ids=room.extremities[-MAX_PREV_EVENTS:],
+            auth_event_ids=[ev.event_id for ev in auth_events.values()],
+            depth=room.max_depth + 1,
+            origin_server_ts=self.hs.clock.time_ms(),
+            server_name=self.hs.server_name,
+            signing_key=self.hs.signing_key,
+            redacts=redacts,
+            unsigned=unsigned,
+        )
+        return event, auth_events
+
+    def _allocate_stream(self) -> int:
+        s = self._next_stream
+        self._next_stream += 1
+        return s
+
+    def _allocate_state_group(self) -> int:
+        g = self._next_state_group
+        self._next_state_group += 1
+        return g
+
+    def _apply(self, room: RoomState, event: Event) -> PersistEvent:
+        """Give the event its stream position and fold it into the room's current state."""
+        event.stream_ordering = self._allocate_stream()
+        before = room.state_group
+        after = before
+        new_group: NewStateGroup | None = None
+        current_updates: dict[StateKey, str] = {}
+        membership_updates: list[tuple[str, str, str]] = []
+        if event.is_state:
+            key = event.state_tuple
+            after = self._allocate_state_group()
+            if room.delta_depth >= MAX_DELTA_DEPTH:
+                full = {k: ev.event_id for k, ev in room.state.items()}
+                full[key] = event.event_id
+                new_group = NewStateGroup(after, room.room_id, None, 0, full)
+                room.delta_depth = 0
+            else:
+                new_group = NewStateGroup(
+                    after, room.room_id, before, room.delta_depth + 1, {key: event.event_id}
+                )
+                room.delta_depth += 1
+            room.state[key] = event
+            room.state_group = after
+            current_updates[key] = event.event_id
+            if event.type == "m.room.member" and event.membership is not None:
+                user_id = event.state_key
+                assert user_id is not None
+                membership_updates.append((user_id, event.membership, event.event_id))
+                rooms = self._user_rooms.get(user_id)
+                if rooms is not None:
+                    rooms[room.room_id] = event.membership
+        room.extremities = [event.event_id]
+        room.max_depth = max(room.max_depth, event.depth)
+        room.add_recent(event)
+        return PersistEvent(
+            event=event,
+            state_group_before=before,
+            state_group_after=after,
+            new_state_group=new_group,
+            forward_extremities=[event.event_id],
+            current_state_updates=current_updates,
+            membership_updates=membership_updates,
+        )
+
+    async def _write(self, room: RoomState, item: PersistEvent) -> None:
+        try:
+            await self.store.persist([item])
+        except Exception:
+            # The in-memory room moved ahead of the database: drop it so the next
+            # use reloads the truth from storage.
+            logger.exception("persisting %s in %s failed", item.event.event_id, room.room_id)
+            self._rooms.pop(room.room_id, None)
+            self._user_rooms.clear()
+            raise
+        stream = item.event.stream_ordering
+        assert stream is not None
+        if stream > self.persisted_stream:
+            self.persisted_stream = stream
+        self.hs.notifier.on_room_event(room, item.event)
+
+    # --- redactions ------------------------------------------------------------------
+    async def _apply_redaction(self, room: RoomState, redaction: Event) -> None:
+        target_id = redaction.redacts
+        if not target_id:
+            return
+        target = await self.store.get_event(target_id)
+        if target is None or target.room_id != room.room_id:
+            return
+        # spec: rooms fragments v3-handling-redactions — only redact when the
+        # redaction's sender may: same sender domain (checked by caller for locals)
+        # or sufficient power.
+        redacted = redact_pdu(target.pdu, room.version)
+        redacted.setdefault("unsigned", {})["redacted_because"] = client_event(redaction)
+        await self.store.mark_redacted(target_id, redacted, redaction.event_id)
+        new_event = Event(target_id, redacted, room.version, target.rejected_reason, target.stream_ordering)
+        for i, ev in enumerate(room.recent):
+            if ev.event_id == target_id:
+                room.recent[i] = new_event
+        for key, ev in list(room.state.items()):
+            if ev.event_id == target_id:
+                room.state[key] = new_event
+
+    # --- reads ---------------------------------------------------------------------
+    async def get_event(self, event_id: str) -> Event | None:
+        return await self.store.get_event(event_id)
+
+    async def state_at_group(self, group_id: int | None) -> dict[StateKey, str]:
+        if group_id is None:
+            return {}
+        return await self.state_store.get_state_ids(group_id)
+
+    async def state_before_event(self, event_id: str) -> dict[StateKey, str]:
+        groups = await self.store.get_state_groups_of(event_id)
+        if groups is None:
+            return {}
+        return await self.state_at_group(groups[0])
+
+    async def state_after_event(self, event_id: str) -> dict[StateKey, str]:
+        groups = await self.store.get_state_groups_of(event_id)
+        if groups is None:
+            return {}
+        return await self.state_at_group(groups[1])

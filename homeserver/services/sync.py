@@ -1,0 +1,341 @@
+"""/sync: initial and incremental sync, long-polled through the Notifier.
+
+spec: client-server-api/_index.md, "Syncing". Room timelines come from the
+in-memory RoomState when it covers the requested range (the common case for a
+client that keeps up) and from storage otherwise. Other streams (account data,
+receipts, typing, presence, to-device, device lists) plug in as ``SyncSource``s.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any, Protocol
+
+from federation.rooms.events import Event, StateKey
+from homeserver.services.event_format import (
+    STRIPPED_STATE_TYPES,
+    client_event,
+    stripped_state_event,
+)
+from homeserver.services.filtering import SyncFilter
+from homeserver.services.room_state import RoomState
+from homeserver.services.stream_token import STREAM_NAMES, StreamToken
+
+if TYPE_CHECKING:
+    from homeserver.server import Homeserver
+    from homeserver.services.auth import Requester
+
+
+@dataclass(slots=True)
+class SyncRequest:
+    requester: Requester
+    filter: SyncFilter
+    since: StreamToken | None
+    full_state: bool = False
+    timeout_ms: int = 0
+    set_presence: str | None = None
+
+
+@dataclass(slots=True)
+class SyncContext:
+    """What a SyncSource needs to contribute to one sync response."""
+
+    requester: Requester
+    filter: SyncFilter
+    since: StreamToken | None
+    upto: StreamToken
+    joined_room_ids: list[str]
+    # Rooms that became joined in this sync: sources send their full picture for them.
+    newly_joined_room_ids: set[str] = field(default_factory=set)
+
+
+@dataclass(slots=True)
+class SyncContribution:
+    # Top-level sections, e.g. {"account_data": {"events": [...]}}.
+    top_level: dict[str, Any] = field(default_factory=dict)
+    # room_id -> section name -> list of events, for joined rooms ("ephemeral", "account_data").
+    rooms: dict[str, dict[str, list[Any]]] = field(default_factory=dict)
+    # room_id -> {"notification_count": .., "highlight_count": ..}
+    unread: dict[str, dict[str, int]] = field(default_factory=dict)
+    # Extra top-level scalars (device_one_time_keys_count, ...), sent even when empty.
+    always: dict[str, Any] = field(default_factory=dict)
+
+
+class SyncSource(Protocol):
+    stream: str  # one of STREAM_NAMES
+
+    def current_position(self) -> int: ...
+
+    async def contribute(self, ctx: SyncContext) -> SyncContribution: ...
+
+
+class SyncService:
+    def __init__(self, hs: Homeserver) -> None:
+        self.hs = hs
+        self.sources: list[SyncSource] = []
+
+    def add_source(self, source: SyncSource) -> None:
+        assert source.stream in STREAM_NAMES
+        self.sources.append(source)
+
+    def current_token(self) -> StreamToken:
+        token = StreamToken(events=self.hs.events.persisted_stream)
+        for source in self.sources:
+            token = token.with_position(source.stream, source.current_position())
+        return token
+
+    async def sync(self, req: SyncRequest) -> dict[str, Any]:
+        user_id = req.requester.user_id
+        notifier = self.hs.notifier
+        deadline = time.monotonic() + req.timeout_ms / 1000
+        since = req.since.clamp(self.current_token()) if req.since is not None else None
+        while True:
+            version = notifier.version(user_id)
+            upto = self.current_token()
+            response, has_updates = await self._compute(req, since, upto)
+            if has_updates or since is None or req.full_state:
+                return response
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                return response
+            woke = await notifier.wait(user_id, version, remaining)
+            if not woke:
+                # A final look: something may have landed in the same instant.
+                upto = self.current_token()
+                response, _ = await self._compute(req, since, upto)
+                return response
+
+    # --- one pass ----------------------------------------------------------------
+    async def _compute(
+        self, req: SyncRequest, since: StreamToken | None, upto: StreamToken
+    ) -> tuple[dict[str, Any], bool]:
+        user_id = req.requester.user_id
+        events = self.hs.events
+        now = self.hs.clock.time_ms()
+        room_filter = req.filter.room
+        join: dict[str, Any] = {}
+        invite: dict[str, Any] = {}
+        leave: dict[str, Any] = {}
+        knock: dict[str, Any] = {}
+        joined_ids: list[str] = []
+        newly_joined: set[str] = set()
+        since_events = since.events if since is not None else None
+
+        memberships = await events.rooms_for_user(user_id)
+        for room_id, membership in list(memberships.items()):
+            if not room_filter.allows_room(room_id):
+                continue
+            room = events.cached_room(room_id) or await events.get_room(room_id)
+            if room is None:
+                continue
+            member_event = room.state.get(("m.room.member", user_id))
+            if member_event is None:
+                continue
+            member_stream = member_event.stream_ordering or 0
+            if member_stream > upto.events:
+                # Our membership changed after this sync's upper bound; next time.
+                continue
+            if membership == "join":
+                joined_ids.append(room_id)
+                changed_membership = since_events is not None and member_stream > since_events
+                if changed_membership:
+                    newly_joined.add(room_id)
+                full = since_events is None or changed_membership or req.full_state
+                section = await self._joined_room(
+                    req, room, None if full else since_events, upto.events, now, full
+                )
+                if section is not None:
+                    join[room_id] = section
+            elif membership == "invite":
+                if since_events is None or member_stream > since_events:
+                    invite[room_id] = {"invite_state": {"events": self._stripped_state(room, member_event)}}
+            elif membership == "knock":
+                if since_events is None or member_stream > since_events:
+                    knock[room_id] = {"knock_state": {"events": self._stripped_state(room, member_event)}}
+            elif membership in ("leave", "ban"):
+                if since_events is None and not room_filter.include_leave:
+                    continue
+                if since_events is not None and member_stream <= since_events:
+                    continue
+                section = await self._left_room(req, room, since_events, member_event, now)
+                leave[room_id] = section
+
+        ctx = SyncContext(req.requester, req.filter, since, upto, joined_ids, newly_joined)
+        has_updates = bool(join or invite or leave or knock)
+        response: dict[str, Any] = {"next_batch": upto.serialize()}
+        for source in self.sources:
+            contribution = await source.contribute(ctx)
+            response.update(contribution.always)
+            for key, value in contribution.top_level.items():
+                if value:
+                    has_updates = True
+                    response[key] = value
+            for room_id, sections in contribution.rooms.items():
+                if room_id not in join:
+                    join[room_id] = self._empty_joined_section()
+                for name, items in sections.items():
+                    if items:
+                        has_updates = True
+                        join[room_id].setdefault(name, {"events": []})["events"].extend(items)
+            for room_id, counts in contribution.unread.items():
+                if room_id in join:
+                    join[room_id]["unread_notifications"] = counts
+        rooms: dict[str, Any] = {}
+        if join:
+            rooms["join"] = join
+        if invite:
+            rooms["invite"] = invite
+        if leave:
+            rooms["leave"] = leave
+        if knock:
+            rooms["knock"] = knock
+        if rooms:
+            response["rooms"] = rooms
+        return response, has_updates
+
+    @staticmethod
+    def _empty_joined_section() -> dict[str, Any]:
+        return {"timeline": {"events": [], "limited": False}, "state": {"events": []}}
+
+    def _stripped_state(self, room: RoomState, member_event: Event) -> list[dict[str, Any]]:
+        out = [
+            stripped_state_event(room.state[(t, "")])
+            for t in STRIPPED_STATE_TYPES
+            if (t, "") in room.state
+        ]
+        out.append(stripped_state_event(member_event))
+        sender_member = room.state.get(("m.room.member", member_event.sender))
+        if sender_member is not None and sender_member.event_id != member_event.event_id:
+            out.append(stripped_state_event(sender_member))
+        return out
+
+    async def _room_events(
+        self, room: RoomState, after: int | None, upto: int, limit: int, req: SyncRequest
+    ) -> tuple[list[Event], bool]:
+        """The last `limit` timeline events in (after, upto], and whether more existed."""
+        tl_filter = req.filter.room.timeline
+        if after is not None:
+            cached = room.recent_since(after, upto)
+            if cached is not None:
+                matching = [e for e in cached if tl_filter.allows(e)] if not tl_filter.is_noop else cached
+                return matching[-limit:] if limit else [], len(matching) > limit
+        events: list[Event] = []
+        before = upto + 1
+        fetch = max(limit * 2, 20)
+        more = False
+        while len(events) <= limit:
+            batch = await self.hs.event_store.get_room_events(
+                room.room_id, after=after, before=before, limit=fetch, newest_first=True
+            )
+            for e in batch:
+                if tl_filter.allows(e):
+                    events.append(e)
+            if len(batch) < fetch:
+                break
+            before = batch[-1].stream_ordering  # type: ignore[assignment]
+        if len(events) > limit:
+            more = True
+            events = events[:limit]
+        events.reverse()
+        return events, more
+
+    async def _joined_room(
+        self,
+        req: SyncRequest,
+        room: RoomState,
+        after: int | None,
+        upto: int,
+        now: int,
+        full_state: bool,
+    ) -> dict[str, Any] | None:
+        limit = req.filter.timeline_limit
+        if after is not None and room.latest_stream <= after:
+            return None
+        timeline, limited = await self._room_events(room, after, upto, limit, req)
+        if after is not None and not timeline and not limited:
+            return None
+        state_events: list[Event] = []
+        if full_state or limited:
+            state_events = await self._state_for_timeline(room, req, after, timeline, upto, full_state)
+        prev_batch_pos = (timeline[0].stream_ordering or 1) - 1 if timeline else upto
+        return {
+            "timeline": {
+                "events": [self._format(e, now) for e in timeline],
+                "limited": limited,
+                "prev_batch": StreamToken(events=prev_batch_pos).serialize(),
+            },
+            "state": {"events": [self._format(e, now) for e in state_events]},
+            "summary": self._summary(room) if full_state else {},
+        }
+
+    def _summary(self, room: RoomState) -> dict[str, Any]:
+        joined = room.members_with("join")
+        invited = room.members_with("invite")
+        summary: dict[str, Any] = {
+            "m.joined_member_count": len(joined),
+            "m.invited_member_count": len(invited),
+        }
+        if ("m.room.name", "") not in room.state and ("m.room.canonical_alias", "") not in room.state:
+            summary["m.heroes"] = sorted(joined + invited)[:5]
+        return summary
+
+    async def _state_for_timeline(
+        self,
+        room: RoomState,
+        req: SyncRequest,
+        after: int | None,
+        timeline: list[Event],
+        upto: int,
+        full_state: bool,
+    ) -> list[Event]:
+        """State at the start of the timeline (all of it, or what changed since `after`)."""
+        events = self.hs.events
+        if timeline:
+            start_ids = await events.state_before_event(timeline[0].event_id)
+        else:
+            group = await self.hs.event_store.get_state_group_before_stream(room.room_id, upto)
+            start_ids = await events.state_at_group(group)
+        wanted: dict[StateKey, str]
+        if full_state or after is None:
+            wanted = dict(start_ids)
+        else:
+            group = await self.hs.event_store.get_state_group_before_stream(room.room_id, after)
+            since_ids = await events.state_at_group(group)
+            wanted = {k: v for k, v in start_ids.items() if since_ids.get(k) != v}
+        state_filter = req.filter.room.state
+        if state_filter.lazy_load_members:
+            needed = {e.sender for e in timeline} | {req.requester.user_id}
+            wanted = {
+                k: v for k, v in wanted.items() if k[0] != "m.room.member" or k[1] in needed
+            }
+        in_timeline = {e.event_id for e in timeline}
+        ids = [v for k, v in wanted.items() if v not in in_timeline and state_filter.allows_type_and_sender(k[0], "")]
+        fetched = await self.hs.event_store.get_events(ids)
+        return [fetched[i] for i in ids if i in fetched and state_filter.allows(fetched[i])]
+
+    async def _left_room(
+        self,
+        req: SyncRequest,
+        room: RoomState,
+        since_events: int | None,
+        member_event: Event,
+        now: int,
+    ) -> dict[str, Any]:
+        upto = member_event.stream_ordering or 0
+        timeline, limited = await self._room_events(
+            room, since_events, upto, req.filter.timeline_limit, req
+        )
+        return {
+            "timeline": {
+                "events": [self._format(e, now) for e in timeline],
+                "limited": limited,
+                "prev_batch": StreamToken(
+                    events=((timeline[0].stream_ordering or 1) - 1) if timeline else upto
+                ).serialize(),
+            },
+            "state": {"events": []},
+        }
+
+    def _format(self, event: Event, now: int) -> dict[str, Any]:
+        return client_event(event, include_room_id=False, now_ms=now)
