@@ -457,6 +457,14 @@ def test_creator_may_join_right_after_create(version: RoomVersion) -> None:
     assert room.allows(room.build_member("$j", ALICE, "join"))
 
 
+def test_creator_rejoin_without_join_rules_is_rejected(version: RoomVersion) -> None:
+    # rule 4.3.1 only covers the join whose sole prev_event is the create event
+    room = RoomDag(version)
+    room.member("$alice-join", ALICE, "join")
+    room.member("$alice-leave", ALICE, "leave")
+    assert not room.allows(room.build_member("$rejoin", ALICE, "join"))
+
+
 def test_nobody_else_may_join_right_after_create(version: RoomVersion) -> None:
     room = RoomDag(version)
     assert not room.allows(room.build_member("$j", BOB, "join"))
