@@ -315,12 +315,7 @@ class AccountService:
         await self.store.set_deactivated(user_id, True)
         await self._end_sessions(user_id)
         self.hs.auth.forget_cached(user_id=user_id)
-        # The room service leaves the user's rooms when it provides this hook.
-        leave_all_rooms = getattr(getattr(self.hs, "rooms", None), "leave_all_rooms", None)
-        if leave_all_rooms is not None:
-            await leave_all_rooms(user_id)
-        else:
-            logger.warning("deactivated %s but the room service cannot leave their rooms", user_id)
+        await self.hs.rooms.leave_all_rooms(user_id)
         logger.info("deactivated %s", user_id)
 
     # --- devices ---------------------------------------------------------------------------------

@@ -567,6 +567,26 @@ async def test_deactivated_account_cannot_log_in(homeserver: RunningHomeserver) 
     assert (status, body["errcode"]) == (400, "M_USER_IN_USE")
 
 
+async def test_deactivation_leaves_rooms(homeserver: RunningHomeserver) -> None:
+    owner = await homeserver.register("dina")
+    leaver = await homeserver.register("earl")
+    room_id = await owner.create_room(preset="public_chat")
+    await leaver.join(room_id)
+    await leaver.request("POST", f"{V3}/account/deactivate", {"auth": password_auth("earl")})
+    member = await owner.get_state(room_id, "m.room.member", leaver.user_id or "")
+    assert member["membership"] == "leave"
+
+
+async def test_password_change_without_token_uses_password_stage(homeserver: RunningHomeserver) -> None:
+    await homeserver.register("finn")
+    anonymous = homeserver.api()
+    await anonymous.request(
+        "POST", f"{V3}/account/password", {"new_password": "fresh", "auth": password_auth("finn")}
+    )
+    result = await homeserver.api().login("finn", "fresh")
+    assert result["user_id"] == f"@finn:{homeserver.server_name}"
+
+
 async def test_uia_session_is_bound_to_its_operation(homeserver: RunningHomeserver) -> None:
     api = await homeserver.register("cleo")
     other = await login_again(homeserver, "cleo")
