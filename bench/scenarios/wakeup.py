@@ -149,8 +149,9 @@ async def run(args: argparse.Namespace, target: Target) -> ScenarioResult:
         open_elapsed = time.monotonic() - open_started
         rss_parked = rss_mb(target.server_pid)
         fds_parked = open_fds(target.server_pid)
-        if state.headers_sent < n_conn:
-            result.note(f"only {state.headers_sent}/{n_conn} requests were written before "
+        written_before_send = state.headers_sent
+        if written_before_send < n_conn:
+            result.note(f"only {written_before_send}/{n_conn} requests were written before "
                         "the message was sent")
         if state.early_returns:
             result.note(f"{state.early_returns} polls returned before the message "
@@ -170,7 +171,7 @@ async def run(args: argparse.Namespace, target: Target) -> ScenarioResult:
 
         delays = [t - state.sent_at for t in state.woken_at]
         summary = latency_summary_ms(delays)
-        result.add("requests_written", state.headers_sent)
+        result.add("requests_written", written_before_send)
         result.add("open_and_settle_s", round(open_elapsed, 2), "s")
         result.add("park_wait_s", round(park_wait, 2), "s")
         result.add("woken", len(state.woken_at))
