@@ -30,6 +30,7 @@ class Homeserver:
         await self.db.open()
         self._build()
         await self.events.load()
+        await self.relations.load()
         self._started = True
         logger.info("homeserver %s started", self.server_name)
 
@@ -40,6 +41,7 @@ class Homeserver:
         from homeserver.services.events import EventService
         from homeserver.services.notifier import Notifier
         from homeserver.services.passwords import PasswordHasher
+        from homeserver.services.relations import RelationsService
         from homeserver.services.rooms import RoomService
         from homeserver.services.sync import SyncService
         from homeserver.storage.accounts import AccountStore
@@ -62,6 +64,7 @@ class Homeserver:
         )
         self.auth = AuthService(self.account_store, self.clock)
         self.events = EventService(self)
+        self.relations = RelationsService(self)
         self.rooms = RoomService(self)
         self.accounts = AccountService(self)
         self.sync = SyncService(self)

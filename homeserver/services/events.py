@@ -321,6 +321,7 @@ class EventService:
         assert stream is not None
         if stream > self.persisted_stream:
             self.persisted_stream = stream
+        self.hs.relations.on_persisted(item.event)
         self.hs.notifier.on_room_event(room, item.event)
 
     # --- redactions ------------------------------------------------------------------

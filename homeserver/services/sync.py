@@ -261,7 +261,7 @@ class SyncService:
         prev_batch_pos = (timeline[0].stream_ordering or 1) - 1 if timeline else upto
         return {
             "timeline": {
-                "events": [self._format(e, now) for e in timeline],
+                "events": await self._format_timeline(timeline, now),
                 "limited": limited,
                 "prev_batch": StreamToken(events=prev_batch_pos).serialize(),
             },
@@ -328,7 +328,7 @@ class SyncService:
         )
         return {
             "timeline": {
-                "events": [self._format(e, now) for e in timeline],
+                "events": await self._format_timeline(timeline, now),
                 "limited": limited,
                 "prev_batch": StreamToken(
                     events=((timeline[0].stream_ordering or 1) - 1) if timeline else upto
@@ -336,6 +336,9 @@ class SyncService:
             },
             "state": {"events": []},
         }
+
+    async def _format_timeline(self, events: list[Event], now: int) -> list[dict[str, Any]]:
+        return await self.hs.relations.format_events(events, include_room_id=False, now_ms=now)
 
     def _format(self, event: Event, now: int) -> dict[str, Any]:
         return client_event(event, include_room_id=False, now_ms=now)

@@ -305,3 +305,62 @@ class EventStore:
             params.append(rel_type)
         rows = await self.db.fetchall("get_relations", sql + " ORDER BY r.stream_ordering", params)
         return [(r[0], r[1], r[2], r[3], r[4]) for r in rows]
+
+    async def get_replaced_event_ids(self) -> set[str]:
+        rows = await self.db.fetchall(
+            "get_replaced_event_ids",
+            "SELECT DISTINCT relates_to_id FROM event_relations WHERE rel_type = 'm.replace'",
+        )
+        return {r[0] for r in rows}
+
+    async def get_replacement_ids(self, target_ids: Sequence[str]) -> dict[str, list[str]]:
+        """target event_id -> ids of events claiming to replace it."""
+        out: dict[str, list[str]] = {}
+        for start in range(0, len(target_ids), 500):
+            chunk = list(target_ids[start : start + 500])
+            rows = await self.db.fetchall(
+                "get_replacement_ids",
+                "SELECT relates_to_id, event_id FROM event_relations WHERE rel_type = 'm.replace'"
+                f" AND relates_to_id IN ({','.join('?' * len(chunk))})",
+                chunk,
+            )
+            for target, eid in rows:
+                out.setdefault(target, []).append(eid)
+        return out
+
+    async def get_relations_page(
+        self,
+        event_id: str,
+        *,
+        rel_type: str | None,
+        event_type: str | None,
+        before: int | None,
+        after: int | None,
+        limit: int,
+        newest_first: bool,
+    ) -> list[Event]:
+        clauses = ["r.relates_to_id = ?", "e.rejected IS NULL"]
+        params: list[Any] = [event_id]
+        if rel_type is not None:
+            clauses.append("r.rel_type = ?")
+            params.append(rel_type)
+        if event_type is not None:
+            clauses.append("e.type = ?")
+            params.append(event_type)
+        if before is not None:
+            clauses.append("e.stream_ordering < ?")
+            params.append(before)
+        if after is not None:
+            clauses.append("e.stream_ordering > ?")
+            params.append(after)
+        params.append(limit)
+        rows = await self.db.fetchall(
+            "get_relations_page",
+            "SELECT e.stream_ordering, e.event_id, e.json, e.rejected, ro.room_version"
+            " FROM event_relations r JOIN events e ON e.event_id = r.event_id"
+            " JOIN rooms ro ON ro.room_id = e.room_id"
+            f" WHERE {' AND '.join(clauses)} ORDER BY e.stream_ordering {'DESC' if newest_first else 'ASC'}"
+            " LIMIT ?",
+            params,
+        )
+        return [_row_to_event(r) for r in rows]

@@ -205,7 +205,7 @@ async def messages(request: web.Request) -> web.Response:
         exhausted = len(collected) < limit
     now = hs.clock.time_ms()
     body: dict[str, Any] = {
-        "chunk": [client_event(e, now_ms=now) for e in collected],
+        "chunk": await hs.relations.format_events(collected, now_ms=now),
         "start": StreamToken(events=position).serialize(),
     }
     if next_pos is not None and not exhausted:
@@ -230,7 +230,8 @@ async def get_event(request: web.Request) -> web.Response:
         bound is not None and (event.stream_ordering or 0) > bound
     ):
         raise not_found("Event not found")
-    return json_response(client_event(event, now_ms=hs.clock.time_ms()))
+    formatted = await hs.relations.format_events([event], now_ms=hs.clock.time_ms())
+    return json_response(formatted[0])
 
 
 @routes.get(V3 + "/rooms/{room_id}/context/{event_id}")
@@ -264,3 +265,51 @@ async def context(request: web.Request) -> web.Response:
         "start": StreamToken(events=start_pos).serialize(),
         "end": StreamToken(events=end_pos).serialize(),  # type: ignore[arg-type]
     })
+
+
+# --- relations ------------------------------------------------------------------------
+RELATIONS = "/_matrix/client/v1/rooms/{room_id}/relations/{event_id}"
+
+
+@routes.get(RELATIONS)
+@routes.get(RELATIONS + "/{rel_type}")
+@routes.get(RELATIONS + "/{rel_type}/{event_type}")
+async def relations(request: web.Request) -> web.Response:
+    """spec: data/api/client-server/relations.yaml"""
+    room_id = request.match_info["room_id"]
+    requester, room, bound = await _visible_room(request, room_id)
+    hs = get_hs(request)
+    parent = await hs.event_store.get_event(request.match_info["event_id"])
+    if parent is None or parent.room_id != room_id:
+        raise not_found("Event not found")
+    direction = request.query.get("dir", "b")
+    if direction not in ("b", "f"):
+        raise MatrixError("M_INVALID_PARAM", 400, "dir must be b or f")
+    limit = query_int(request, "limit", 50, minimum=0, maximum=1000)
+    start = _parse_position(request.query.get("from"))
+    end = _parse_position(request.query.get("to"))
+    top = hs.events.persisted_stream if bound is None else bound
+    if direction == "b":
+        before = (start + 1) if start is not None else top + 1
+        page = await hs.event_store.get_relations_page(
+            parent.event_id, rel_type=request.match_info.get("rel_type"),
+            event_type=request.match_info.get("event_type"), before=before, after=end,
+            limit=limit + 1, newest_first=True,
+        )
+    else:
+        page = await hs.event_store.get_relations_page(
+            parent.event_id, rel_type=request.match_info.get("rel_type"),
+            event_type=request.match_info.get("event_type"),
+            before=min(end + 1, top + 1) if end is not None else top + 1,
+            after=start if start is not None else None,
+            limit=limit + 1, newest_first=False,
+        )
+    more = len(page) > limit
+    page = page[:limit]
+    body: dict[str, Any] = {"chunk": await hs.relations.format_events(page, now_ms=hs.clock.time_ms())}
+    if more and page:
+        last = page[-1].stream_ordering or 0
+        body["next_batch"] = StreamToken(events=last - 1 if direction == "b" else last).serialize()
+    if start is not None:
+        body["prev_batch"] = request.query["from"]
+    return json_response(body)
