@@ -151,7 +151,7 @@ def is_power_event(event: Event) -> bool:
     if not event.is_state:
         return False
     if event.type in (POWER_LEVELS, JOIN_RULES):
-        return event.state_key == ""
+        return True
     return (
         event.type == MEMBER
         and event.membership in ("leave", "ban")

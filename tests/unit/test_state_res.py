@@ -15,6 +15,7 @@ import pytest
 from federation.rooms.events import Event, StateKey
 from federation.rooms.state_res import (
     MissingEventError,
+    is_power_event,
     auth_chain_ids,
     conflicted_state_subgraph,
     iterative_auth_checks,
@@ -277,6 +278,17 @@ def _synthetic(event_id: str, auth: list[str], ts: int = 0, sender: str = ALICE,
     pdu = {"type": "m.room.topic", "state_key": "", "sender": sender, "room_id": "!r:a.example",
            "content": {}, "auth_events": auth, "prev_events": [], "origin_server_ts": ts, **fields}
     return Event(event_id, pdu, ROOM_VERSION_11)
+
+
+def test_power_events_are_power_levels_join_rules_kicks_and_bans(version: RoomVersion) -> None:
+    room = room_with_members(version, bob=50)
+    assert is_power_event(room.events["$pl"])
+    assert is_power_event(room.events["$jr"])
+    assert is_power_event(room.build_member("$kick", BOB, "leave", DAVE))
+    assert is_power_event(room.build_member("$ban", BOB, "ban", DAVE))
+    assert not is_power_event(room.build_member("$leave", DAVE, "leave"))
+    assert not is_power_event(room.build_member("$invite", BOB, "invite", "@erin:e.example"))
+    assert not is_power_event(room.build("$topic", "m.room.topic", BOB, {"topic": "t"}, ""))
 
 
 def test_auth_chain_follows_auth_events_transitively() -> None:
