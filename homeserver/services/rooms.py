@@ -282,6 +282,8 @@ class RoomService:
         membership = room.membership(user_id)
         if membership is None or membership in ("invite", "knock"):
             raise forbidden("You are not in this room")
+        if membership != "join" and room_id not in await self.events.rooms_for_user(user_id):
+            raise forbidden("You have forgotten this room")
         return room
 
     # --- aliases ------------------------------------------------------------------------

@@ -138,6 +138,11 @@ async def _visible_room(request: web.Request, room_id: str) -> tuple[Any, Any, i
         return requester, room, None
     if member.membership == "join":
         return requester, room, None
+    if room_id not in await hs.events.rooms_for_user(requester.user_id):
+        # spec: /forget — a forgotten room's history is no longer readable.
+        if history != "world_readable":
+            raise forbidden("You have forgotten this room")
+        return requester, room, None
     return requester, room, member.stream_ordering
 
 
