@@ -17,7 +17,7 @@ from urllib.parse import urlsplit
 
 from bench.http import TRANSIENT_ERRORS
 from bench.population import Target
-from bench.process import raise_nofile_limit
+from bench.process import cpu_seconds, own_cpu_seconds, raise_nofile_limit
 from bench.report import ScenarioResult, print_result, print_summary_table, write_json
 from bench.scenarios import initial_sync, latency, paginate, rss, suite, throughput, wakeup
 
@@ -84,9 +84,17 @@ def target_of(args: argparse.Namespace) -> Target:
 async def run_one(args: argparse.Namespace) -> ScenarioResult:
     module, _help = SCENARIOS[args.scenario]
     runner: Callable[[argparse.Namespace, Target], Awaitable[ScenarioResult]] = module.run
+    target = target_of(args)
     started = time.monotonic()
-    result = await runner(args, target_of(args))
-    result.metrics["scenario_wall_s"] = round(time.monotonic() - started, 2)
+    client_cpu = own_cpu_seconds()
+    server_cpu = cpu_seconds(target.server_pid)
+    result = await runner(args, target)
+    result.add("scenario_wall_s", round(time.monotonic() - started, 2), "s")
+    # Client and server usually share the machine: a busy client skews the numbers.
+    result.add("client_cpu_s", round(own_cpu_seconds() - client_cpu, 2), "s")
+    server_cpu_after = cpu_seconds(target.server_pid)
+    if server_cpu is not None and server_cpu_after is not None:
+        result.add("server_cpu_s", round(server_cpu_after - server_cpu, 2), "s")
     return result
 
 

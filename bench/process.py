@@ -48,6 +48,24 @@ def threads(pid: int | None) -> int | None:
     return read_status_kb(pid, "Threads")
 
 
+def cpu_seconds(pid: int | None) -> float | None:
+    """User + system CPU seconds consumed so far by pid, from /proc/<pid>/stat."""
+    if pid is None:
+        return None
+    try:
+        with open(f"/proc/{pid}/stat", encoding="ascii") as stat:
+            # Fields after the parenthesised command name; utime and stime are 14 and 15.
+            fields = stat.read().rsplit(")", 1)[1].split()
+        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    except (OSError, ValueError, IndexError):
+        return None
+
+
+def own_cpu_seconds() -> float:
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    return usage.ru_utime + usage.ru_stime
+
+
 def raise_nofile_limit(wanted: int | None = None) -> int:
     """Raise our soft RLIMIT_NOFILE towards the hard limit; returns the new soft limit."""
     soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
