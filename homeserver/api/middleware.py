@@ -7,6 +7,7 @@ from collections.abc import Awaitable, Callable
 
 from aiohttp import web
 
+from federation.crypto.canonical_json import CanonicalJsonError
 from homeserver.api.response import json_response
 from homeserver.errors import MatrixError
 
@@ -39,6 +40,9 @@ async def error_middleware(request: web.Request, handler: Handler) -> web.Stream
         return await handler(request)
     except MatrixError as e:
         return json_response(e.to_json(), status=e.status)
+    except CanonicalJsonError as e:
+        # Client-supplied content with floats or out-of-range integers cannot be an event.
+        return json_response({"errcode": "M_BAD_JSON", "error": str(e)}, status=400)
     except web.HTTPRequestEntityTooLarge:
         return json_response(
             {"errcode": "M_TOO_LARGE", "error": "Request body too large"}, status=413

@@ -43,8 +43,16 @@ async def _send_with_txn(
     if txn_id is not None:
         existing = await hs.event_store.get_txn_event(requester.user_id, requester.device_id, txn_id)
         if existing is not None:
-            return json_response({"event_id": existing})
-        txn = (requester.user_id, requester.device_id, txn_id)
+            # spec: "Transaction identifiers" — a retransmission is the same txn ID on the
+            # same path; the store keys only by device, so check the path matches.
+            previous = await hs.event_store.get_event(existing)
+            if previous is None or (
+                previous.room_id == room_id and previous.type == event_type
+                and previous.redacts == redacts
+            ):
+                return json_response({"event_id": existing})
+        else:
+            txn = (requester.user_id, requester.device_id, txn_id)
     _check_size(content)
     event = await hs.events.send(room_id, requester.user_id, event_type, content, state_key, txn=txn, redacts=redacts)
     return json_response({"event_id": event.event_id})
