@@ -22,7 +22,10 @@ class StreamToken:
     typing: int = 0
 
     def serialize(self) -> str:
-        return "s" + "_".join(str(getattr(self, f.name)) for f in fields(self))
+        return (
+            f"s{self.events}_{self.account_data}_{self.receipts}_{self.to_device}"
+            f"_{self.device_lists}_{self.presence}_{self.typing}"
+        )
 
     @classmethod
     def parse(cls, raw: str) -> StreamToken:

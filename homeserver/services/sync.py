@@ -74,6 +74,8 @@ class SyncService:
     def __init__(self, hs: Homeserver) -> None:
         self.hs = hs
         self.sources: list[SyncSource] = []
+        # Parsed sync filters by (user_id, filter parameter); see api/client/sync.py.
+        self.parsed_filters: dict[tuple[str, str], SyncFilter] = {}
 
     def add_source(self, source: SyncSource) -> None:
         assert source.stream in STREAM_NAMES

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import orjson
 from aiohttp import web
 
@@ -46,9 +48,26 @@ async def sync(request: web.Request) -> web.Response:
     return json_response(result)
 
 
-async def _load_filter(hs: object, user_id: str, raw: str | None) -> SyncFilter:
+_PARSED_FILTERS_MAX = 10_000
+
+
+async def _load_filter(hs: Any, user_id: str, raw: str | None) -> SyncFilter:
+    # Filters are immutable and clients send the same one on every /sync, so the
+    # parsed form is cached by (user, filter query parameter).
     if not raw:
         return SyncFilter()
+    cache: dict[tuple[str, str], SyncFilter] = hs.sync.parsed_filters
+    cached = cache.get((user_id, raw))
+    if cached is not None:
+        return cached
+    parsed = await _parse_filter(hs, user_id, raw)
+    if len(cache) >= _PARSED_FILTERS_MAX:
+        cache.clear()
+    cache[(user_id, raw)] = parsed
+    return parsed
+
+
+async def _parse_filter(hs: object, user_id: str, raw: str) -> SyncFilter:
     if raw.startswith("{"):
         try:
             return SyncFilter.parse(orjson.loads(raw))
