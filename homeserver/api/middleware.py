@@ -39,7 +39,12 @@ async def error_middleware(request: web.Request, handler: Handler) -> web.Stream
     try:
         return await handler(request)
     except MatrixError as e:
-        return json_response(e.to_json(), status=e.status)
+        headers = None
+        retry_after_ms = e.extra.get("retry_after_ms")
+        if isinstance(retry_after_ms, int):
+            # spec: 429 responses SHOULD carry Retry-After (seconds) besides retry_after_ms.
+            headers = {"Retry-After": str(max(1, -(-retry_after_ms // 1000)))}
+        return json_response(e.to_json(), status=e.status, headers=headers)
     except CanonicalJsonError as e:
         # Client-supplied content with floats or out-of-range integers cannot be an event.
         return json_response({"errcode": "M_BAD_JSON", "error": str(e)}, status=400)

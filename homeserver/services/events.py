@@ -201,7 +201,11 @@ class EventService:
         room = await self.require_room(room_id)
         event, auth_events = self._build(room, sender, event_type, content, state_key, redacts)
         try:
-            check_auth_rules(event, auth_events, room.create_event)
+            # A locally built event carries exactly this server's signature.
+            check_auth_rules(
+                event, auth_events, room.create_event,
+                is_signed_by=lambda _ev, server: server == self.hs.server_name,
+            )
         except AuthError as e:
             raise forbidden(str(e)) from None
         item = self._apply(room, event)
