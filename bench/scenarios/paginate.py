@@ -9,7 +9,7 @@ import time
 
 from bench import api
 from bench.api import Account
-from bench.http import HomeserverClient, HomeserverError
+from bench.http import HomeserverClient, HomeserverError, JsonDict
 from bench.population import Target, fill_room, register_users, scenario_client
 from bench.process import rss_mb
 from bench.report import ScenarioResult
@@ -29,12 +29,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 async def start_token(client: HomeserverClient, user: Account, room_id: str
-                      ) -> tuple[str, int]:
-    """prev_batch of the room's timeline in a fresh sync, and events already seen there."""
+                      ) -> tuple[str, list[JsonDict]]:
+    """prev_batch of the room's timeline in a fresh sync, and the events already seen there."""
     filter_param = '{"room":{"timeline":{"limit":1}}}'
     response = await api.sync(client, user, timeout_ms=0, filter_param=filter_param)
     timeline = response.body["rooms"]["join"][room_id]["timeline"]
-    return str(timeline["prev_batch"]), len(timeline.get("events", []))
+    return str(timeline["prev_batch"]), list(timeline.get("events", []))
 
 
 async def run(args: argparse.Namespace, target: Target) -> ScenarioResult:
@@ -50,13 +50,14 @@ async def run(args: argparse.Namespace, target: Target) -> ScenarioResult:
         result.add("setup_send_rate", rate(args.events, setup_elapsed), "msg/s")
 
         token: str | None = None
-        seen = 0
+        initial: list[JsonDict] = []
         if args.from_sync:
-            token, seen = await start_token(client, user, room_id)
+            token, initial = await start_token(client, user, room_id)
         max_pages = math.ceil(args.events / max(args.limit, 1)) * 2 + 50
         deadline = time.monotonic() + args.duration
         page_times: list[float] = []
-        messages_seen = 0
+        seen = len(initial)
+        messages_seen = sum(1 for e in initial if e.get("type") == "m.room.message")
         reached_create = False
         started = time.monotonic()
         for _page in range(max_pages):
@@ -71,7 +72,9 @@ async def run(args: argparse.Namespace, target: Target) -> ScenarioResult:
                 if token is None and exc.status == 400:
                     # Server predates spec v1.3 (optional 'from'): start from sync instead.
                     result.note(f"omitting 'from' was rejected ({exc.errcode}); used prev_batch")
-                    token, seen = await start_token(client, user, room_id)
+                    token, initial = await start_token(client, user, room_id)
+                    seen += len(initial)
+                    messages_seen += sum(1 for e in initial if e.get("type") == "m.room.message")
                     continue
                 raise
             page_times.append(time.monotonic() - page_started)

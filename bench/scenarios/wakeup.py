@@ -192,6 +192,9 @@ async def run(args: argparse.Namespace, target: Target) -> ScenarioResult:
         if rss_before is not None and rss_parked is not None:
             result.add("rss_per_connection_kb",
                        round((rss_parked - rss_before) * 1024 / n_conn, 2), "kB", headline=True)
+            if rss_parked - rss_before <= 0.5:
+                result.note("server RSS barely grew: memory freed by earlier runs was reused; "
+                            "measure RSS per connection on a freshly started server")
         result.absorb_client(client)
     finally:
         for task in tasks:
