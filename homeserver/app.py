@@ -18,6 +18,13 @@ ROUTE_MODULES = [
     "homeserver.api.client.rooms",
     "homeserver.api.client.events",
     "homeserver.api.client.sync",
+    "homeserver.api.client.typing",
+    "homeserver.api.client.receipts",
+    "homeserver.api.client.presence",
+    "homeserver.api.client.profile",
+    "homeserver.api.client.account_data",
+    "homeserver.api.client.to_device",
+    "homeserver.api.client.user_directory",
 ]
 
 

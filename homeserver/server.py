@@ -31,6 +31,8 @@ class Homeserver:
         self._build()
         await self.events.load()
         await self.relations.load()
+        for social in (self.account_data, self.receipts, self.to_device, self.device_lists, self.presence):
+            await social.load()
         self._started = True
         logger.info("homeserver %s started", self.server_name)
 
@@ -68,12 +70,51 @@ class Homeserver:
         self.rooms = RoomService(self)
         self.accounts = AccountService(self)
         self.sync = SyncService(self)
+        self._build_social()
+
+    def _build_social(self) -> None:
+        """Ephemeral and per-user streams: typing, receipts, presence, account data, to-device."""
+        from homeserver.services.account_data import AccountDataService
+        from homeserver.services.device_lists import DeviceListService
+        from homeserver.services.presence import PresenceService
+        from homeserver.services.profile import ProfileService
+        from homeserver.services.receipts import ReceiptService
+        from homeserver.services.to_device import ToDeviceService
+        from homeserver.services.typing import TypingService
+        from homeserver.services.user_directory import UserDirectoryService
+        from homeserver.storage.account_data import AccountDataStore
+        from homeserver.storage.device_lists import DeviceListStore
+        from homeserver.storage.presence import PresenceStore
+        from homeserver.storage.receipts import ReceiptStore
+        from homeserver.storage.to_device import ToDeviceStore
+        from homeserver.storage.user_directory import UserDirectoryStore
+
+        self.account_data_store = AccountDataStore(self.db)
+        self.receipt_store = ReceiptStore(self.db)
+        self.presence_store = PresenceStore(self.db)
+        self.to_device_store = ToDeviceStore(self.db)
+        self.device_list_store = DeviceListStore(self.db)
+        self.account_data = AccountDataService(self, self.account_data_store)
+        self.receipts = ReceiptService(self, self.receipt_store)
+        self.typing = TypingService(self)
+        self.presence = PresenceService(self, self.presence_store)
+        self.to_device = ToDeviceService(self, self.to_device_store)
+        self.device_lists = DeviceListService(self, self.device_list_store)
+        self.profile = ProfileService(self)
+        self.user_directory = UserDirectoryService(self, UserDirectoryStore(self.db))
+        for source in (self.account_data, self.receipts, self.typing, self.presence, self.to_device,
+                       self.device_lists):
+            self.sync.add_source(source)
+        # Events from users in m.ignored_user_list stay out of the ignorer's sync.
+        self.sync.hidden_senders = self.account_data.ignored_users
 
     async def stop(self) -> None:
         if not self._started:
             return
         self._started = False
         self.notifier.shutdown()
+        self.typing.stop()
+        await self.presence.stop()
         await self.db.close()
         logger.info("homeserver %s stopped", self.server_name)
 

@@ -9,6 +9,7 @@ receipts, typing, presence, to-device, device lists) plug in as ``SyncSource``s.
 from __future__ import annotations
 
 import time
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Protocol
 
@@ -35,6 +36,8 @@ class SyncRequest:
     full_state: bool = False
     timeout_ms: int = 0
     set_presence: str | None = None
+    # Senders whose non-state events are left out (spec: modules/ignore_users.md).
+    hidden_senders: frozenset[str] = frozenset()
 
 
 @dataclass(slots=True)
@@ -74,6 +77,8 @@ class SyncService:
     def __init__(self, hs: Homeserver) -> None:
         self.hs = hs
         self.sources: list[SyncSource] = []
+        # user_id -> senders hidden from them (ignored users); set by the account data service.
+        self.hidden_senders: Callable[[str], Awaitable[frozenset[str]]] | None = None
         # Parsed sync filters by (user_id, filter parameter); see api/client/sync.py.
         self.parsed_filters: dict[tuple[str, str], SyncFilter] = {}
 
@@ -92,6 +97,8 @@ class SyncService:
         notifier = self.hs.notifier
         deadline = time.monotonic() + req.timeout_ms / 1000
         since = req.since.clamp(self.current_token()) if req.since is not None else None
+        if self.hidden_senders is not None:
+            req.hidden_senders = await self.hidden_senders(user_id)
         while True:
             version = notifier.version(user_id)
             upto = self.current_token()
@@ -150,6 +157,8 @@ class SyncService:
                 if section is not None:
                     join[room_id] = section
             elif membership == "invite":
+                if member_event.sender in req.hidden_senders:
+                    continue  # spec: no invites from ignored users
                 if since_events is None or member_stream > since_events:
                     invite[room_id] = {"invite_state": {"events": self._stripped_state(room, member_event)}}
             elif membership == "knock":
@@ -217,10 +226,15 @@ class SyncService:
     ) -> tuple[list[Event], bool]:
         """The last `limit` timeline events in (after, upto], and whether more existed."""
         tl_filter = req.filter.room.timeline
+        hidden = req.hidden_senders
+
+        def allows(e: Event) -> bool:
+            return tl_filter.allows(e) and (not hidden or e.is_state or e.sender not in hidden)
+
         if after is not None:
             cached = room.recent_since(after, upto)
             if cached is not None:
-                matching = [e for e in cached if tl_filter.allows(e)] if not tl_filter.is_noop else cached
+                matching = [e for e in cached if allows(e)] if not tl_filter.is_noop or hidden else cached
                 return matching[-limit:] if limit else [], len(matching) > limit
         events: list[Event] = []
         before = upto + 1
@@ -231,7 +245,7 @@ class SyncService:
                 room.room_id, after=after, before=before, limit=fetch, newest_first=True
             )
             for e in batch:
-                if tl_filter.allows(e):
+                if allows(e):
                     events.append(e)
             if len(batch) < fetch:
                 break

@@ -1,0 +1,149 @@
+"""Read receipts and read markers.
+
+spec: client-server-api/modules/receipts.md and read_markers.md. ``m.read``
+receipts go to every member as ``m.receipt`` ephemeral events; ``m.read.private``
+ones only to their owner; ``m.fully_read`` is the room account data item of the
+same name, not a receipt.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import TYPE_CHECKING, Any
+
+from homeserver.errors import MatrixError, forbidden, not_found
+from homeserver.services.account_data import FULLY_READ
+from homeserver.services.sync import SyncContext, SyncContribution
+from homeserver.services.unread import SimpleUnreadCounter, UnreadCounter
+from homeserver.storage.receipts import UNTHREADED, Receipt, ReceiptStore
+
+if TYPE_CHECKING:
+    from homeserver.server import Homeserver
+
+logger = logging.getLogger(__name__)
+
+READ = "m.read"
+READ_PRIVATE = "m.read.private"
+RECEIPT_TYPES = (READ, READ_PRIVATE, FULLY_READ)
+
+
+def receipt_event(receipts: list[Receipt]) -> dict[str, Any]:
+    """One m.receipt event for a room: event_id -> type -> user_id -> data (no room_id)."""
+    content: dict[str, dict[str, dict[str, Any]]] = {}
+    for r in receipts:
+        content.setdefault(r.event_id, {}).setdefault(r.receipt_type, {})[r.user_id] = r.data
+    return {"type": "m.receipt", "content": content}
+
+
+class ReceiptService:
+    stream = "receipts"
+
+    def __init__(self, hs: Homeserver, store: ReceiptStore) -> None:
+        self.hs = hs
+        self.store = store
+        self.unread: UnreadCounter = SimpleUnreadCounter(hs)
+
+    async def load(self) -> None:
+        await self.store.load()
+
+    def current_position(self) -> int:
+        return self.store.stream.current
+
+    async def send_receipt(
+        self, user_id: str, room_id: str, receipt_type: str, event_id: str, thread_id: str | None
+    ) -> None:
+        if receipt_type not in RECEIPT_TYPES:
+            raise MatrixError("M_INVALID_PARAM", 400, f"Unknown receipt type {receipt_type!r}")
+        if thread_id is not None and (not isinstance(thread_id, str) or not thread_id):
+            raise MatrixError("M_INVALID_PARAM", 400, "thread_id field must be a non-empty string")
+        if thread_id is not None and receipt_type == FULLY_READ:
+            raise MatrixError("M_INVALID_PARAM", 400, "thread_id is not allowed for m.fully_read")
+        room = await self.hs.events.get_room(room_id)
+        if room is None or room.membership(user_id) != "join":
+            raise forbidden("You are not in this room")
+        event = await self.hs.events.get_event(event_id)
+        if event is None or event.room_id != room_id:
+            raise not_found("Event not found in this room")
+        if receipt_type == FULLY_READ:
+            await self.hs.account_data.put(user_id, room_id, FULLY_READ, {"event_id": event_id})
+            return
+        data: dict[str, Any] = {"ts": self.hs.clock.time_ms()}
+        if thread_id is not None:
+            data["thread_id"] = thread_id
+        position = await self.store.upsert(
+            room_id, receipt_type, user_id, thread_id or UNTHREADED, event_id, data,
+            event.stream_ordering or 0,
+        )
+        if position is None:
+            return
+        self.unread.receipt_moved(user_id, room_id)
+        if receipt_type == READ_PRIVATE:
+            self.hs.notifier.notify_users([user_id])
+        else:
+            self.hs.notifier.notify_users(room.members_with("join"))
+
+    async def set_read_markers(self, user_id: str, room_id: str, body: dict[str, Any]) -> None:
+        """spec: read_markers.yaml — each key is optional; same as the receipt calls."""
+        for key in (FULLY_READ, READ, READ_PRIVATE):
+            value = body.get(key)
+            if value is None:
+                continue
+            if not isinstance(value, str) or not value.startswith("$"):
+                raise MatrixError("M_INVALID_PARAM", 400, f"{key} must be an event ID")
+            await self.send_receipt(user_id, room_id, key, value, None)
+
+    async def contribute(self, ctx: SyncContext) -> SyncContribution:
+        out = SyncContribution()
+        user_id = ctx.requester.user_id
+        upto = ctx.upto.receipts
+        ephemeral = ctx.filter.room.ephemeral
+        if not ephemeral.allows_type_and_sender("m.receipt", ""):
+            return out
+        rooms = [r for r in ctx.joined_room_ids if ephemeral.allows_room(r)]
+        found: list[Receipt] = []
+        if ctx.since is None:
+            found = await self.store.for_rooms(rooms, None, upto)
+        else:
+            since = ctx.since.receipts
+            if upto > since:
+                changed = set(await self.store.rooms_changed_since(since, upto))
+                found = await self.store.for_rooms([r for r in rooms if r in changed], since, upto)
+            newly = [r for r in rooms if r in ctx.newly_joined_room_ids]
+            if newly:
+                seen = {(r.room_id, r.receipt_type, r.user_id, r.thread_id) for r in found}
+                found += [
+                    r for r in await self.store.for_rooms(newly, None, upto)
+                    if (r.room_id, r.receipt_type, r.user_id, r.thread_id) not in seen
+                ]
+        by_room: dict[str, list[Receipt]] = {}
+        for r in found:
+            if r.receipt_type == READ_PRIVATE and r.user_id != user_id:
+                continue  # private receipts are only for their owner
+            by_room.setdefault(r.room_id, []).append(r)
+        for room_id, receipts in by_room.items():
+            out.rooms[room_id] = {"ephemeral": [receipt_event(receipts)]}
+        await self._unread_counts(ctx, out)
+        return out
+
+    async def _unread_counts(self, ctx: SyncContext, out: SyncContribution) -> None:
+        """Counts for the rooms where they may have moved: new events or own receipts."""
+        user_id = ctx.requester.user_id
+        if ctx.since is None:
+            rooms = list(ctx.joined_room_ids)
+        else:
+            since_events = ctx.since.events
+            own = set()
+            if ctx.upto.receipts > ctx.since.receipts:
+                own = set(await self.store.user_changed_rooms(user_id, ctx.since.receipts, ctx.upto.receipts))
+            rooms = []
+            for room_id in ctx.joined_room_ids:
+                room = self.hs.events.cached_room(room_id)
+                if (
+                    room_id in own
+                    or room_id in ctx.newly_joined_room_ids
+                    or room is None
+                    or room.latest_stream > since_events
+                ):
+                    rooms.append(room_id)
+        for room_id in rooms:
+            out.unread[room_id] = await self.unread.counts(user_id, room_id, ctx.upto.events)
