@@ -46,6 +46,7 @@ class EventService:
         self.persisted_stream = 0
         # user_id -> {room_id: membership} for local users, filled lazily.
         self._user_rooms: dict[str, dict[str, str]] = {}
+        self._last_create_ts = 0
 
     async def load(self) -> None:
         self.persisted_stream = await self.store.max_stream_ordering()
@@ -136,20 +137,28 @@ class EventService:
         room_id: str | None,
     ) -> Event:
         """Create and persist a room's m.room.create event, making a new room."""
-        event = build_event(
-            room_version=version,
-            room_id=None if version.hash_room_ids else room_id,
-            sender=sender,
-            event_type="m.room.create",
-            content=content,
-            state_key="",
-            prev_event_ids=[],
-            auth_event_ids=[],
-            depth=1,
-            origin_server_ts=self.hs.clock.time_ms(),
-            server_name=self.hs.server_name,
-            signing_key=self.hs.signing_key,
-        )
+        # In v12 the room ID is the create event's hash: two identical create events
+        # (same creator and content in the same millisecond) would name one room, so
+        # the timestamp moves on until the ID is new.
+        while True:
+            ts = max(self.hs.clock.time_ms(), self._last_create_ts + 1)
+            self._last_create_ts = ts  # claimed before any await, so concurrent creates differ
+            event = build_event(
+                room_version=version,
+                room_id=None if version.hash_room_ids else room_id,
+                sender=sender,
+                event_type="m.room.create",
+                content=content,
+                state_key="",
+                prev_event_ids=[],
+                auth_event_ids=[],
+                depth=1,
+                origin_server_ts=ts,
+                server_name=self.hs.server_name,
+                signing_key=self.hs.signing_key,
+            )
+            if event.room_id not in self._rooms and await self.room_store.get_room_version(event.room_id) is None:
+                break
         try:
             check_auth_rules(event, {}, None)
         except AuthError as e:
