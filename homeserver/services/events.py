@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections import OrderedDict
 from typing import TYPE_CHECKING, Any
 
 from federation.rooms.auth import AuthError, auth_types_for_event, check_auth_rules
@@ -30,6 +31,7 @@ if TYPE_CHECKING:
 logger = logging.getLogger(__name__)
 
 MAX_PREV_EVENTS = 10
+RECENT_TXNS_KEPT = 50_000
 
 
 class EventService:
@@ -47,6 +49,9 @@ class EventService:
         # user_id -> {room_id: membership} for local users, filled lazily.
         self._user_rooms: dict[str, dict[str, str]] = {}
         self._last_create_ts = 0
+        # event_id -> (user_id, device_id, txn_id) of recent local sends, for the
+        # sender's own unsigned.transaction_id; older ones are read from storage.
+        self._recent_txns: OrderedDict[str, tuple[str, str, str]] = OrderedDict()
 
     async def load(self) -> None:
         self.persisted_stream = await self.store.max_stream_ordering()
@@ -219,6 +224,10 @@ class EventService:
             raise forbidden(str(e)) from None
         item = self._apply(room, event)
         item.txn = txn
+        if txn is not None:
+            self._recent_txns[event.event_id] = txn
+            if len(self._recent_txns) > RECENT_TXNS_KEPT:
+                self._recent_txns.popitem(last=False)
         await self._write(room, item)
         if event.type == "m.room.redaction":
             await self._apply_redaction(room, event)
@@ -360,6 +369,25 @@ class EventService:
                 room.state[key] = new_event
 
     # --- reads ---------------------------------------------------------------------
+    async def transaction_ids_for(
+        self, events: list[Event], user_id: str, device_id: str
+    ) -> dict[str, str]:
+        """event_id -> txn_id for the events this device sent (spec: unsigned.transaction_id)."""
+        own = [e.event_id for e in events if e.pdu.get("sender") == user_id]
+        if not own:
+            return {}
+        found: dict[str, tuple[str, str, str]] = {}
+        missing = []
+        for eid in own:
+            txn = self._recent_txns.get(eid)
+            if txn is not None:
+                found[eid] = txn
+            else:
+                missing.append(eid)
+        if missing:
+            found.update(await self.store.get_txn_ids(missing))
+        return {eid: t[2] for eid, t in found.items() if t[0] == user_id and t[1] == device_id}
+
     async def get_event(self, event_id: str) -> Event | None:
         return await self.store.get_event(event_id)
 

@@ -68,13 +68,29 @@ class RelationsService:
         return out
 
     async def format_events(
-        self, events: list[Event], *, include_room_id: bool = True, now_ms: int | None = None
+        self,
+        events: list[Event],
+        *,
+        include_room_id: bool = True,
+        now_ms: int | None = None,
+        viewer: tuple[str, str] | None = None,
     ) -> list[dict[str, Any]]:
-        """Client-format events with their aggregations bundled."""
+        """Client-format events with their aggregations bundled.
+
+        ``viewer`` is (user_id, device_id): that device's own sends carry their
+        transaction ID.
+        """
         bundles = await self.bundle(events, now_ms)
+        txns = (
+            await self.hs.events.transaction_ids_for(events, viewer[0], viewer[1])
+            if viewer is not None
+            else {}
+        )
         out = []
         for e in events:
-            formatted = client_event(e, include_room_id=include_room_id, now_ms=now_ms)
+            formatted = client_event(
+                e, include_room_id=include_room_id, now_ms=now_ms, transaction_id=txns.get(e.event_id)
+            )
             relations = bundles.get(e.event_id)
             if relations is not None:
                 formatted.setdefault("unsigned", {})["m.relations"] = relations

@@ -167,7 +167,9 @@ class SyncService:
             elif membership in ("leave", "ban"):
                 if since_events is None and not room_filter.include_leave:
                     continue
-                if since_events is not None and member_stream <= since_events:
+                if since_events is not None and member_stream <= since_events and not (
+                    req.full_state and room_filter.include_leave
+                ):
                     continue
                 section = await self._left_room(req, room, since_events, member_event, now)
                 leave[room_id] = section
@@ -277,7 +279,7 @@ class SyncService:
         prev_batch_pos = (timeline[0].stream_ordering or 1) - 1 if timeline else upto
         return {
             "timeline": {
-                "events": await self._format_timeline(timeline, now),
+                "events": await self._format_timeline(timeline, now, req),
                 "limited": limited,
                 "prev_batch": StreamToken(events=prev_batch_pos).serialize(),
             },
@@ -344,7 +346,7 @@ class SyncService:
         )
         return {
             "timeline": {
-                "events": await self._format_timeline(timeline, now),
+                "events": await self._format_timeline(timeline, now, req),
                 "limited": limited,
                 "prev_batch": StreamToken(
                     events=((timeline[0].stream_ordering or 1) - 1) if timeline else upto
@@ -353,8 +355,11 @@ class SyncService:
             "state": {"events": []},
         }
 
-    async def _format_timeline(self, events: list[Event], now: int) -> list[dict[str, Any]]:
-        return await self.hs.relations.format_events(events, include_room_id=False, now_ms=now)
+    async def _format_timeline(self, events: list[Event], now: int, req: SyncRequest) -> list[dict[str, Any]]:
+        viewer = (req.requester.user_id, req.requester.device_id)
+        return await self.hs.relations.format_events(
+            events, include_room_id=False, now_ms=now, viewer=viewer
+        )
 
     def _format(self, event: Event, now: int) -> dict[str, Any]:
         return client_event(event, include_room_id=False, now_ms=now)

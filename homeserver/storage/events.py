@@ -266,6 +266,21 @@ class EventStore:
             (user_id, device_id, txn_id),
         )
 
+    async def get_txn_ids(self, event_ids: Sequence[str]) -> dict[str, tuple[str, str, str]]:
+        """event_id -> (user_id, device_id, txn_id) for events sent with a transaction ID."""
+        out: dict[str, tuple[str, str, str]] = {}
+        for start in range(0, len(event_ids), 500):
+            chunk = list(event_ids[start : start + 500])
+            rows = await self.db.fetchall(
+                "get_txn_ids",
+                "SELECT event_id, user_id, device_id, txn_id FROM event_txn_ids"
+                f" WHERE event_id IN ({','.join('?' * len(chunk))})",
+                chunk,
+            )
+            for r in rows:
+                out[r[0]] = (r[1], r[2], r[3])
+        return out
+
     async def get_forward_extremities(self, room_id: str) -> list[str]:
         rows = await self.db.fetchall(
             "get_forward_extremities",

@@ -128,15 +128,11 @@ async def test_redaction_txn_id_is_distinct_from_send_txn_id(alice: MatrixHttp, 
     assert (await get_event(alice, room, message))["content"] == {}
 
 
-@pytest.mark.xfail(reason="unsigned.transaction_id is never returned: sync and /event have no "
-                          "event->txn lookup (storage/services)", strict=True)
 async def test_event_carries_transaction_id_for_the_sending_device(alice: MatrixHttp, room: str) -> None:
     event_id = await alice.send(room, "mine", txn_id="echo-me")
     assert (await get_event(alice, room, event_id))["unsigned"]["transaction_id"] == "echo-me"
 
 
-@pytest.mark.xfail(reason="unsigned.transaction_id is never returned: sync and /event have no "
-                          "event->txn lookup (storage/services)", strict=True)
 async def test_sync_local_echo_carries_transaction_id(alice: MatrixHttp, room: str) -> None:
     since = (await alice.sync())["next_batch"]
     event_id = await alice.send(room, "mine", txn_id="echo-sync")

@@ -410,8 +410,6 @@ async def test_full_state_includes_unchanged_rooms_with_all_state(alice: MatrixH
     assert {("m.room.create", ""), ("m.room.power_levels", ""), ("m.room.name", "")} <= state_keys
 
 
-@pytest.mark.xfail(reason="services/sync.py _compute skips left rooms whose leave is before `since` "
-                          "even when full_state=true (Complement TestSyncLeaveSection)", strict=True)
 async def test_full_state_with_include_leave_lists_left_room(alice: MatrixHttp, bob: MatrixHttp, room: str) -> None:
     await bob.leave(room)
     since = (await bob.sync())["next_batch"]

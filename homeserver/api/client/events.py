@@ -218,7 +218,9 @@ async def messages(request: web.Request) -> web.Response:
         exhausted = len(collected) < limit
     now = hs.clock.time_ms()
     body: dict[str, Any] = {
-        "chunk": await hs.relations.format_events(collected, now_ms=now),
+        "chunk": await hs.relations.format_events(
+            collected, now_ms=now, viewer=(requester.user_id, requester.device_id)
+        ),
         "start": StreamToken(events=position).serialize(),
     }
     if next_pos is not None and not exhausted:
@@ -243,7 +245,9 @@ async def get_event(request: web.Request) -> web.Response:
         bound is not None and (event.stream_ordering or 0) > bound
     ):
         raise not_found("Event not found")
-    formatted = await hs.relations.format_events([event], now_ms=hs.clock.time_ms())
+    formatted = await hs.relations.format_events(
+        [event], now_ms=hs.clock.time_ms(), viewer=(requester.user_id, requester.device_id)
+    )
     return json_response(formatted[0])
 
 
