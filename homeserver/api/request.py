@@ -7,6 +7,8 @@ own errcode) for the wrong shapes, M_MISSING_TOKEN / M_UNKNOWN_TOKEN for auth.
 
 from __future__ import annotations
 
+import re
+from itertools import accumulate
 from typing import TYPE_CHECKING, Any, TypeVar
 
 import orjson
@@ -28,6 +30,23 @@ def get_hs(request: web.Request) -> Homeserver:
     return request.app[HOMESERVER_KEY]
 
 
+# orjson recurses on the C stack: ~100k nested objects crash the process (segfault),
+# and deep values that do parse overflow Python's recursion in later walks (canonical
+# JSON, redaction). No Matrix body needs more than a few levels.
+MAX_JSON_DEPTH = 128
+_JSON_STRING = re.compile(rb'"(?:[^"\\]|\\.)*"')
+_NOT_BRACKETS = bytes(b for b in range(256) if b not in b"[]{}")
+_DEPTH_STEP = {ord("["): 1, ord("{"): 1, ord("]"): -1, ord("}"): -1}
+
+
+def json_nesting_depth(raw: bytes) -> int:
+    """How deeply the arrays and objects in raw nest (brackets inside strings ignored)."""
+    if raw.count(b"[") + raw.count(b"{") <= MAX_JSON_DEPTH:
+        return 0  # cannot be deeper than the limit: skip the scan
+    brackets = _JSON_STRING.sub(b"", raw).translate(None, _NOT_BRACKETS)
+    return max(accumulate(_DEPTH_STEP[b] for b in brackets), default=0)
+
+
 async def read_json_object(request: web.Request, *, allow_empty: bool = False) -> dict[str, Any]:
     """The request body as a JSON object (spec: bodies are JSON objects)."""
     raw = await request.read()
@@ -35,6 +54,8 @@ async def read_json_object(request: web.Request, *, allow_empty: bool = False) -
         if allow_empty:
             return {}
         raise MatrixError("M_NOT_JSON", 400, "Request body is empty; expected a JSON object")
+    if json_nesting_depth(raw) > MAX_JSON_DEPTH:
+        raise MatrixError("M_NOT_JSON", 400, f"JSON nested deeper than {MAX_JSON_DEPTH} levels")
     try:
         body = orjson.loads(raw)
     except orjson.JSONDecodeError:

@@ -73,14 +73,22 @@ async def _parse_filter(hs: object, user_id: str, raw: str) -> SyncFilter:
             return SyncFilter.parse(orjson.loads(raw))
         except orjson.JSONDecodeError:
             raise MatrixError("M_NOT_JSON", 400, "filter is not valid JSON") from None
-    try:
-        filter_id = int(raw)
-    except ValueError:
-        raise MatrixError("M_INVALID_PARAM", 400, "filter must be a filter ID or a JSON object") from None
+    filter_id = _filter_id(raw)
+    if filter_id is None:
+        raise MatrixError("M_INVALID_PARAM", 400, "filter must be a filter ID or a JSON object")
     stored = await hs.filters.get_filter(user_id, filter_id)  # type: ignore[attr-defined]
     if stored is None:
         raise not_found("No such filter")
     return SyncFilter.parse(stored)
+
+
+def _filter_id(raw: str) -> int | None:
+    """A filter ID as stored (a SQLite integer), or None for anything else."""
+    try:
+        value = int(raw)
+    except ValueError:
+        return None
+    return value if 0 <= value < 2**63 else None
 
 
 @routes.post(V3 + "/user/{user_id}/filter")
@@ -99,10 +107,9 @@ async def get_filter(request: web.Request) -> web.Response:
     requester = await require_user(request)
     if request.match_info["user_id"] != requester.user_id:
         raise forbidden("Cannot read other users' filters")
-    try:
-        filter_id = int(request.match_info["filter_id"])
-    except ValueError:
-        raise not_found("No such filter") from None
+    filter_id = _filter_id(request.match_info["filter_id"])
+    if filter_id is None:
+        raise not_found("No such filter")
     stored = await get_hs(request).filters.get_filter(requester.user_id, filter_id)
     if stored is None:
         raise not_found("No such filter")
