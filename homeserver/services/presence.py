@@ -32,6 +32,7 @@ ONLINE, UNAVAILABLE, OFFLINE = "online", "unavailable", "offline"
 STATES = (ONLINE, UNAVAILABLE, OFFLINE)
 MAX_STATUS_MSG = 1024
 CHANGES_KEPT = 10_000
+FLUSH_RETRY_S = 5.0
 
 
 @dataclass(slots=True)
@@ -73,6 +74,7 @@ class PresenceService:
         self._wake = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
         self._next_sweep = 0.0
+        self._flush_at = 0.0
 
     # --- lifecycle ---------------------------------------------------------------
     async def load(self) -> None:
@@ -93,6 +95,14 @@ class PresenceService:
                 pass
             self._task = None
         await self._flush()
+
+    def set_timeouts(self, *, idle_after_ms: int, offline_after_ms: int, check_interval_s: float) -> None:
+        """Change the idle/offline thresholds and the sweep interval (takes effect at once)."""
+        self.idle_after_ms = idle_after_ms
+        self.offline_after_ms = offline_after_ms
+        self.check_interval_s = check_interval_s
+        self._next_sweep = self.hs.clock.monotonic() + check_interval_s
+        self._wake.set()
 
     def current_position(self) -> int:
         return self._position
@@ -194,6 +204,8 @@ class PresenceService:
             self._active.discard(r.user_id)
         else:
             self._active.add(r.user_id)
+        if not self._dirty:
+            self._flush_at = self.hs.clock.monotonic() + self.flush_delay_s
         self._dirty.add(r.user_id)
         self._wake.set()
         return True
@@ -206,16 +218,20 @@ class PresenceService:
         clock = self.hs.clock
         while True:
             self._wake.clear()
-            if not self._dirty:
-                timeout = max(0.0, self._next_sweep - clock.monotonic()) if self._active else None
-                try:
-                    await asyncio.wait_for(self._wake.wait(), timeout)
-                except TimeoutError:
-                    pass
+            deadlines = []
             if self._dirty:
-                await asyncio.sleep(self.flush_delay_s)  # let more changes join this write
+                deadlines.append(self._flush_at)  # a short delay lets changes share one write
+            if self._active:
+                deadlines.append(self._next_sweep)
+            timeout = max(0.0, min(deadlines) - clock.monotonic()) if deadlines else None
+            try:
+                await asyncio.wait_for(self._wake.wait(), timeout)
+            except TimeoutError:
+                pass
+            now = clock.monotonic()
+            if self._dirty and now >= self._flush_at:
                 await self._flush()
-            if self._active and clock.monotonic() >= self._next_sweep:
+            if self._active and now >= self._next_sweep:
                 await self._sweep()
                 self._next_sweep = clock.monotonic() + self.check_interval_s
 
@@ -252,6 +268,7 @@ class PresenceService:
         except Exception:
             logger.exception("saving presence of %d users failed; will retry", len(users))
             self._dirty |= users
+            self._flush_at = self.hs.clock.monotonic() + FLUSH_RETRY_S
 
     # --- sync ---------------------------------------------------------------------------
     async def contribute(self, ctx: SyncContext) -> SyncContribution:
