@@ -308,6 +308,10 @@ class ClientCore:
         data = await self.request(api.room_get_state_event(room_id, event_type, state_key))
         return data if isinstance(data, dict) else {}
 
+    async def get_room_state(self, room_id: str) -> list[dict[str, Any]]:
+        data = await self.request(api.room_get_state(room_id))
+        return [e for e in data if isinstance(e, dict)] if isinstance(data, list) else []
+
     async def joined_members(self, room_id: str) -> dict[str, dict[str, Any]]:
         data = await self.request(api.joined_members(room_id))
         joined = data.get("joined") if isinstance(data, dict) else None

@@ -1,0 +1,140 @@
+"""send, upload, download, history, tail."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import sys
+import time
+from pathlib import Path
+
+from clients.cli.errors import CliError, ExitCode
+from clients.cli.output import format_message, message_record
+from clients.cli.session import Context, resolve_room
+from clients.sdk import api, content
+
+MESSAGE_FILTER = {"types": ["m.room.message"]}
+
+
+def add_parsers(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+    p = sub.add_parser("send", help="send a message ('-' reads it from stdin)")
+    p.add_argument("room")
+    p.add_argument("text")
+    kind = p.add_mutually_exclusive_group()
+    kind.add_argument("--notice", action="store_true")
+    kind.add_argument("--emote", action="store_true")
+    p.add_argument("--reply-to", metavar="EVENT_ID")
+    p.set_defaults(func=send)
+
+    p = sub.add_parser("upload", help="send a file (images, audio and video get their msgtype)")
+    p.add_argument("room")
+    p.add_argument("file")
+    p.set_defaults(func=upload)
+
+    p = sub.add_parser("download", help="download an mxc:// URI")
+    p.add_argument("mxc")
+    p.add_argument("-o", "--output", help="file to write ('-' for stdout); default: the media ID")
+    p.set_defaults(func=download)
+
+    p = sub.add_parser("history", help="show a room's recent messages")
+    p.add_argument("room")
+    p.add_argument("-n", type=int, default=20, help="how many messages (default 20)")
+    p.set_defaults(func=history)
+
+    p = sub.add_parser("tail", help="follow new messages in a room")
+    p.add_argument("room")
+    p.add_argument("--count", type=int, help="exit after this many messages")
+    p.add_argument("--timeout", type=float, help="exit after this many seconds")
+    p.set_defaults(func=tail)
+
+
+async def send(ctx: Context, args: argparse.Namespace) -> int:
+    client = ctx.logged_in_client()
+    text = sys.stdin.read().rstrip("\n") if args.text == "-" else args.text
+    if not text:
+        raise CliError(ExitCode.USAGE, "nothing to send")
+    room_id = await resolve_room(ctx, args.room)
+    msgtype = "m.notice" if args.notice else "m.emote" if args.emote else "m.text"
+    body = content.reply(args.reply_to, text, msgtype) if args.reply_to else content.text(text, msgtype)
+    event_id = await client.send_event(room_id, "m.room.message", body)
+    ctx.out.emit({"room_id": room_id, "event_id": event_id}, event_id)
+    return ExitCode.OK
+
+
+async def upload(ctx: Context, args: argparse.Namespace) -> int:
+    client = ctx.logged_in_client()
+    path = Path(args.file)
+    if not path.is_file():
+        raise CliError(ExitCode.NOT_FOUND, f"no such file: {path}")
+    room_id = await resolve_room(ctx, args.room)
+    event_id, uri = await client.send_file(room_id, path)
+    ctx.out.emit({"room_id": room_id, "event_id": event_id, "content_uri": uri}, f"{uri}\n{event_id}")
+    return ExitCode.OK
+
+
+async def download(ctx: Context, args: argparse.Namespace) -> int:
+    client = ctx.logged_in_client()
+    try:
+        _, media_id = api.parse_mxc(args.mxc)
+    except ValueError as e:
+        raise CliError(ExitCode.USAGE, str(e)) from None
+    data, content_type = await client.download(args.mxc)
+    if args.output == "-":
+        sys.stdout.buffer.write(data)
+        sys.stdout.flush()
+        return ExitCode.OK
+    target = Path(args.output or media_id)
+    await asyncio.to_thread(target.write_bytes, data)
+    ctx.out.emit({"path": str(target), "size": len(data), "content_type": content_type},
+                 f"Saved {len(data)} bytes ({content_type}) to {target}")
+    return ExitCode.OK
+
+
+async def history(ctx: Context, args: argparse.Namespace) -> int:
+    if args.n < 1:
+        raise CliError(ExitCode.USAGE, "-n must be at least 1")
+    client = ctx.logged_in_client()
+    room_id = await resolve_room(ctx, args.room)
+    state = await ctx.synced_state()
+    room = state.rooms.get(room_id)
+    page = await client.request(api.room_messages(room_id, limit=args.n, filter=MESSAGE_FILTER))
+    events = [e for e in page.get("chunk", []) if e.get("type") == "m.room.message"]
+    events.reverse()  # oldest first, as a conversation reads
+    records = [message_record(e, room_id) for e in events]
+    ctx.out.emit(records, lambda: "\n".join(format_message(e, room) for e in events))
+    return ExitCode.OK
+
+
+async def tail(ctx: Context, args: argparse.Namespace) -> int:
+    client = ctx.logged_in_client()
+    room_id = await resolve_room(ctx, args.room)
+    await ctx.synced_state()  # the position to follow from, and member names
+    assert client.state is not None
+    room = client.state.room(room_id)
+    seen = 0
+    done = asyncio.Event()
+
+    def on_message(msg_room: object, event: dict[str, object]) -> None:
+        nonlocal seen
+        if getattr(msg_room, "room_id", None) != room_id or done.is_set():
+            return
+        seen += 1
+        ctx.out.line(message_record(event, room_id), format_message(event, room))  # type: ignore[arg-type]
+        if args.count is not None and seen >= args.count:
+            done.set()
+
+    client.callbacks.on_message(on_message)
+    # On stderr, so scripts reading stdout see only messages but can wait for this line.
+    sys.stderr.write(f"Following {room.display_name} ({room_id})\n")
+    sys.stderr.flush()
+    deadline = None if args.timeout is None else time.monotonic() + args.timeout
+    loop = asyncio.create_task(client.sync_forever(timeout_ms=10_000, stop=done))
+    try:
+        remaining = None if deadline is None else max(0.0, deadline - time.monotonic())
+        await asyncio.wait_for(asyncio.shield(loop), remaining)
+    except TimeoutError:
+        done.set()
+        await loop
+        if args.count is not None and seen < args.count:
+            return ExitCode.ERROR  # the script asked for more messages than arrived
+    return ExitCode.OK

@@ -1,0 +1,93 @@
+"""friends (DM contacts and requests), search (user directory)."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+
+from clients.cli.errors import CliError, ExitCode
+from clients.cli.session import Context
+from clients.sdk import MatrixRequestError
+from clients.sdk.friends import Friend
+
+log = logging.getLogger(__name__)
+
+
+def add_parsers(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+    p = sub.add_parser("friends", help="DM contacts, their online status and pending requests")
+    actions = p.add_subparsers(dest="friends_action")
+    add = actions.add_parser("add", help="send a friend request (a direct-message invite)")
+    add.add_argument("user")
+    accept = actions.add_parser("accept", help="accept a friend request")
+    accept.add_argument("user")
+    p.set_defaults(func=friends)
+
+    p = sub.add_parser("search", help="search the user directory")
+    p.add_argument("term")
+    p.add_argument("--limit", type=int, default=10)
+    p.set_defaults(func=search)
+
+
+STATUS_TEXT = {"contact": "", "outgoing": "request sent", "incoming": "wants to be friends"}
+
+
+async def _presence_of(ctx: Context, friend: Friend) -> str | None:
+    if friend.presence is not None or friend.status != "contact":
+        return friend.presence
+    try:
+        return (await ctx.logged_in_client().get_presence(friend.user_id)).presence
+    except MatrixRequestError as e:
+        # A server without presence answers 404/405 (M_UNRECOGNIZED): status unknown.
+        if e.status in (404, 405) or e.errcode == "M_UNRECOGNIZED":
+            log.debug("no presence for %s: %s", friend.user_id, e)
+            return None
+        raise
+
+
+async def friends(ctx: Context, args: argparse.Namespace) -> int:
+    client = ctx.logged_in_client()
+    await ctx.synced_state()
+    if args.friends_action == "add":
+        if not args.user.startswith("@") or ":" not in args.user:
+            raise CliError(ExitCode.USAGE, "give a full user ID, e.g. @bob:example.org")
+        room_id = await client.add_friend(args.user)
+        ctx.out.emit({"user_id": args.user, "room_id": room_id}, f"Friend request sent to {args.user} ({room_id})")
+        return ExitCode.OK
+    if args.friends_action == "accept":
+        try:
+            room_id = await client.accept_friend(args.user)
+        except MatrixRequestError as e:
+            if e.errcode == "M_NOT_FOUND":
+                raise CliError(ExitCode.NOT_FOUND, f"no pending request from {args.user}") from None
+            raise
+        ctx.out.emit({"user_id": args.user, "room_id": room_id}, f"You and {args.user} are now friends ({room_id})")
+        return ExitCode.OK
+    records = []
+    for friend in client.friends():
+        records.append({
+            "user_id": friend.user_id, "display_name": friend.display_name, "status": friend.status,
+            "room_id": friend.room_id, "presence": await _presence_of(ctx, friend),
+        })
+
+    def human() -> str:
+        if not records:
+            return "No friends yet. Add one with `parley friends add @user:server`."
+        lines = []
+        for r in records:
+            name = f"{r['display_name']} ({r['user_id']})" if r["display_name"] else r["user_id"]
+            note = STATUS_TEXT[r["status"]] or (r["presence"] or "presence unknown")
+            lines.append(f"{name} — {note}")
+        return "\n".join(lines)
+
+    ctx.out.emit(records, human)
+    return ExitCode.OK
+
+
+async def search(ctx: Context, args: argparse.Namespace) -> int:
+    client = ctx.logged_in_client()
+    results = await client.search_users(args.term, args.limit)
+    records = [{"user_id": r.user_id, "display_name": r.display_name, "avatar_url": r.avatar_url} for r in results]
+    ctx.out.emit(records, lambda: "\n".join(
+        f"{r['user_id']}" + (f" ({r['display_name']})" if r["display_name"] else "") for r in records
+    ) or "No users found.")
+    return ExitCode.OK

@@ -1,0 +1,94 @@
+"""`parley`: the Parley command line (scriptable subcommands and `parley chat`)."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import logging
+import os
+import sys
+from collections.abc import Sequence
+
+from clients.cli.commands import accounts, messages, rooms, social
+from clients.cli.config import DEFAULT_PROFILE, ProfileStore
+from clients.cli.errors import CliError, ExitCode
+from clients.cli.output import Output
+from clients.cli.session import Context
+from clients.sdk import MatrixRequestError, NotLoggedInError, TransportError
+from clients.sdk.encryption import EncryptionUnavailableError
+
+NOT_LOGGED_IN_CODES = {"M_UNKNOWN_TOKEN", "M_MISSING_TOKEN"}
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="parley", description="Parley chat from the command line")
+    parser.add_argument("--profile", "-p", default=os.environ.get("PARLEY_PROFILE", DEFAULT_PROFILE),
+                        help="account profile to use (default: $PARLEY_PROFILE or 'default')")
+    parser.add_argument("--json", action="store_true", help="machine-readable output")
+    parser.add_argument("--verbose", "-v", action="store_true")
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    accounts.add_parsers(sub)
+    rooms.add_parsers(sub)
+    messages.add_parsers(sub)
+    social.add_parsers(sub)
+    chat = sub.add_parser("chat", help="interactive terminal chat")
+    chat.set_defaults(func=run_chat)
+    return parser
+
+
+async def run_chat(ctx: Context, args: argparse.Namespace) -> int:
+    from clients.cli.chat.app import ChatApp
+
+    client = ctx.logged_in_client()
+    app = ChatApp(client)
+    await app.run_async()
+    return ExitCode.OK
+
+
+def exit_code_for(error: BaseException) -> tuple[ExitCode, str]:
+    if isinstance(error, CliError):
+        return error.code, error.message
+    if isinstance(error, MatrixRequestError):
+        if error.errcode in NOT_LOGGED_IN_CODES:
+            return ExitCode.NOT_LOGGED_IN, f"not logged in: {error.message or error.errcode} (run `parley login`)"
+        if error.status == 404 or error.errcode == "M_NOT_FOUND":
+            return ExitCode.NOT_FOUND, f"not found: {error.message or error.errcode}"
+        return ExitCode.ERROR, f"server error: {error.errcode}: {error.message}"
+    if isinstance(error, NotLoggedInError):
+        return ExitCode.NOT_LOGGED_IN, str(error)
+    if isinstance(error, TransportError):
+        return ExitCode.ERROR, f"cannot reach the homeserver: {error}"
+    if isinstance(error, EncryptionUnavailableError):
+        return ExitCode.ERROR, str(error)
+    raise error
+
+
+async def run(args: argparse.Namespace) -> int:
+    ctx = Context(profile=args.profile, profiles=ProfileStore(), out=Output(args.json))
+    try:
+        return int(await args.func(ctx, args))
+    finally:
+        await ctx.close()
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    logging.basicConfig(level=logging.DEBUG if args.verbose else logging.WARNING,
+                        format="%(levelname)s %(name)s: %(message)s")
+    try:
+        return asyncio.run(run(args))
+    except KeyboardInterrupt:
+        return 130
+    except (CliError, MatrixRequestError, NotLoggedInError, TransportError, EncryptionUnavailableError) as e:
+        code, message = exit_code_for(e)
+        if args.json:
+            import orjson
+
+            sys.stderr.write(orjson.dumps({"error": message, "exit_code": int(code)}).decode() + "\n")
+        else:
+            sys.stderr.write(f"parley: {message}\n")
+        return int(code)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
