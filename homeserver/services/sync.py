@@ -87,10 +87,8 @@ class SyncService:
         self.sources.append(source)
 
     def current_token(self) -> StreamToken:
-        token = StreamToken(events=self.hs.events.persisted_stream)
-        for source in self.sources:
-            token = token.with_position(source.stream, source.current_position())
-        return token
+        positions = {source.stream: source.current_position() for source in self.sources}
+        return StreamToken(events=self.hs.events.persisted_stream, **positions)
 
     async def sync(self, req: SyncRequest) -> dict[str, Any]:
         user_id = req.requester.user_id

@@ -15,6 +15,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Protocol
 
+from federation.rooms.events import Event
 from homeserver.storage.receipts import count_notifying_events
 
 if TYPE_CHECKING:
@@ -22,6 +23,35 @@ if TYPE_CHECKING:
 
 NOTIFYING_TYPES = ("m.room.message", "m.room.encrypted", "m.sticker")
 CACHE_LIMIT = 100_000
+
+
+def count_in_memory(events: list[Event], user_id: str, display_name: str | None) -> tuple[int, int]:
+    """(notifications, highlights) among ``events``; the same rules as the SQL count."""
+    notifications = highlights = 0
+    user_lower = user_id.lower()
+    name = (display_name or "").lower()
+    for event in events:
+        pdu = event.pdu
+        if pdu.get("type") not in NOTIFYING_TYPES or pdu.get("sender") == user_id:
+            continue
+        if event.rejected_reason is not None:
+            continue
+        content = pdu.get("content") or {}
+        relates = content.get("m.relates_to")
+        if isinstance(relates, dict) and relates.get("rel_type") == "m.replace":
+            continue
+        notifications += 1
+        mentions = content.get("m.mentions")
+        if isinstance(mentions, dict):
+            user_ids = mentions.get("user_ids")
+            if mentions.get("room") is True or (isinstance(user_ids, list) and user_id in user_ids):
+                highlights += 1
+        else:
+            body = content.get("body")
+            text = body.lower() if isinstance(body, str) else ""
+            if user_lower in text or (name and name in text):
+                highlights += 1
+    return notifications, highlights
 
 
 class UnreadCounter(Protocol):
@@ -68,9 +98,14 @@ class SimpleUnreadCounter:
             after = await self._read_position(user_id, room_id)
             cached = _Cached(after, after, display_name, 0, 0)
         if upto > cached.upto:
-            n, h = await count_notifying_events(
-                self.hs.db, room_id, user_id, display_name, cached.upto, upto, NOTIFYING_TYPES
-            )
+            recent = room.recent_since(cached.upto, upto) if room is not None else None
+            if recent is not None:
+                # The common case, a client keeping up: count from memory.
+                n, h = count_in_memory(recent, user_id, display_name)
+            else:
+                n, h = await count_notifying_events(
+                    self.hs.db, room_id, user_id, display_name, cached.upto, upto, NOTIFYING_TYPES
+                )
             cached.notifications += n
             cached.highlights += h
             cached.upto = upto
