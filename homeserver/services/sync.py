@@ -63,6 +63,9 @@ class SyncContribution:
     unread: dict[str, dict[str, int]] = field(default_factory=dict)
     # Extra top-level scalars (device_one_time_keys_count, ...), sent even when empty.
     always: dict[str, Any] = field(default_factory=dict)
+    # Set when the source sent only part of its stream up to `upto` (e.g. the first
+    # 100 to-device messages): next_batch resumes its stream from this position.
+    resume_from: int | None = None
 
 
 class SyncSource(Protocol):
@@ -174,9 +177,12 @@ class SyncService:
 
         ctx = SyncContext(req.requester, req.filter, since, upto, joined_ids, newly_joined)
         has_updates = bool(join or invite or leave or knock)
-        response: dict[str, Any] = {"next_batch": upto.serialize()}
+        response: dict[str, Any] = {}
+        next_batch = upto
         for source in self.sources:
             contribution = await source.contribute(ctx)
+            if contribution.resume_from is not None:
+                next_batch = next_batch.with_position(source.stream, contribution.resume_from)
             response.update(contribution.always)
             for key, value in contribution.top_level.items():
                 if value:
@@ -192,6 +198,7 @@ class SyncService:
             for room_id, counts in contribution.unread.items():
                 if room_id in join:
                     join[room_id]["unread_notifications"] = counts
+        response["next_batch"] = next_batch.serialize()
         rooms: dict[str, Any] = {}
         if join:
             rooms["join"] = join

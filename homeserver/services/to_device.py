@@ -20,6 +20,8 @@ if TYPE_CHECKING:
 
 logger = logging.getLogger(__name__)
 
+MAX_PER_SYNC = 100
+
 
 class ToDeviceService:
     stream = "to_device"
@@ -89,7 +91,11 @@ class ToDeviceService:
         if ctx.since is not None:
             if after >= ctx.upto.to_device:
                 return out
-        pending = await self.store.pending(user_id, device_id, after, ctx.upto.to_device)
+        pending = await self.store.pending(user_id, device_id, after, ctx.upto.to_device, MAX_PER_SYNC + 1)
+        if len(pending) > MAX_PER_SYNC:
+            # spec: limit each response (100 recommended); next_batch resumes after the last sent.
+            pending = pending[:MAX_PER_SYNC]
+            out.resume_from = pending[-1].stream_id
         if pending:
             # Acknowledgement comes from a later since token; until then keep them.
             self._delivered[key] = max(self._delivered.get(key, 0), pending[-1].stream_id)

@@ -77,12 +77,15 @@ class ToDeviceStore:
             self.stream.committed(last)
         return last
 
-    async def pending(self, user_id: str, device_id: str, after: int, upto: int) -> list[ToDeviceMessage]:
+    async def pending(
+        self, user_id: str, device_id: str, after: int, upto: int, limit: int = -1
+    ) -> list[ToDeviceMessage]:
+        """The device's messages in (after, upto], oldest first (at most ``limit``; -1: all)."""
         rows = await self.db.fetchall(
             "to_device_pending",
-            "SELECT stream_id, message FROM to_device_messages"
-            " WHERE user_id = ? AND device_id = ? AND stream_id > ? AND stream_id <= ? ORDER BY stream_id",
-            (user_id, device_id, after, upto),
+            "SELECT stream_id, message FROM to_device_messages WHERE user_id = ? AND device_id = ?"
+            " AND stream_id > ? AND stream_id <= ? ORDER BY stream_id LIMIT ?",
+            (user_id, device_id, after, upto, limit),
         )
         return [ToDeviceMessage(r[0], orjson.loads(r[1])) for r in rows]
 

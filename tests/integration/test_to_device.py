@@ -175,3 +175,18 @@ async def test_joiner_sees_existing_members_as_changed(homeserver: RunningHomese
     await bob.join(room_id)
     response, _ = await sync_until(bob, since, lambda r: bool(device_lists(r)["changed"]))
     assert alice.user_id in device_lists(response)["changed"]
+
+
+async def test_large_to_device_queue_is_delivered_in_batches(homeserver: RunningHomeserver) -> None:
+    alice = await homeserver.register("alice")
+    bob = await homeserver.register("bob")
+    # One request, 150 messages for Bob's device (spec: ~100 per sync response).
+    await send_to_device(alice, "m.test", "bulk", {bob.user_id: {bob.device_id: {"n": 0}, "*": {"n": 1}}})
+    for i in range(2, 150):
+        await send_to_device(alice, "m.test", f"bulk-{i}", {bob.user_id: {bob.device_id: {"n": i}}})
+    first = await bob.sync()
+    assert len(to_device_events(first)) == 100
+    second = await bob.sync(since=first["next_batch"])
+    assert len(to_device_events(second)) == 50
+    third = await bob.sync(since=second["next_batch"])
+    assert to_device_events(third) == []
