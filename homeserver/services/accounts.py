@@ -215,13 +215,18 @@ class AccountService:
     ) -> Session:
         # Reusing a device ID keeps the device (and its display name: the initial
         # name is "ignored if device_id corresponds to a known device").
+        new_device = True
         if device_id is None:
             device_id = generate_device_id()
             while await self.store.get_device(user_id, device_id) is not None:
                 device_id = generate_device_id()
         elif await self.store.get_device(user_id, device_id) is not None:
             display_name = None
+            new_device = False
         await self.store.upsert_device(user_id, device_id, display_name, self.hs.clock.time_ms(), ip)
+        if new_device:
+            # Room-mates learn of the new device through sync's device_lists.
+            await self.hs.device_lists.record_device_change(user_id)
         token = await self.hs.auth.issue_token(user_id, device_id)
         return Session(user_id, device_id, token)
 
@@ -246,6 +251,7 @@ class AccountService:
     ) -> None:
         hashes = await self.store.delete_sessions_except(user_id, keep_device_id, keep_token_hash)
         self.hs.auth.forget_cached(hashes)
+        await self.hs.device_lists.record_device_change(user_id)
 
     # --- user-interactive auth --------------------------------------------------------------
     async def require_password_auth(
@@ -339,8 +345,12 @@ class AccountService:
         """Delete devices and revoke their tokens; unknown IDs are ignored (spec: 200)."""
         if not device_ids:
             return
-        hashes = await self.store.delete_devices(user_id, list(dict.fromkeys(device_ids)))
+        unique = list(dict.fromkeys(device_ids))
+        hashes = await self.store.delete_devices(user_id, unique)
         self.hs.auth.forget_cached(hashes)
+        for device_id in unique:
+            await self.hs.to_device.device_deleted(user_id, device_id)
+        await self.hs.device_lists.record_device_change(user_id)
 
 
 def identifier_user(identifier: Any, user: Any) -> str:
