@@ -199,8 +199,10 @@ async def test_friends_pending_request_then_contact(parley: Parley) -> None:
     await parley.ok("-p", "b", "friends", "accept", alice)
     [contact] = (await parley.ok("-p", "a", "--json", "friends")).json()
     assert (contact["user_id"], contact["status"]) == (bob, "contact")
+    # bob's CLI synced moments ago, which marks him online (spec: /sync set_presence default).
+    assert contact["presence"] == "online"
     human = (await parley.ok("-p", "a", "friends")).out
-    assert bob in human
+    assert f"{bob} — online" in human
     assert (await parley("-p", "a", "friends", "accept", "@nobody:localhost")).code == 4
 
 

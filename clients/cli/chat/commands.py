@@ -1,0 +1,72 @@
+"""Parsing what the user typed into the composer (pure)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+# command -> (minimum args, maximum args; None for "rest of line" in the last arg)
+SLASH_COMMANDS: dict[str, tuple[int, int]] = {
+    "join": (1, 1),
+    "leave": (0, 0),
+    "invite": (1, 1),
+    "kick": (1, 2),
+    "ban": (1, 2),
+    "topic": (1, 1),
+    "me": (1, 1),
+    "upload": (1, 1),
+    "react": (1, 1),
+    "edit": (1, 1),
+    "reply": (1, 1),
+    "dm": (1, 1),
+    "quit": (0, 0),
+}
+USAGE = {
+    "join": "/join #alias:server or !room:server",
+    "leave": "/leave",
+    "invite": "/invite @user:server",
+    "kick": "/kick @user:server [reason]",
+    "ban": "/ban @user:server [reason]",
+    "topic": "/topic new topic",
+    "me": "/me does something",
+    "upload": "/upload path/to/file",
+    "react": "/react 👍  (to the latest message)",
+    "edit": "/edit corrected text  (your latest message)",
+    "reply": "/reply text  (to the latest message from someone else)",
+    "dm": "/dm @user:server",
+    "quit": "/quit",
+}
+
+
+@dataclass(frozen=True, slots=True)
+class Command:
+    name: str  # "say" for a plain message
+    args: tuple[str, ...]
+
+
+class CommandError(ValueError):
+    pass
+
+
+def parse(text: str) -> Command | None:
+    """A Command for the composer's text, None for blank input. '//x' sends '/x' literally."""
+    text = text.strip()
+    if not text:
+        return None
+    if not text.startswith("/") or text.startswith("//"):
+        return Command("say", (text[1:] if text.startswith("//") else text,))
+    name, _, rest = text[1:].partition(" ")
+    name = name.lower()
+    if name not in SLASH_COMMANDS:
+        raise CommandError(f"unknown command /{name}; try /{', /'.join(sorted(SLASH_COMMANDS))}")
+    minimum, maximum = SLASH_COMMANDS[name]
+    rest = rest.strip()
+    if maximum == 0:
+        args: tuple[str, ...] = ()
+    elif maximum == 1:
+        args = (rest,) if rest else ()
+    else:
+        first, _, remainder = rest.partition(" ")
+        args = tuple(a for a in (first, remainder.strip()) if a)
+    if len(args) < minimum or (maximum == 0 and rest):
+        raise CommandError(f"usage: {USAGE[name]}")
+    return Command(name, args)

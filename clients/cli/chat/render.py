@@ -1,0 +1,72 @@
+"""Text shown by the chat UI, computed from the SDK's room model (pure)."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from clients.cli.output import describe_message
+from clients.sdk.rooms import Room
+from clients.sdk.state import ClientState
+from clients.sdk.timeline import TimelineItem
+
+
+def room_label(room: Room) -> str:
+    badge = ""
+    if room.my_membership == "invite":
+        badge = " [invite]"
+    elif room.unread:
+        badge = f" ({room.unread})"
+    prefix = "@ " if room.is_direct else "# " if not room.is_space else "◆ "
+    return f"{prefix}{room.display_name}{badge}"
+
+
+def sorted_rooms(state: ClientState) -> list[Room]:
+    """Invites first, then joined rooms with the most recent activity first."""
+    joined = sorted(state.joined_rooms, key=lambda r: (-r.last_event_ts, r.display_name))
+    return sorted(state.invites, key=lambda r: r.display_name) + joined
+
+
+def timeline_line(room: Room, item: TimelineItem) -> str:
+    when = datetime.fromtimestamp(item.origin_server_ts / 1000).strftime("%H:%M")
+    name = room.member_name(item.sender)
+    if item.redacted:
+        return f"{when} {name}: (message deleted)"
+    if item.msgtype == "m.emote":
+        text = f"{when} * {name} {item.body}"
+    else:
+        text = f"{when} {name}: {describe_message(item.content)}"
+    if item.in_reply_to is not None:
+        target = room.timeline.get(item.in_reply_to)
+        quoted = f"{room.member_name(target.sender)}: {target.body[:40]}" if target else "an earlier message"
+        text = f"{when} {name} ↪ [{quoted}] {describe_message(item.content)}"
+    if item.edited:
+        text += " (edited)"
+    counts = item.reaction_counts()
+    if counts:
+        text += "  " + " ".join(f"{key}{n}" for key, n in counts.items())
+    return text
+
+
+def timeline_text(room: Room) -> str:
+    if room.my_membership == "invite":
+        return f"{room.inviter or 'Someone'} invited you to {room.display_name}. Type /join to accept."
+    lines = [timeline_line(room, item) for item in room.timeline]
+    return "\n".join(lines) if lines else "(no messages yet)"
+
+
+def typing_text(room: Room, own_user_id: str) -> str:
+    names = [room.member_name(u) for u in room.typing if u != own_user_id]
+    if not names:
+        return ""
+    if len(names) == 1:
+        return f"{names[0]} is typing…"
+    return f"{', '.join(names)} are typing…"
+
+
+def people_text(room: Room, state: ClientState) -> str:
+    lines = []
+    for member in sorted(room.joined_members, key=lambda m: room.member_name(m.user_id).casefold()):
+        presence = state.presence.get(member.user_id)
+        dot = {"online": "●", "unavailable": "◐"}.get(presence.presence if presence else "", "○")
+        lines.append(f"{dot} {room.member_name(member.user_id)}")
+    return "\n".join(lines)
