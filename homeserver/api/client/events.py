@@ -238,7 +238,13 @@ async def messages(request: web.Request) -> web.Response:
 @routes.get(V3 + "/rooms/{room_id}/event/{event_id}")
 async def get_event(request: web.Request) -> web.Response:
     room_id = request.match_info["room_id"]
-    requester, room, bound = await _visible_room(request, room_id)
+    try:
+        requester, room, bound = await _visible_room(request, room_id)
+    except MatrixError as e:
+        if e.errcode != "M_FORBIDDEN":
+            raise
+        # spec: GET /event — 404 covers "you do not have permission to read this event".
+        raise not_found("Event not found") from None
     hs = get_hs(request)
     event = await hs.event_store.get_event(request.match_info["event_id"])
     if event is None or event.room_id != room_id or event.pdu.get("rejected") or (
