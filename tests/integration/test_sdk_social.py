@@ -41,7 +41,7 @@ needs_profile = needs_route("/profile/", "profile")
 needs_typing = needs_route("/typing/", "typing")
 needs_receipts = needs_route("/receipt/", "receipts")
 needs_user_directory = needs_route("/user_directory/search", "user directory")
-needs_media = needs_route("/upload", "media upload")
+needs_media = needs_route("/_matrix/media/v3/upload", "media upload")
 
 
 @pytest.fixture
