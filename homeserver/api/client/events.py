@@ -160,6 +160,37 @@ def _parse_position(raw: str | None) -> int | None:
     return StreamToken.parse(raw).events
 
 
+async def _collect_room_events(
+    hs: Any,
+    room_id: str,
+    event_filter: EventFilter,
+    limit: int,
+    *,
+    newest_first: bool,
+    after: int | None,
+    before: int | None,
+) -> list[Event]:
+    """Up to `limit` events passing the filter, walking from one end of (after, before)."""
+    collected: list[Event] = []
+    while len(collected) < limit:
+        batch = await hs.event_store.get_room_events(
+            room_id, after=after, before=before, limit=max(limit * 2, 50), newest_first=newest_first
+        )
+        if not batch:
+            break
+        for ev in batch:
+            if event_filter.allows(ev):
+                collected.append(ev)
+                if len(collected) >= limit:
+                    break
+        edge = (collected[-1] if len(collected) >= limit else batch[-1]).stream_ordering
+        if newest_first:
+            before = edge
+        else:
+            after = edge
+    return collected
+
+
 @routes.get(V3 + "/rooms/{room_id}/messages")
 async def messages(request: web.Request) -> web.Response:
     room_id = request.match_info["room_id"]
@@ -180,42 +211,20 @@ async def messages(request: web.Request) -> web.Response:
     top = current if bound is None else min(current, bound)
     start = _parse_position(request.query.get("from"))
     end = _parse_position(request.query.get("to"))
-    collected: list[Event] = []
     if direction == "b":
         position = top if start is None else min(start, top)
-        cursor = position + 1
-        while len(collected) < limit:
-            batch = await hs.event_store.get_room_events(
-                room_id, before=cursor, after=end, limit=max(limit * 2, 50), newest_first=True
-            )
-            if not batch:
-                break
-            for ev in batch:
-                if event_filter.allows(ev):
-                    collected.append(ev)
-                    if len(collected) >= limit:
-                        break
-            cursor = (collected[-1] if len(collected) >= limit else batch[-1]).stream_ordering  # type: ignore[assignment]
+        collected = await _collect_room_events(
+            hs, room_id, event_filter, limit, newest_first=True, after=end, before=position + 1
+        )
         next_pos = (collected[-1].stream_ordering - 1) if collected else None  # type: ignore[operator]
-        exhausted = len(collected) < limit
     else:
         position = 0 if start is None else start
-        cursor = position
         upper = top + 1 if end is None else min(end, top) + 1
-        while len(collected) < limit:
-            batch = await hs.event_store.get_room_events(
-                room_id, after=cursor, before=upper, limit=max(limit * 2, 50), newest_first=False
-            )
-            if not batch:
-                break
-            for ev in batch:
-                if event_filter.allows(ev):
-                    collected.append(ev)
-                    if len(collected) >= limit:
-                        break
-            cursor = (collected[-1] if len(collected) >= limit else batch[-1]).stream_ordering  # type: ignore[assignment]
+        collected = await _collect_room_events(
+            hs, room_id, event_filter, limit, newest_first=False, after=position, before=upper
+        )
         next_pos = collected[-1].stream_ordering if collected else None
-        exhausted = len(collected) < limit
+    exhausted = len(collected) < limit
     now = hs.clock.time_ms()
     body: dict[str, Any] = {
         "chunk": await hs.relations.format_events(
