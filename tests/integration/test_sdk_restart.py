@@ -4,81 +4,16 @@ token, and a send made while the server is down is delivered once after it retur
 from __future__ import annotations
 
 import asyncio
-import os
-import signal
-import socket
-import sys
 from collections.abc import AsyncIterator
 from pathlib import Path
 
-import aiohttp
 import pytest
-import yaml
 
 from clients.sdk import AsyncClient, JsonFileSyncStore
 from clients.sdk.backoff import Backoff
+from tests.parleyd_process import Parleyd as SubprocessHomeserver
 
 WAIT = 20.0
-REPO = Path(__file__).resolve().parents[2]
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-class SubprocessHomeserver:
-    """`parleyd run` in a child process that can be stopped and started again."""
-
-    def __init__(self, tmp: Path) -> None:
-        self.config = tmp / "hs.yaml"
-        self.data = tmp / "data"
-        self.port = free_port()
-        self.base_url = f"http://127.0.0.1:{self.port}"
-        self.process: asyncio.subprocess.Process | None = None
-        self.log = tmp / "hs.log"
-
-    async def init(self) -> None:
-        proc = await asyncio.create_subprocess_exec(
-            sys.executable, "-m", "homeserver.cli", "init", "--server-name", "localhost",
-            "--config", str(self.config), "--data-dir", str(self.data), "--port", str(self.port),
-            cwd=REPO, stdout=asyncio.subprocess.DEVNULL, stderr=asyncio.subprocess.PIPE,
-        )
-        _, err = await proc.communicate()
-        assert proc.returncode == 0, err.decode()
-        config = yaml.safe_load(self.config.read_text())
-        config["password_hashing"] = {"opslimit": 1, "memlimit_kib": 8}
-        config["registration"].update({"rate_per_minute": 100000, "burst": 100000})
-        self.config.write_text(yaml.safe_dump(config))
-
-    async def start(self) -> None:
-        with self.log.open("ab") as log:
-            self.process = await asyncio.create_subprocess_exec(
-                sys.executable, "-m", "homeserver.cli", "run", "--config", str(self.config),
-                cwd=REPO, stdout=log, stderr=log, env={**os.environ, "PYTHONUNBUFFERED": "1"},
-            )
-        async with aiohttp.ClientSession() as session:
-            async with asyncio.timeout(WAIT):
-                while True:
-                    assert self.process.returncode is None, self.log.read_text()
-                    try:
-                        async with session.get(self.base_url + "/health") as resp:
-                            if resp.status == 200:
-                                return
-                    except aiohttp.ClientError:
-                        pass
-                    await asyncio.sleep(0.05)
-
-    async def stop(self) -> None:
-        if self.process is not None and self.process.returncode is None:
-            self.process.send_signal(signal.SIGTERM)
-            try:
-                await asyncio.wait_for(self.process.wait(), WAIT)
-            except TimeoutError:
-                self.process.kill()
-                await self.process.wait()
-        self.process = None
 
 
 @pytest.fixture
