@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections import OrderedDict
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from federation.rooms.auth import AuthError, auth_types_for_event, check_auth_rules
@@ -52,6 +53,13 @@ class EventService:
         # event_id -> (user_id, device_id, txn_id) of recent local sends, for the
         # sender's own unsigned.transaction_id; older ones are read from storage.
         self._recent_txns: OrderedDict[str, tuple[str, str, str]] = OrderedDict()
+        # Called (synchronously, in order) after each event is committed: push rules,
+        # search indexing, the federation sender. Slow work belongs in a task.
+        self._persist_listeners: list[Callable[[RoomState, Event], None]] = []
+
+    def add_persist_listener(self, listener: Callable[[RoomState, Event], None]) -> None:
+        """Run ``listener(room, event)`` after every committed event (local or remote)."""
+        self._persist_listeners.append(listener)
 
     async def load(self) -> None:
         self.persisted_stream = await self.store.max_stream_ordering()
@@ -344,6 +352,11 @@ class EventService:
         if stream > self.persisted_stream:
             self.persisted_stream = stream
         self.hs.relations.on_persisted(item.event)
+        for listener in self._persist_listeners:
+            try:
+                listener(room, item.event)
+            except Exception:
+                logger.exception("persist listener %r failed on %s", listener, item.event.event_id)
         self.hs.notifier.on_room_event(room, item.event)
 
     # --- redactions ------------------------------------------------------------------

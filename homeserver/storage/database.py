@@ -88,15 +88,17 @@ class Database:
         await conn.execute(
             "CREATE TABLE IF NOT EXISTS schema_version (version INTEGER NOT NULL)"
         )
-        rows = list(await conn.execute_fetchall("SELECT MAX(version) FROM schema_version"))
-        current = rows[0][0] or 0
+        # Apply every migration not yet recorded (not just those above the maximum),
+        # so migrations numbered on parallel branches all land.
+        rows = list(await conn.execute_fetchall("SELECT version FROM schema_version"))
+        applied = {row[0] for row in rows}
         migrations = sorted(
             (int(f.name.split("_", 1)[0]), f)
             for f in resources.files("homeserver.storage.migrations").iterdir()
             if f.name.endswith(".sql")
         )
         for version, f in migrations:
-            if version <= current:
+            if version in applied:
                 continue
             logger.info("applying migration %s", f.name)
             script = f.read_text(encoding="utf-8")
