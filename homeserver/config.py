@@ -7,7 +7,7 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
@@ -46,11 +46,34 @@ class PasswordHashingConfig(_Section):
     memlimit_kib: int = Field(default=19456, ge=8)
 
 
+class TrustedKeyServerConfig(_Section):
+    server_name: str
+    # Optional pinned keys ("ed25519:abc" -> base64 public key); when set, the notary's
+    # answers must carry a signature by one of them.
+    verify_keys: dict[str, str] = {}
+
+
+class FederationListenConfig(_Section):
+    """A second site serving the same app over HTTPS for other servers (SYNAPSE.md §3)."""
+
+    host: str = "127.0.0.1"
+    port: int = Field(default=8448, ge=0, le=65535)
+    tls_certificate_path: str
+    tls_private_key_path: str
+
+
 class FederationConfig(_Section):
     enabled: bool = True
     # Plain HTTP between servers; only for loopback development (ARCHITECTURE.md).
     allow_plain_http: bool = False
+    # CA bundle for federation TLS; replaces the system trust store when set.
     ca_bundle: str | None = None
+    tls_min_version: Literal["1.2", "1.3"] = "1.2"
+    # Notaries asked through /_matrix/key/v2/query; empty means ask each origin directly.
+    trusted_key_servers: list[TrustedKeyServerConfig] = []
+    # How long our published server keys stay valid (valid_until_ts).
+    key_validity_hours: int = Field(default=24, ge=1, le=24 * 7)
+    listen: FederationListenConfig | None = None
 
 
 class Config(_Section):
@@ -173,8 +196,19 @@ federation:
   enabled: true
   # Plain HTTP between servers. Only for development on loopback.
   allow_plain_http: false
-  # CA bundle to trust for federation TLS (private federations).
+  # CA bundle to trust for federation TLS (replaces the system trust store).
   # ca_bundle: "/etc/parley/ca.pem"
+  tls_min_version: "1.2"
+  # Notaries for server keys (/_matrix/key/v2/query); empty: ask each server directly.
+  trusted_key_servers: []
+  # Validity of our published server keys, in hours (at most 168).
+  key_validity_hours: 24
+  # Serve federation over HTTPS on its own port (needed to federate with Synapse).
+  # listen:
+  #   host: "0.0.0.0"
+  #   port: 8448
+  #   tls_certificate_path: "/etc/parley/tls.crt"
+  #   tls_private_key_path: "/etc/parley/tls.key"
 
 # Room version for new rooms (10, 11 or 12).
 default_room_version: "12"

@@ -1,0 +1,1 @@
+"""Inbound Server-Server API routes (spec: server-server-api.md)."""
