@@ -71,6 +71,7 @@ class Homeserver:
         self.accounts = AccountService(self)
         self.sync = SyncService(self)
         self._build_social()
+        self._build_reading()
 
     def _build_social(self) -> None:
         """Ephemeral and per-user streams: typing, receipts, presence, account data, to-device."""
@@ -107,6 +108,12 @@ class Homeserver:
             self.sync.add_source(source)
         # Events from users in m.ignored_user_list stay out of the ignorer's sync.
         self.sync.hidden_senders = self.account_data.ignored_users
+
+    def _build_reading(self) -> None:
+        """Who may read which history, full-text search and space hierarchies."""
+        from homeserver.services.history_visibility import HistoryVisibilityService
+
+        self.history_visibility = HistoryVisibilityService(self)
 
     async def stop(self) -> None:
         if not self._started:

@@ -231,6 +231,20 @@ class SyncService:
     async def _room_events(
         self, room: RoomState, after: int | None, upto: int, limit: int, req: SyncRequest
     ) -> tuple[list[Event], bool]:
+        """The timeline events of (after, upto] the user may read, and whether more existed."""
+        events, more = await self._recent_room_events(room, after, upto, limit, req)
+        user_id = req.requester.user_id
+        membership = room.membership(user_id)
+        visibility = self.hs.history_visibility
+        if events and not (membership == "join" and await visibility.is_always_open(room.room_id)):
+            events = await visibility.filter_events(
+                user_id, room.room_id, events, current_membership=membership
+            )
+        return events, more
+
+    async def _recent_room_events(
+        self, room: RoomState, after: int | None, upto: int, limit: int, req: SyncRequest
+    ) -> tuple[list[Event], bool]:
         """The last `limit` timeline events in (after, upto], and whether more existed."""
         tl_filter = req.filter.room.timeline
         hidden = req.hidden_senders

@@ -499,8 +499,6 @@ async def room_with_visibility(alice: MatrixHttp, visibility: str) -> str:
     )
 
 
-@pytest.mark.xfail(reason="/event and /messages ignore history_visibility for joined members: "
-                          "events from before a `joined` member's join are served", strict=True)
 async def test_joined_visibility_hides_events_from_before_join(alice: MatrixHttp, bob: MatrixHttp) -> None:
     room_id = await room_with_visibility(alice, "joined")
     early = await alice.send(room_id, "before bob")

@@ -154,6 +154,18 @@ async def _visible_room(request: web.Request, room_id: str) -> tuple[Any, Any, i
     return requester, room, member.stream_ordering
 
 
+def _reader(requester: Any, room: Any) -> tuple[str, str | None]:
+    return requester.user_id, room.membership(requester.user_id)
+
+
+async def _readable(hs: Any, requester: Any, room: Any, events: list[Event]) -> list[Event]:
+    """The events the requester may read under the room's history visibility."""
+    user_id, membership = _reader(requester, room)
+    return await hs.history_visibility.filter_events(
+        user_id, room.room_id, events, current_membership=membership
+    )
+
+
 def _parse_position(raw: str | None) -> int | None:
     if raw is None or raw == "":
         return None
@@ -169,8 +181,13 @@ async def _collect_room_events(
     newest_first: bool,
     after: int | None,
     before: int | None,
+    reader: tuple[str, str | None] | None = None,
 ) -> list[Event]:
-    """Up to `limit` events passing the filter, walking from one end of (after, before)."""
+    """Up to `limit` events passing the filter, walking from one end of (after, before).
+
+    ``reader`` is (user_id, current membership): events that user may not read
+    under the room's history visibility are skipped.
+    """
     collected: list[Event] = []
     while len(collected) < limit:
         batch = await hs.event_store.get_room_events(
@@ -178,7 +195,12 @@ async def _collect_room_events(
         )
         if not batch:
             break
-        for ev in batch:
+        visible = batch
+        if reader is not None:
+            visible = await hs.history_visibility.filter_events(
+                reader[0], room_id, batch, current_membership=reader[1]
+            )
+        for ev in visible:
             if event_filter.allows(ev):
                 collected.append(ev)
                 if len(collected) >= limit:
@@ -214,14 +236,16 @@ async def messages(request: web.Request) -> web.Response:
     if direction == "b":
         position = top if start is None else min(start, top)
         collected = await _collect_room_events(
-            hs, room_id, event_filter, limit, newest_first=True, after=end, before=position + 1
+            hs, room_id, event_filter, limit, newest_first=True, after=end, before=position + 1,
+            reader=_reader(requester, room),
         )
         next_pos = (collected[-1].stream_ordering - 1) if collected else None  # type: ignore[operator]
     else:
         position = 0 if start is None else start
         upper = top + 1 if end is None else min(end, top) + 1
         collected = await _collect_room_events(
-            hs, room_id, event_filter, limit, newest_first=False, after=position, before=upper
+            hs, room_id, event_filter, limit, newest_first=False, after=position, before=upper,
+            reader=_reader(requester, room),
         )
         next_pos = collected[-1].stream_ordering if collected else None
     exhausted = len(collected) < limit
@@ -258,7 +282,7 @@ async def get_event(request: web.Request) -> web.Response:
     event = await hs.event_store.get_event(request.match_info["event_id"])
     if event is None or event.room_id != room_id or event.pdu.get("rejected") or (
         bound is not None and (event.stream_ordering or 0) > bound
-    ):
+    ) or not await _readable(hs, requester, room, [event]):
         raise not_found("Event not found")
     formatted = await hs.relations.format_events(
         [event], now_ms=hs.clock.time_ms(), viewer=(requester.user_id, requester.device_id)
@@ -272,7 +296,9 @@ async def context(request: web.Request) -> web.Response:
     requester, room, bound = await _visible_room(request, room_id)
     hs = get_hs(request)
     event = await hs.event_store.get_event(request.match_info["event_id"])
-    if event is None or event.room_id != room_id or event.stream_ordering is None:
+    if event is None or event.room_id != room_id or event.stream_ordering is None or (
+        bound is not None and event.stream_ordering > bound
+    ) or not await _readable(hs, requester, room, [event]):
         raise not_found("Event not found")
     limit = query_int(request, "limit", 10, minimum=0, maximum=100)
     top = hs.events.persisted_stream if bound is None else bound
@@ -284,6 +310,8 @@ async def context(request: web.Request) -> web.Response:
     after = await hs.event_store.get_room_events(
         room_id, after=event.stream_ordering, before=top + 1, limit=after_n, newest_first=False
     )
+    before = await _readable(hs, requester, room, before)
+    after = await _readable(hs, requester, room, after)
     state_ids = await hs.events.state_after_event(event.event_id)
     state = await hs.event_store.get_events(state_ids.values())
     now = hs.clock.time_ms()
@@ -337,7 +365,7 @@ async def relations(request: web.Request) -> web.Response:
             limit=limit + 1, newest_first=False,
         )
     more = len(page) > limit
-    page = page[:limit]
+    page = await _readable(hs, requester, room, page[:limit])
     body: dict[str, Any] = {"chunk": await hs.relations.format_events(page, now_ms=hs.clock.time_ms())}
     if more and page:
         last = page[-1].stream_ordering or 0
