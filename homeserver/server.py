@@ -112,8 +112,11 @@ class Homeserver:
     def _build_reading(self) -> None:
         """Who may read which history, full-text search and space hierarchies."""
         from homeserver.services.history_visibility import HistoryVisibilityService
+        from homeserver.services.search import SearchService
+        from homeserver.storage.search import SearchStore
 
         self.history_visibility = HistoryVisibilityService(self)
+        self.search = SearchService(self, SearchStore(self.db))
 
     async def stop(self) -> None:
         if not self._started:
@@ -122,6 +125,7 @@ class Homeserver:
         self.notifier.shutdown()
         self.typing.stop()
         await self.presence.stop()
+        await self.search.stop()
         await self.db.close()
         logger.info("homeserver %s stopped", self.server_name)
 
