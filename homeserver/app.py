@@ -26,6 +26,7 @@ ROUTE_MODULES = [
     "homeserver.api.client.to_device",
     "homeserver.api.client.user_directory",
     "homeserver.api.client.search",
+    "homeserver.api.client.spaces",
     "federation.api.version",
 ]
 

@@ -113,10 +113,12 @@ class Homeserver:
         """Who may read which history, full-text search and space hierarchies."""
         from homeserver.services.history_visibility import HistoryVisibilityService
         from homeserver.services.search import SearchService
+        from homeserver.services.spaces import SpaceHierarchyService
         from homeserver.storage.search import SearchStore
 
         self.history_visibility = HistoryVisibilityService(self)
         self.search = SearchService(self, SearchStore(self.db))
+        self.spaces = SpaceHierarchyService(self)
 
     async def stop(self) -> None:
         if not self._started:

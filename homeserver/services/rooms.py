@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Any
 from federation.rooms.events import Event
 from federation.rooms.versions import KNOWN_ROOM_VERSIONS
 from homeserver.errors import MatrixError, forbidden, not_found
+from homeserver.services.restricted_joins import restricted_join_content
 from homeserver.services.room_state import RoomState
 from schemas.identifiers import is_valid_room_alias, is_valid_user_id
 
@@ -177,6 +178,7 @@ class RoomService:
         extra = await self._profile(user_id)
         if reason:
             extra["reason"] = reason
+        extra.update(await restricted_join_content(self.hs, room, user_id))
         await self._membership(room_id, user_id, user_id, "join", extra)
         return room_id
 
