@@ -25,6 +25,7 @@ ROUTE_MODULES = [
     "homeserver.api.client.account_data",
     "homeserver.api.client.to_device",
     "homeserver.api.client.user_directory",
+    "homeserver.api.client.push",
     "homeserver.api.client.search",
     "homeserver.api.client.spaces",
     "federation.api.version",

@@ -33,6 +33,7 @@ class Homeserver:
         await self.relations.load()
         for social in (self.account_data, self.receipts, self.to_device, self.device_lists, self.presence):
             await social.load()
+        await self.push_settings.load()
         self._started = True
         logger.info("homeserver %s started", self.server_name)
 
@@ -96,6 +97,7 @@ class Homeserver:
         self.to_device_store = ToDeviceStore(self.db)
         self.device_list_store = DeviceListStore(self.db)
         self.account_data = AccountDataService(self, self.account_data_store)
+        self._build_push()
         self.receipts = ReceiptService(self, self.receipt_store)
         self.typing = TypingService(self)
         self.presence = PresenceService(self, self.presence_store)
@@ -108,6 +110,18 @@ class Homeserver:
             self.sync.add_source(source)
         # Events from users in m.ignored_user_list stay out of the ignorer's sync.
         self.sync.hidden_senders = self.account_data.ignored_users
+
+    def _build_push(self) -> None:
+        """Push rules, pushers, per-event notifications and the unread counts they feed."""
+        from homeserver.services.notifications import NotificationService
+        from homeserver.services.push_settings import PushSettingsService
+        from homeserver.storage.push import PushStore
+
+        push_store = PushStore(self.db)
+        self.push_settings = PushSettingsService(self, push_store)
+        self.notifications = NotificationService(self, push_store)
+        self.events.add_persist_listener(self.notifications.on_event_persisted)
+        self.sync.add_source(self.push_settings)
 
     def _build_reading(self) -> None:
         """Who may read which history, full-text search and space hierarchies."""
@@ -128,6 +142,7 @@ class Homeserver:
         self.typing.stop()
         await self.presence.stop()
         await self.search.stop()
+        await self.notifications.stop()
         await self.db.close()
         logger.info("homeserver %s stopped", self.server_name)
 

@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Any
 from homeserver.errors import MatrixError, forbidden, not_found
 from homeserver.services.account_data import FULLY_READ
 from homeserver.services.sync import SyncContext, SyncContribution
-from homeserver.services.unread import SimpleUnreadCounter, UnreadCounter
+from homeserver.services.unread import UnreadCounter
 from homeserver.storage.receipts import UNTHREADED, Receipt, ReceiptStore
 
 if TYPE_CHECKING:
@@ -41,7 +41,7 @@ class ReceiptService:
     def __init__(self, hs: Homeserver, store: ReceiptStore) -> None:
         self.hs = hs
         self.store = store
-        self.unread: UnreadCounter = SimpleUnreadCounter(hs)
+        self.unread: UnreadCounter = hs.notifications.counter
 
     async def load(self) -> None:
         await self.store.load()

@@ -187,7 +187,11 @@ class SyncService:
             for key, value in contribution.top_level.items():
                 if value:
                     has_updates = True
-                    response[key] = value
+                    if key == "account_data" and key in response:
+                        # Several sources send global account data (push rules, ...).
+                        response[key]["events"].extend(value["events"])
+                    else:
+                        response[key] = value
             for room_id, sections in contribution.rooms.items():
                 if room_id not in join:
                     join[room_id] = self._empty_joined_section()

@@ -1,57 +1,33 @@
 """Unread notification counts for /sync's ``unread_notifications``.
 
-A stand-in for push-rule evaluation (a later issue replaces it behind the same
-``UnreadCounter`` interface): messages, encrypted events and stickers from
-others after the user's latest read receipt notify; they highlight when they
-mention the user (spec: modules/mentions.md — ``m.mentions`` when present,
-else the user ID or display name in the body).
+The counts come from push rule evaluation (services/notifications.py): every event
+whose actions contain ``notify`` for a user is recorded here the moment it is
+persisted (before /sync wakes), and written to ``event_push_actions`` so the counts
+survive a restart. A (user, room) pair is loaded from storage on first use; after
+that the count is kept in memory. A read receipt (``m.read`` or ``m.read.private``,
+whichever is further ahead) drops the notifications up to the event it marks.
 
-Counting is incremental: per (user, room) the last answer is cached with the
-range it covered, so a sync only counts the events that arrived since.
+spec: client-server-api/modules/push.md, "Receiving notifications" and
+"Marking notifications as read".
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import asyncio
+import bisect
+from collections.abc import Callable
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Protocol
 
-from federation.rooms.events import Event
-from homeserver.storage.receipts import count_notifying_events
+from homeserver.storage.push import PushStore
 
 if TYPE_CHECKING:
     from homeserver.server import Homeserver
 
-NOTIFYING_TYPES = ("m.room.message", "m.room.encrypted", "m.sticker")
 CACHE_LIMIT = 100_000
 
-
-def count_in_memory(events: list[Event], user_id: str, display_name: str | None) -> tuple[int, int]:
-    """(notifications, highlights) among ``events``; the same rules as the SQL count."""
-    notifications = highlights = 0
-    user_lower = user_id.lower()
-    name = (display_name or "").lower()
-    for event in events:
-        pdu = event.pdu
-        if pdu.get("type") not in NOTIFYING_TYPES or pdu.get("sender") == user_id:
-            continue
-        if event.rejected_reason is not None:
-            continue
-        content = pdu.get("content") or {}
-        relates = content.get("m.relates_to")
-        if isinstance(relates, dict) and relates.get("rel_type") == "m.replace":
-            continue
-        notifications += 1
-        mentions = content.get("m.mentions")
-        if isinstance(mentions, dict):
-            user_ids = mentions.get("user_ids")
-            if mentions.get("room") is True or (isinstance(user_ids, list) and user_id in user_ids):
-                highlights += 1
-        else:
-            body = content.get("body")
-            text = body.lower() if isinstance(body, str) else ""
-            if user_lower in text or (name and name in text):
-                highlights += 1
-    return notifications, highlights
+# (user_id, room_id) -> notifications not yet committed: (stream_ordering, highlight)
+UnflushedLookup = Callable[[str, str], list[tuple[int, bool]]]
 
 
 class UnreadCounter(Protocol):
@@ -61,55 +37,90 @@ class UnreadCounter(Protocol):
 
 
 @dataclass(slots=True)
-class _Cached:
-    after: int  # read position the counts start from
-    upto: int  # stream position they cover up to
-    display_name: str | None
-    notifications: int
-    highlights: int
+class _RoomUnread:
+    read_upto: int = 0  # stream ordering the user has read up to
+    entries: list[tuple[int, bool]] = field(default_factory=list)  # after read_upto, ascending
+    ready: asyncio.Event = field(default_factory=asyncio.Event)
+
+    def advance_read(self, position: int) -> None:
+        if position <= self.read_upto:
+            return
+        self.read_upto = position
+        cut = bisect.bisect_right(self.entries, (position, True))
+        del self.entries[:cut]
 
 
-class SimpleUnreadCounter:
-    def __init__(self, hs: Homeserver) -> None:
+class NotificationCounter:
+    """Per (user, room): the notifying events after the read receipt."""
+
+    def __init__(self, hs: Homeserver, store: PushStore, unflushed: UnflushedLookup) -> None:
         self.hs = hs
-        self._cache: dict[tuple[str, str], _Cached] = {}
+        self.store = store
+        self._unflushed = unflushed
+        self._rooms: dict[tuple[str, str], _RoomUnread] = {}
+        self._receipt_moved: set[tuple[str, str]] = set()
+
+    def record(self, user_id: str, room_id: str, stream_ordering: int, highlight: bool) -> None:
+        """A new notification; runs synchronously in the persist listener."""
+        entry = self._rooms.get((user_id, room_id))
+        if entry is not None and stream_ordering > entry.read_upto:
+            bisect.insort(entry.entries, (stream_ordering, highlight))
 
     def receipt_moved(self, user_id: str, room_id: str) -> None:
-        self._cache.pop((user_id, room_id), None)
+        self._receipt_moved.add((user_id, room_id))
 
     async def _read_position(self, user_id: str, room_id: str) -> int:
         position = await self.hs.receipt_store.read_position(room_id, user_id)
-        if position is not None:
-            return position
-        # Never read anything: count from when the user joined.
-        membership = await self.hs.room_store.get_membership(room_id, user_id)
-        return membership[2] if membership is not None else 0
+        return position or 0
+
+    async def _load(self, key: tuple[str, str]) -> _RoomUnread:
+        entry = _RoomUnread()
+        # From here on record() adds new notifications to the entry; those written
+        # before are in storage or still queued for it (snapshot them now).
+        self._rooms[key] = entry
+        self._receipt_moved.discard(key)
+        try:
+            pending = self._unflushed(*key)
+            position = await self._read_position(*key)
+            stored = await self.store.notified_after(key[0], key[1], position)
+            merged = {s: h for s, h in stored}
+            merged.update(pending)
+            merged.update(entry.entries)
+            entry.read_upto = position
+            entry.entries = sorted((s, h) for s, h in merged.items() if s > position)
+        except BaseException:
+            self._rooms.pop(key, None)
+            raise
+        finally:
+            entry.ready.set()
+        return entry
+
+    async def read_upto(self, user_id: str, room_id: str) -> int:
+        entry = await self._entry(user_id, room_id)
+        return entry.read_upto
+
+    async def _entry(self, user_id: str, room_id: str) -> _RoomUnread:
+        key = (user_id, room_id)
+        entry = self._rooms.get(key)
+        if entry is None:
+            if len(self._rooms) >= CACHE_LIMIT:
+                self._evict()
+            entry = await self._load(key)
+        else:
+            await entry.ready.wait()
+        if key in self._receipt_moved:
+            self._receipt_moved.discard(key)
+            entry.advance_read(await self._read_position(user_id, room_id))
+        return entry
+
+    def _evict(self) -> None:
+        # Everything evicted is in storage or the write queue; a later use reloads it.
+        for key in [k for k, e in self._rooms.items() if e.ready.is_set()]:
+            del self._rooms[key]
 
     async def counts(self, user_id: str, room_id: str, upto: int) -> dict[str, int]:
-        room = self.hs.events.cached_room(room_id) or await self.hs.events.get_room(room_id)
-        display_name: str | None = None
-        if room is not None:
-            member = room.state.get(("m.room.member", user_id))
-            if member is not None and isinstance(member.content.get("displayname"), str):
-                display_name = member.content["displayname"]
-        key = (user_id, room_id)
-        cached = self._cache.get(key)
-        if cached is None or cached.display_name != display_name or cached.upto > upto:
-            after = await self._read_position(user_id, room_id)
-            cached = _Cached(after, after, display_name, 0, 0)
-        if upto > cached.upto:
-            recent = room.recent_since(cached.upto, upto) if room is not None else None
-            if recent is not None:
-                # The common case, a client keeping up: count from memory.
-                n, h = count_in_memory(recent, user_id, display_name)
-            else:
-                n, h = await count_notifying_events(
-                    self.hs.db, room_id, user_id, display_name, cached.upto, upto, NOTIFYING_TYPES
-                )
-            cached.notifications += n
-            cached.highlights += h
-            cached.upto = upto
-        if len(self._cache) >= CACHE_LIMIT:
-            self._cache.clear()
-        self._cache[key] = cached
-        return {"notification_count": cached.notifications, "highlight_count": cached.highlights}
+        entry = await self._entry(user_id, room_id)
+        end = bisect.bisect_right(entry.entries, (upto, True))
+        notifications = end
+        highlights = sum(1 for _, highlight in entry.entries[:end] if highlight)
+        return {"notification_count": notifications, "highlight_count": highlights}

@@ -1,0 +1,162 @@
+"""Per-event push rule evaluation, notification records and GET /notifications.
+
+spec: client-server-api/modules/push.md, "Server behaviour": when an event arrives,
+the push rules of each local user in the room (except the sender) are evaluated,
+and "the updated notification count from a new event MUST appear in the same /sync
+response as the event itself". So evaluation runs in the persist listener, which is
+synchronous and runs before the notifier wakes /sync: counts are updated in memory
+there, and the rows for event_push_actions are queued for an owned writer task.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from typing import TYPE_CHECKING, Any
+
+from federation.rooms.events import Event
+from federation.rooms.power_levels import user_power_level
+from homeserver.errors import invalid_param
+from homeserver.services.event_format import client_event
+from homeserver.services.push_rules import EventContext, evaluate, flatten_event
+from homeserver.services.room_state import RoomState
+from homeserver.services.unread import NotificationCounter
+from homeserver.storage.push import PushAction, PushStore
+
+if TYPE_CHECKING:
+    from homeserver.server import Homeserver
+
+logger = logging.getLogger(__name__)
+
+_MEMBER_CACHE_LIMIT = 10_000
+# The event fields push rule keys can address (spec: event_match examples use type,
+# state_key, sender, room_id and content.*).
+_PUSH_FIELDS = ("type", "sender", "room_id", "state_key", "content", "redacts")
+
+
+class NotificationService:
+    def __init__(self, hs: Homeserver, store: PushStore) -> None:
+        self.hs = hs
+        self.store = store
+        self.counter = NotificationCounter(hs, store, self._unflushed_for)
+        self._queued: list[PushAction] = []
+        self._in_flight: list[PushAction] = []
+        self._writer: asyncio.Task[None] | None = None
+        # (room_id, state_group) -> joined members; membership only changes with state.
+        self._joined: dict[tuple[str, int], list[str]] = {}
+
+    # --- evaluation (persist listener) ------------------------------------------------
+    def on_event_persisted(self, room: RoomState, event: Event) -> None:
+        if event.rejected_reason is not None:
+            return
+        joined = self._joined_members(room)
+        recipients = [u for u in joined if u != event.sender and self.hs.is_mine(u)]
+        if event.type == "m.room.member" and event.membership == "invite":
+            invitee = event.state_key
+            if invitee and invitee != event.sender and self.hs.is_mine(invitee) and invitee not in recipients:
+                recipients.append(invitee)  # .m.rule.invite_for_me
+        if not recipients:
+            return
+        pdu = event.pdu
+        view = {k: pdu[k] for k in _PUSH_FIELDS if k in pdu}
+        view["room_id"] = event.room_id
+        view["event_id"] = event.event_id
+        power_event = room.state.get(("m.room.power_levels", ""))
+        power_levels = power_event.content if power_event is not None else None
+        content = event.content
+        ctx = EventContext(
+            flattened=flatten_event(view),
+            room_member_count=len(joined),
+            sender_power_level=user_power_level(event.sender, power_levels, room.create_event, room.version),
+            power_levels=power_levels,
+            has_mentions=isinstance(content, dict) and "m.mentions" in content,
+        )
+        now = self.hs.clock.time_ms()
+        stream = event.stream_ordering or 0
+        for user_id in recipients:
+            member = room.state.get(("m.room.member", user_id))
+            name = member.content.get("displayname") if member is not None else None
+            outcome = evaluate(
+                self.hs.push_settings.rules_for(user_id), ctx, user_id, name if isinstance(name, str) else None
+            )
+            if not outcome.notify:
+                continue
+            highlight = outcome.highlight
+            self.counter.record(user_id, event.room_id, stream, highlight)
+            self._queued.append(
+                PushAction(user_id, event.room_id, stream, event.event_id, outcome.actions, highlight, now)
+            )
+        if self._queued and self._writer is None:
+            self._writer = asyncio.get_running_loop().create_task(self._write_loop(), name="push-actions-writer")
+
+    def _joined_members(self, room: RoomState) -> list[str]:
+        key = (room.room_id, room.state_group)
+        members = self._joined.get(key)
+        if members is None:
+            if len(self._joined) >= _MEMBER_CACHE_LIMIT:
+                self._joined.clear()
+            members = self._joined[key] = room.members_with("join")
+        return members
+
+    # --- writing notification rows ----------------------------------------------------
+    async def _write_loop(self) -> None:
+        try:
+            while self._queued:
+                self._in_flight, self._queued = self._queued, []
+                try:
+                    await self.store.add_push_actions(self._in_flight)
+                except Exception:
+                    logger.exception("storing %d push actions failed", len(self._in_flight))
+                self._in_flight = []
+        finally:
+            self._writer = None
+
+    def _unflushed_for(self, user_id: str, room_id: str) -> list[tuple[int, bool]]:
+        return [
+            (a.stream_ordering, a.highlight)
+            for a in (*self._in_flight, *self._queued)
+            if a.user_id == user_id and a.room_id == room_id
+        ]
+
+    async def flush(self) -> None:
+        """Wait until every queued notification row is committed."""
+        while self._writer is not None:
+            await asyncio.shield(self._writer)
+
+    async def stop(self) -> None:
+        await self.flush()
+
+    # --- GET /notifications -----------------------------------------------------------
+    async def list_notifications(
+        self, user_id: str, from_token: str | None, limit: int, only_highlight: bool
+    ) -> dict[str, Any]:
+        """spec: data/api/client-server/notifications.yaml."""
+        before: int | None = None
+        if from_token is not None:
+            try:
+                before = int(from_token)
+            except ValueError:
+                raise invalid_param("from is not a token this server issued") from None
+        await self.flush()
+        found = await self.store.notifications(user_id, before, limit, only_highlight)
+        events = await self.hs.event_store.get_events([a.event_id for a in found])
+        read_upto: dict[str, int] = {}
+        now = self.hs.clock.time_ms()
+        notifications: list[dict[str, Any]] = []
+        for action in found:
+            event = events.get(action.event_id)
+            if event is None:
+                continue
+            if action.room_id not in read_upto:
+                read_upto[action.room_id] = await self.counter.read_upto(user_id, action.room_id)
+            notifications.append({
+                "actions": action.actions,
+                "event": client_event(event, include_room_id=True, now_ms=now),
+                "read": action.stream_ordering <= read_upto[action.room_id],
+                "room_id": action.room_id,
+                "ts": action.ts,
+            })
+        out: dict[str, Any] = {"notifications": notifications}
+        if len(found) == limit and found:
+            out["next_token"] = str(found[-1].stream_ordering)
+        return out
