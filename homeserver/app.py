@@ -29,6 +29,9 @@ ROUTE_MODULES = [
     "homeserver.api.client.search",
     "homeserver.api.client.spaces",
     "federation.api.version",
+    "federation.api.membership",
+    "federation.api.query",
+    "federation.api.public_rooms",
 ]
 
 

@@ -31,6 +31,7 @@ class Homeserver:
         self._build()
         await self.events.load()
         await self.relations.load()
+        await self.keyring.load()
         for social in (self.account_data, self.receipts, self.to_device, self.device_lists, self.presence):
             await social.load()
         await self.push_settings.load()
@@ -72,7 +73,18 @@ class Homeserver:
         self.accounts = AccountService(self)
         self.sync = SyncService(self)
         self._build_social()
+        self._build_federation_transport()
         self._build_reading()
+
+    def _build_federation_transport(self) -> None:
+        """Outbound signed federation client, server key storage and the key ring."""
+        from federation.keys import KeyRing
+        from federation.transport.client import FederationClient
+        from homeserver.storage.server_keys import ServerKeyStore
+
+        self.federation_client = FederationClient(self.server_name, self.signing_key, self.config.federation)
+        self.server_key_store = ServerKeyStore(self.db)
+        self.keyring = KeyRing(self)
 
     def _build_social(self) -> None:
         """Ephemeral and per-user streams: typing, receipts, presence, account data, to-device."""
@@ -143,6 +155,7 @@ class Homeserver:
         await self.presence.stop()
         await self.search.stop()
         await self.notifications.stop()
+        await self.federation_client.close()
         await self.db.close()
         logger.info("homeserver %s stopped", self.server_name)
 

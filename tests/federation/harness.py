@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import Any
 
 import yaml
-from aiohttp import ClientSession
+from aiohttp import ClientSession, web
 from aiohttp.test_utils import TestServer
 
 from homeserver.app import build_app
@@ -48,8 +48,15 @@ def federation_overrides(**federation: Any) -> dict[str, Any]:
 class FederatedHomeserver(RunningHomeserver):
     """An in-process homeserver named ``127.0.0.1:<port>``; stoppable and restartable."""
 
-    def __init__(self, config: Config, sock: socket.socket, session: ClientSession) -> None:
+    def __init__(
+        self,
+        config: Config,
+        sock: socket.socket,
+        session: ClientSession,
+        extra_routes: web.RouteTableDef | None = None,
+    ) -> None:
         self.config = config
+        self.extra_routes = extra_routes
         self.port = int(sock.getsockname()[1])
         self._pending_socket: socket.socket | None = sock
         self.session = session
@@ -63,7 +70,10 @@ class FederatedHomeserver(RunningHomeserver):
         sock = self._pending_socket or bind_loopback_socket(self.port)
         self._pending_socket = None
         self.hs = Homeserver(self.config)
-        self.server = TestServer(build_app(self.hs), host=LOOPBACK, socket_factory=lambda *_: sock)
+        app = build_app(self.hs)
+        if self.extra_routes is not None:
+            app.router.add_routes(self.extra_routes)
+        self.server = TestServer(app, host=LOOPBACK, socket_factory=lambda *_: sock)
         try:
             await self.server.start_server()
         except BaseException:
@@ -84,12 +94,17 @@ class FederatedHomeserver(RunningHomeserver):
 
 @asynccontextmanager
 async def federated_homeservers(
-    tmp_path: Path, count: int = 2, **overrides: Any
+    tmp_path: Path,
+    count: int = 2,
+    *,
+    extra_routes: web.RouteTableDef | None = None,
+    **overrides: Any,
 ) -> AsyncIterator[list[FederatedHomeserver]]:
     """Start ``count`` federating homeservers; stop them all on exit.
 
     ``overrides`` are config keys merged into every server's config
     (``federation=...`` is merged into the federation defaults above).
+    ``extra_routes`` (test-only endpoints) are served by every server.
     """
     federation = overrides.pop("federation", {})
     servers: list[FederatedHomeserver] = []
@@ -102,7 +117,7 @@ async def federated_homeservers(
                     tmp_path / f"hs{index + 1}", server_name,
                     **federation_overrides(**federation), **overrides,
                 )
-                server = FederatedHomeserver(config, sock, session)
+                server = FederatedHomeserver(config, sock, session, extra_routes)
                 servers.append(server)
                 await server.start()
             yield servers

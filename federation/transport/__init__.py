@@ -1,0 +1,1 @@
+"""Outbound Server-Server HTTP: discovery, TLS, X-Matrix signing, the signed client."""
