@@ -32,6 +32,7 @@ ROUTE_MODULES = [
     "federation.api.membership",
     "federation.api.query",
     "federation.api.public_rooms",
+    "federation.api.keys",
 ]
 
 
