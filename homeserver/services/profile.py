@@ -25,8 +25,8 @@ class ProfileService:
 
     async def get_profile(self, user_id: str) -> dict[str, Any]:
         if not self.hs.is_mine(user_id):
-            # Remote profiles come over federation (/query/profile), added with federation.
-            raise not_found("Profile not found")
+            # spec: server-server-api.md, "Querying for information" — /query/profile.
+            return await self.hs.federated_membership.query_profile(user_id)
         user = await self.hs.account_store.get_user(user_id)
         if user is None or user.deactivated:
             raise not_found("Profile not found")

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import logging
 import secrets
+from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
 from federation.rooms.events import Event
@@ -54,6 +55,31 @@ def default_power_levels(creator: str, privileged_creators: bool) -> dict[str, A
         "notifications": {"room": 50},
     }
     return content
+
+
+def public_room_chunk(room: RoomState) -> dict[str, Any]:
+    """One entry of a published room directory (spec: PublishedRoomsChunk)."""
+    st = room.state_content
+    chunk: dict[str, Any] = {
+        "room_id": room.room_id,
+        "num_joined_members": len(room.members_with("join")),
+        "world_readable": st("m.room.history_visibility").get("history_visibility") == "world_readable",
+        "guest_can_join": st("m.room.guest_access").get("guest_access") == "can_join",
+        "join_rule": st("m.room.join_rules").get("join_rule", "invite"),
+    }
+    for key, etype, field in (
+        ("name", "m.room.name", "name"),
+        ("topic", "m.room.topic", "topic"),
+        ("avatar_url", "m.room.avatar", "url"),
+        ("canonical_alias", "m.room.canonical_alias", "alias"),
+    ):
+        value = st(etype).get(field)
+        if isinstance(value, str) and value:
+            chunk[key] = value
+    room_type = room.create_event.content.get("type")
+    if isinstance(room_type, str):
+        chunk["room_type"] = room_type
+    return chunk
 
 
 class RoomService:
@@ -168,22 +194,45 @@ class RoomService:
             content.update({k: v for k, v in extra.items() if v is not None})
         return await self.events.send(room_id, sender, "m.room.member", content, target)
 
-    async def join(self, user_id: str, room_id_or_alias: str, reason: str | None = None) -> str:
-        room_id = await self.resolve_room(room_id_or_alias)
+    def server_in_room(self, room: RoomState) -> bool:
+        """Whether a local user is joined, i.e. this server holds the room's live graph."""
+        return any(self.hs.is_mine(u) for u in room.members_with("join"))
+
+    async def _resolve_with_servers(self, room_id_or_alias: str, servers: Sequence[str]) -> tuple[str, list[str]]:
+        """Room ID and servers to try; a remote alias is asked of its server (/query/directory)."""
+        candidates = list(servers)
+        if room_id_or_alias.startswith("#") and is_valid_room_alias(room_id_or_alias) \
+                and not self.hs.is_mine(room_id_or_alias):
+            found = await self.hs.federated_membership.query_alias(room_id_or_alias)
+            return found["room_id"], candidates + found["servers"]
+        return await self.resolve_room(room_id_or_alias), candidates
+
+    async def join(self, user_id: str, room_id_or_alias: str, reason: str | None = None,
+                   servers: Sequence[str] = ()) -> str:
+        room_id, candidates = await self._resolve_with_servers(room_id_or_alias, servers)
         room = await self.events.get_room(room_id)
-        if room is None:
-            raise not_found("No known room with this ID (joins over federation are not available yet)")
-        if room.membership(user_id) == "join":
-            return room_id  # idempotent, as Synapse
         extra = await self._profile(user_id)
         if reason:
             extra["reason"] = reason
+        if room is None or not self.server_in_room(room):
+            # spec: server-server-api.md, "Joining Rooms" — through a resident server.
+            return await self.hs.federated_membership.join(user_id, room_id, candidates, extra)
+        if room.membership(user_id) == "join":
+            return room_id  # idempotent, as Synapse
         extra.update(await restricted_join_content(self.hs, room, user_id))
         await self._membership(room_id, user_id, user_id, "join", extra)
         return room_id
 
     async def leave(self, user_id: str, room_id: str, reason: str | None = None) -> None:
-        room = await self.events.require_room(room_id)
+        room = await self.events.get_room(room_id)
+        if room is None or not self.server_in_room(room):
+            oob = await self.hs.out_of_band.get(room_id, user_id)
+            if oob is not None and oob.membership in ("invite", "knock"):
+                # spec: "Leaving Rooms (Rejecting Invites)" — make_leave / send_leave.
+                await self.hs.federated_membership.leave(user_id, room_id, {"reason": reason} if reason else {})
+                return
+            if room is None:
+                raise not_found("Unknown room")
         current = room.membership(user_id)
         if current is None or current in ("leave",):
             # Leaving a room you're not in: spec allows it silently for forgotten rooms.
@@ -206,6 +255,10 @@ class RoomService:
             extra["is_direct"] = True
         if reason:
             extra["reason"] = reason
+        if not self.hs.is_mine(target) and room.membership(target) not in ("join", "ban"):
+            # spec: "Inviting to a room" — the invitee's server countersigns first.
+            await self.hs.federated_membership.invite(room, sender, target, {"membership": "invite", **extra})
+            return
         await self._membership(room_id, sender, target, "invite", extra)
 
     async def kick(self, sender: str, room_id: str, target: str, reason: str | None = None) -> None:
@@ -224,14 +277,16 @@ class RoomService:
             raise forbidden("The target user is not banned")
         await self._membership(room_id, sender, target, "leave", {"reason": reason})
 
-    async def knock(self, user_id: str, room_id_or_alias: str, reason: str | None = None) -> str:
-        room_id = await self.resolve_room(room_id_or_alias)
+    async def knock(self, user_id: str, room_id_or_alias: str, reason: str | None = None,
+                    servers: Sequence[str] = ()) -> str:
+        room_id, candidates = await self._resolve_with_servers(room_id_or_alias, servers)
         room = await self.events.get_room(room_id)
-        if room is None:
-            raise not_found("Unknown room")
         extra = await self._profile(user_id)
         if reason:
             extra["reason"] = reason
+        if room is None or not self.server_in_room(room):
+            # spec: server-server-api.md, "Knocking upon a room".
+            return await self.hs.federated_membership.knock(user_id, room_id, candidates, extra)
         await self._membership(room_id, user_id, user_id, "knock", extra)
         return room_id
 
@@ -288,6 +343,40 @@ class RoomService:
             raise forbidden("You have forgotten this room")
         return room
 
+    # --- published room directory ----------------------------------------------------------
+    async def public_rooms(self, limit: int | None, since: str | None, search: str | None) -> dict[str, Any]:
+        """This server's published rooms, as /publicRooms answers both clients and servers.
+
+        spec: client-server-api "GET /publicRooms"; server-server-api.md, "Public Room Directory".
+        """
+        chunks = []
+        for room_id in await self.store.public_room_ids():
+            room = await self.events.get_room(room_id)
+            if room is None:
+                continue
+            chunk = public_room_chunk(room)
+            if search:
+                hay = " ".join(str(chunk.get(k, "")) for k in ("name", "topic", "canonical_alias")).lower()
+                if search.lower() not in hay:
+                    continue
+            chunks.append(chunk)
+        chunks.sort(key=lambda c: (-c["num_joined_members"], c["room_id"]))
+        start = 0
+        if since:
+            try:
+                start = int(since.removeprefix("p"))
+            except ValueError:
+                raise MatrixError("M_INVALID_PARAM", 400, "Bad since token") from None
+            if start < 0:
+                raise MatrixError("M_INVALID_PARAM", 400, "Bad since token")
+        end = len(chunks) if limit is None else start + max(limit, 0)
+        body: dict[str, Any] = {"chunk": chunks[start:end], "total_room_count_estimate": len(chunks)}
+        if end < len(chunks):
+            body["next_batch"] = f"p{end}"
+        if start > 0:
+            body["prev_batch"] = f"p{max(0, start - (limit or 0))}"
+        return body
+
     # --- aliases ------------------------------------------------------------------------
     async def create_alias(self, user_id: str, alias: str, room_id: str) -> None:
         if not is_valid_room_alias(alias):
@@ -306,7 +395,7 @@ class RoomService:
         room_id, creator = found
         if creator != requester_id and not is_admin:
             room = await self.events.get_room(room_id)
-            from federation.rooms.power_levels import user_power_level, required_power_level
+            from federation.rooms.power_levels import required_power_level, user_power_level
 
             pl = room.state_content("m.room.power_levels") if room else {}
             allowed = room is not None and user_power_level(

@@ -138,6 +138,10 @@ class SyncService:
                 continue
             room = events.cached_room(room_id) or await events.get_room(room_id)
             if room is None:
+                # Invites/knocks (and their rejection) in rooms this server is not in.
+                oob = await self.hs.out_of_band.sync_section(user_id, room_id, since_events, upto.events)
+                if oob is not None:
+                    {"invite": invite, "knock": knock, "leave": leave}[oob[0]][room_id] = oob[1]
                 continue
             member_event = room.state.get(("m.room.member", user_id))
             if member_event is None:

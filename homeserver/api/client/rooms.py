@@ -12,7 +12,7 @@ from aiohttp import web
 
 from homeserver.api.request import get_hs, read_model, require_user
 from homeserver.api.response import empty_response, json_response
-from homeserver.errors import MatrixError, forbidden, not_found
+from homeserver.errors import forbidden, not_found
 from homeserver.services.event_format import client_event
 from schemas.client.rooms import (
     AliasBody,
@@ -21,6 +21,7 @@ from schemas.client.rooms import (
     TargetBody,
     VisibilityBody,
 )
+from schemas.identifiers import is_valid_room_alias
 
 routes = web.RouteTableDef()
 V3 = "/_matrix/client/{version:(?:v3|r0)}"
@@ -40,7 +41,9 @@ async def create_room(request: web.Request) -> web.Response:
 async def join_by_id_or_alias(request: web.Request) -> web.Response:
     requester = await require_user(request)
     body = await read_model(request, ReasonBody, allow_empty=True)
-    room_id = await get_hs(request).rooms.join(requester.user_id, request.match_info["room"], body.reason)
+    room_id = await get_hs(request).rooms.join(
+        requester.user_id, request.match_info["room"], body.reason, servers=_via(request)
+    )
     return json_response({"room_id": room_id})
 
 
@@ -56,8 +59,15 @@ async def join_room(request: web.Request) -> web.Response:
 async def knock(request: web.Request) -> web.Response:
     requester = await require_user(request)
     body = await read_model(request, ReasonBody, allow_empty=True)
-    room_id = await get_hs(request).rooms.knock(requester.user_id, request.match_info["room"], body.reason)
+    room_id = await get_hs(request).rooms.knock(
+        requester.user_id, request.match_info["room"], body.reason, servers=_via(request)
+    )
     return json_response({"room_id": room_id})
+
+
+def _via(request: web.Request) -> list[str]:
+    # spec: POST /join/{roomIdOrAlias} and /knock — `via` (and deprecated `server_name`).
+    return request.query.getall("via", []) + request.query.getall("server_name", [])
 
 
 @routes.post(V3 + "/rooms/{room_id}/leave")
@@ -129,6 +139,8 @@ async def put_alias(request: web.Request) -> web.Response:
 async def get_alias(request: web.Request) -> web.Response:
     hs = get_hs(request)
     alias = request.match_info["alias"]
+    if is_valid_room_alias(alias) and not hs.is_mine(alias):
+        return json_response(await hs.federated_membership.query_alias(alias))
     found = await hs.room_store.get_alias(alias)
     if found is None:
         raise not_found("Room alias not found")
@@ -189,58 +201,17 @@ async def set_visibility(request: web.Request) -> web.Response:
     return empty_response()
 
 
-def _public_chunk(room: Any, aliases: list[str]) -> dict[str, Any]:
-    st = room.state_content
-    chunk: dict[str, Any] = {
-        "room_id": room.room_id,
-        "num_joined_members": len(room.members_with("join")),
-        "world_readable": st("m.room.history_visibility").get("history_visibility") == "world_readable",
-        "guest_can_join": st("m.room.guest_access").get("guest_access") == "can_join",
-        "join_rule": st("m.room.join_rules").get("join_rule", "invite"),
-    }
-    for key, etype, field in (
-        ("name", "m.room.name", "name"),
-        ("topic", "m.room.topic", "topic"),
-        ("avatar_url", "m.room.avatar", "url"),
-        ("canonical_alias", "m.room.canonical_alias", "alias"),
-    ):
-        value = st(etype).get(field)
-        if isinstance(value, str) and value:
-            chunk[key] = value
-    room_type = room.create_event.content.get("type")
-    if isinstance(room_type, str):
-        chunk["room_type"] = room_type
-    return chunk
-
-
 async def _public_rooms(request: web.Request, limit: int | None, since: str | None,
                         search: str | None) -> web.Response:
     hs = get_hs(request)
-    chunks = []
-    for room_id in await hs.room_store.public_room_ids():
-        room = await hs.events.get_room(room_id)
-        if room is None:
-            continue
-        chunk = _public_chunk(room, [])
-        if search:
-            hay = " ".join(str(chunk.get(k, "")) for k in ("name", "topic", "canonical_alias")).lower()
-            if search.lower() not in hay:
-                continue
-        chunks.append(chunk)
-    chunks.sort(key=lambda c: (-c["num_joined_members"], c["room_id"]))
-    start = 0
-    if since:
-        try:
-            start = int(since.removeprefix("p"))
-        except ValueError:
-            raise MatrixError("M_INVALID_PARAM", 400, "Bad since token") from None
-    end = len(chunks) if limit is None else start + max(limit, 0)
-    body: dict[str, Any] = {"chunk": chunks[start:end], "total_room_count_estimate": len(chunks)}
-    if end < len(chunks):
-        body["next_batch"] = f"p{end}"
-    if start > 0:
-        body["prev_batch"] = f"p{max(0, start - (limit or 0))}"
-    return json_response(body)
+    server = request.query.get("server")
+    if server and server != hs.server_name:
+        # spec: GET/POST /publicRooms `server` — asked of that server over federation.
+        include_all = request.query.get("include_all_networks") == "true"
+        return json_response(await hs.federated_membership.public_rooms(
+            server, limit=limit, since=since, search=search, include_all_networks=include_all
+        ))
+    return json_response(await hs.rooms.public_rooms(limit, since, search))
 
 
 @routes.get(V3 + "/publicRooms")
