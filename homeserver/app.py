@@ -7,6 +7,7 @@ from importlib import import_module
 
 from aiohttp import web
 
+from homeserver.api.admin.ip_ban_middleware import ip_ban_middleware
 from homeserver.api.middleware import cors_middleware, error_middleware
 from homeserver.api.request import HOMESERVER_KEY
 from homeserver.server import Homeserver
@@ -25,6 +26,11 @@ ROUTE_MODULES = [
     "homeserver.api.client.account_data",
     "homeserver.api.client.to_device",
     "homeserver.api.client.user_directory",
+    "homeserver.api.client.report",
+    "homeserver.api.admin.users",
+    "homeserver.api.admin.rooms",
+    "homeserver.api.admin.moderation",
+    "homeserver.api.admin.server",
     "homeserver.api.client.push",
     "homeserver.api.client.search",
     "homeserver.api.client.spaces",
@@ -38,7 +44,7 @@ ROUTE_MODULES = [
 
 def build_app(hs: Homeserver, *, manage_lifecycle: bool = True) -> web.Application:
     app = web.Application(
-        middlewares=[cors_middleware, error_middleware],
+        middlewares=[cors_middleware, error_middleware, ip_ban_middleware],
         client_max_size=hs.config.limits.max_request_body_bytes,
     )
     app[HOMESERVER_KEY] = hs

@@ -76,6 +76,13 @@ class FederationConfig(_Section):
     listen: FederationListenConfig | None = None
 
 
+class ServerNoticesConfig(_Section):
+    # The system user that sends server notices and owns the default rooms (cannot log in).
+    localpart: str = "notices"
+    display_name: str = "Server Notices"
+    room_name: str = "Server Notices"
+
+
 class Config(_Section):
     server_name: str
     data_dir: str = "./data"
@@ -88,6 +95,11 @@ class Config(_Section):
     password_hashing: PasswordHashingConfig = PasswordHashingConfig()
     federation: FederationConfig = FederationConfig()
     default_room_version: str = "12"
+    # Rooms (aliases) every new user joins; local ones are created at start if missing.
+    default_rooms: list[str] = []
+    # Peers whose X-Forwarded-For is believed (addresses or CIDR networks), for IP bans.
+    trusted_proxies: list[str] = []
+    server_notices: ServerNoticesConfig = ServerNoticesConfig()
     log_level: str = "INFO"
 
     @field_validator("server_name")
@@ -96,6 +108,25 @@ class Config(_Section):
         # spec: appendices.md, "Server Name": hostname [ ":" port ]
         if not v or any(c.isspace() for c in v) or "/" in v:
             raise ValueError("must be a hostname with an optional :port, e.g. example.org")
+        return v
+
+    @field_validator("default_rooms")
+    @classmethod
+    def _check_default_rooms(cls, v: list[str]) -> list[str]:
+        from schemas.identifiers import is_valid_room_alias
+
+        for alias in v:
+            if not is_valid_room_alias(alias):
+                raise ValueError(f"{alias!r} is not a room alias like #welcome:example.org")
+        return v
+
+    @field_validator("trusted_proxies")
+    @classmethod
+    def _check_trusted_proxies(cls, v: list[str]) -> list[str]:
+        import ipaddress
+
+        for proxy in v:
+            ipaddress.ip_network(proxy, strict=False)  # ValueError names the bad entry
         return v
 
     @field_validator("default_room_version")
@@ -212,6 +243,19 @@ federation:
 
 # Room version for new rooms (10, 11 or 12).
 default_room_version: "12"
+
+# Rooms every newly registered user joins; local aliases are created at start if missing.
+default_rooms: []
+#  - "#welcome:{server_name}"
+
+# Reverse proxies whose X-Forwarded-For header gives the client address (for IP bans).
+trusted_proxies: []
+
+# The system user that sends server notices and owns the default rooms.
+server_notices:
+  localpart: "notices"
+  display_name: "Server Notices"
+  room_name: "Server Notices"
 
 log_level: "INFO"
 """

@@ -7,6 +7,7 @@ background tasks and finishes in-flight writes.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 
 from federation.crypto.signing import SigningKey, read_signing_key_file
@@ -35,6 +36,7 @@ class Homeserver:
         for social in (self.account_data, self.receipts, self.to_device, self.device_lists, self.presence):
             await social.load()
         await self.push_settings.load()
+        await self._start_admin()
         self._started = True
         logger.info("homeserver %s started", self.server_name)
 
@@ -75,6 +77,7 @@ class Homeserver:
         self._build_social()
         self._build_federation_transport()
         self._build_reading()
+        self._build_admin()
 
     def _build_federation_transport(self) -> None:
         """Outbound signed federation client, server key storage and the key ring."""
@@ -146,6 +149,35 @@ class Homeserver:
         self.search = SearchService(self, SearchStore(self.db))
         self.spaces = SpaceHierarchyService(self)
 
+    def _build_admin(self) -> None:
+        """Administration and moderation: admin API, IP bans, server notices, default rooms."""
+        from homeserver.services.admin import AdminService
+        from homeserver.services.default_rooms import DefaultRoomsService
+        from homeserver.services.ip_bans import IpBanService
+        from homeserver.services.moderation import ModerationService
+        from homeserver.services.registration_tokens import RegistrationTokenService
+        from homeserver.services.reports import ContentReportService
+        from homeserver.services.server_notices import ServerNoticeService
+        from homeserver.storage.admin import AdminStore
+
+        self.admin_store = AdminStore(self.db)
+        self.admin = AdminService(self, self.admin_store)
+        self.moderation = ModerationService(self, self.admin_store)
+        self.ip_bans = IpBanService(self, self.admin_store)
+        self.registration_tokens = RegistrationTokenService(self, self.admin_store)
+        self.server_notices = ServerNoticeService(self, self.admin_store)
+        self.default_rooms = DefaultRoomsService(self)
+        self.reports = ContentReportService(self, self.admin_store)
+        # Set by the runner; POST /_parley/admin/v1/shutdown sets it.
+        self.shutdown_requested: asyncio.Event | None = getattr(self, "shutdown_requested", None)
+
+    async def _start_admin(self) -> None:
+        await self.ip_bans.load()
+        await self.registration_tokens.load()
+        await self.server_notices.start()
+        await self.moderation.start()
+        await self.default_rooms.ensure_created()
+
     async def stop(self) -> None:
         if not self._started:
             return
@@ -156,6 +188,7 @@ class Homeserver:
         await self.search.stop()
         await self.notifications.stop()
         await self.federation_client.close()
+        await self.moderation.stop()
         await self.db.close()
         logger.info("homeserver %s stopped", self.server_name)
 

@@ -124,7 +124,7 @@ class AccountService:
 
     # --- registration ------------------------------------------------------------
     def registration_flows(self) -> list[list[str]]:
-        if self.hs.config.registration.tokens:
+        if self.hs.config.registration.tokens or self.hs.registration_tokens.count:
             return [[REGISTRATION_TOKEN]]
         return [[DUMMY]]
 
@@ -173,6 +173,8 @@ class AccountService:
             user_id = await self._create_generated_user(password_hash, now)
         self.uia.finish(uia_session)
         logger.info("registered %s", user_id)
+        await self.hs.registration_tokens.registration_completed(uia_session.session_id)
+        await self.hs.default_rooms.join_new_user(user_id)
         if inhibit_login:
             return Session(user_id, None, None)
         return await self._start_session(user_id, device_id, device_display_name, ip)
@@ -280,7 +282,9 @@ class AccountService:
         token = auth.get("token")
         if not isinstance(token, str):
             raise StageFailed("M_MISSING_PARAM", "auth.token is required")
-        if not self.is_registration_token_valid(token):
+        if not self.is_registration_token_valid(token) and not await self.hs.registration_tokens.accept_for_session(
+            token, session.session_id
+        ):
             raise StageFailed("M_FORBIDDEN", "Invalid registration token")
         return None
 

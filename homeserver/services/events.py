@@ -56,6 +56,13 @@ class EventService:
         # Called (synchronously, in order) after each event is committed: push rules,
         # search indexing, the federation sender. Slow work belongs in a task.
         self._persist_listeners: list[Callable[[RoomState, Event], None]] = []
+        # Checked before a local event is built (blocked rooms, server notice rooms):
+        # check(room, sender, type, content, state_key) raises MatrixError to refuse it.
+        self._send_checks: list[Callable[[RoomState, str, str, dict[str, Any], str | None], None]] = []
+
+    def add_send_check(self, check: Callable[[RoomState, str, str, dict[str, Any], str | None], None]) -> None:
+        """Run ``check`` on every local send before the event is built."""
+        self._send_checks.append(check)
 
     def add_persist_listener(self, listener: Callable[[RoomState, Event], None]) -> None:
         """Run ``listener(room, event)`` after every committed event (local or remote)."""
@@ -221,6 +228,8 @@ class EventService:
     ) -> Event:
         """Build, authorise and persist a local event; returns it once committed."""
         room = await self.require_room(room_id)
+        for check in self._send_checks:
+            check(room, sender, event_type, content, state_key)
         event, auth_events = self._build(room, sender, event_type, content, state_key, redacts)
         try:
             # A locally built event carries exactly this server's signature.

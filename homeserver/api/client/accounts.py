@@ -143,7 +143,7 @@ async def registration_token_validity(request: web.Request) -> web.Response:
     token = request.query.get("token")
     if token is None:
         raise missing_param("token is required")
-    valid = hs.accounts.is_registration_token_valid(token)
+    valid = hs.accounts.is_registration_token_valid(token) or await hs.registration_tokens.is_valid(token)
     return json_response(dump(TokenValidityResponse(valid=valid)))
 
 
