@@ -34,6 +34,8 @@ ROUTE_MODULES = [
     "homeserver.api.client.push",
     "homeserver.api.client.search",
     "homeserver.api.client.spaces",
+    "homeserver.api.client.media_legacy",
+    "homeserver.api.client.media",
     "federation.api.version",
     "federation.api.membership",
     "federation.api.query",

@@ -62,6 +62,32 @@ class FederationListenConfig(_Section):
     tls_private_key_path: str
 
 
+class MediaConfig(_Section):
+    """The media repository (spec: client-server-api "Content repository").
+
+    The size limit of one upload is ``limits.max_upload_bytes``.
+    """
+
+    # Where files live, relative to data_dir; files are named by their SHA-256.
+    store_path: str = "media"
+    # Total bytes of media one local user may store; 0 means no quota.
+    user_quota_bytes: int = Field(default=0, ge=0)
+    # Delete media nobody downloaded for this many days; 0 keeps media forever.
+    local_retention_days: float = Field(default=0, ge=0)
+    remote_retention_days: float = Field(default=0, ge=0)
+    # How often the retention sweep runs.
+    retention_interval_seconds: float = Field(default=3600, gt=0)
+    # POST /_matrix/media/v1/create: lifetime and per-user number of IDs awaiting upload.
+    unused_id_lifetime_seconds: int = Field(default=86400, ge=1)
+    max_pending_uploads: int = Field(default=10, ge=1)
+    # Longest wait a download may ask for (timeout_ms) on media not yet uploaded.
+    max_download_wait_ms: int = Field(default=20000, ge=0)
+    # Images with more pixels than this are never decoded (decompression bombs).
+    max_image_pixels: int = Field(default=32_000_000, ge=1)
+    # Largest remote file fetched over federation; 0 means limits.max_upload_bytes.
+    max_remote_bytes: int = Field(default=0, ge=0)
+
+
 class FederationConfig(_Section):
     enabled: bool = True
     # Plain HTTP between servers; only for loopback development (ARCHITECTURE.md).
@@ -94,6 +120,7 @@ class Config(_Section):
     limits: LimitsConfig = LimitsConfig()
     password_hashing: PasswordHashingConfig = PasswordHashingConfig()
     federation: FederationConfig = FederationConfig()
+    media: MediaConfig = MediaConfig()
     default_room_version: str = "12"
     # Rooms (aliases) every new user joins; local ones are created at start if missing.
     default_rooms: list[str] = []
@@ -222,6 +249,25 @@ registration:
 limits:
   max_request_body_bytes: 1048576
   max_upload_bytes: 52428800
+
+media:
+  # Files are stored under data_dir/<store_path>, one file per distinct content (SHA-256).
+  store_path: "media"
+  # Bytes of media each local user may store (0 = no quota).
+  user_quota_bytes: 0
+  # Delete media not downloaded for this many days (0 = keep forever).
+  local_retention_days: 0
+  remote_retention_days: 0
+  retention_interval_seconds: 3600
+  # IDs from /_matrix/media/v1/create expire unused after this long; at most this many pending per user.
+  unused_id_lifetime_seconds: 86400
+  max_pending_uploads: 10
+  # Longest a download waits for media that is created but not yet uploaded.
+  max_download_wait_ms: 20000
+  # Images with more pixels are never decoded or thumbnailed.
+  max_image_pixels: 32000000
+  # Largest remote file fetched over federation (0 = limits.max_upload_bytes).
+  max_remote_bytes: 0
 
 federation:
   enabled: true

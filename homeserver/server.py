@@ -36,6 +36,7 @@ class Homeserver:
         for social in (self.account_data, self.receipts, self.to_device, self.device_lists, self.presence):
             await social.load()
         await self.push_settings.load()
+        await self.media.start()
         await self._start_admin()
         self._started = True
         logger.info("homeserver %s started", self.server_name)
@@ -77,6 +78,7 @@ class Homeserver:
         self._build_social()
         self._build_federation_transport()
         self._build_reading()
+        self._build_media()
         self._build_admin()
 
     def _build_federation_transport(self) -> None:
@@ -88,6 +90,12 @@ class Homeserver:
         self.federation_client = FederationClient(self.server_name, self.signing_key, self.config.federation)
         self.server_key_store = ServerKeyStore(self.db)
         self.keyring = KeyRing(self)
+
+    def _build_media(self) -> None:
+        """The media repository: uploads, downloads, thumbnails, remote media cache, retention."""
+        from homeserver.services.media import MediaService
+
+        self.media = MediaService(self)
 
     def _build_social(self) -> None:
         """Ephemeral and per-user streams: typing, receipts, presence, account data, to-device."""
@@ -189,6 +197,7 @@ class Homeserver:
         await self.notifications.stop()
         await self.federation_client.close()
         await self.moderation.stop()
+        await self.media.stop()
         await self.db.close()
         logger.info("homeserver %s stopped", self.server_name)
 
