@@ -44,6 +44,9 @@ class EventService:
         self._rooms: dict[str, RoomState] = {}
         self._loading: dict[str, asyncio.Future[RoomState | None]] = {}
         self._next_stream = 1
+        # Outliers and backfilled history take positions below every timeline event,
+        # counting down, so they never appear as new in /sync.
+        self._next_backward_stream = -1
         self._next_state_group = 1
         # Highest stream position whose event is committed; sync reads up to here.
         self.persisted_stream = 0
@@ -71,6 +74,7 @@ class EventService:
     async def load(self) -> None:
         self.persisted_stream = await self.store.max_stream_ordering()
         self._next_stream = self.persisted_stream + 1
+        self._next_backward_stream = min(await self.store.min_stream_ordering(), 0) - 1
         self._next_state_group = await self.store.max_state_group() + 1
 
     # --- room caches -------------------------------------------------------------
@@ -115,7 +119,11 @@ class EventService:
             return None
         latest = await self.store.get_room_latest_stream(room_id)
         group = await self.store.get_state_group_before_stream(room_id, latest)
-        assert group is not None
+        if group is None or await self.state_store.get_state_ids(group) != state_ids:
+            # Current state came from state resolution or a remote join and is not
+            # the state after the latest event: give it a snapshot group of its own.
+            group = self.allocate_state_group()
+            await self.store.write_state_group(NewStateGroup(group, room_id, None, 0, dict(state_ids)))
         self.state_store.remember(group, dict(state_ids))
         return RoomState(
             room_id=room_id,
@@ -301,6 +309,38 @@ class EventService:
         g = self._next_state_group
         self._next_state_group += 1
         return g
+
+    # --- for federated ingestion (services/federated_events.py) ------------------
+    allocate_stream = _allocate_stream
+    allocate_state_group = _allocate_state_group
+
+    def allocate_backward_stream(self) -> int:
+        """A position below every timeline event (outliers, backfilled history)."""
+        s = self._next_backward_stream
+        self._next_backward_stream -= 1
+        return s
+
+    def install_room(self, room: RoomState) -> None:
+        """Make ``room`` the cached current picture of its room (after a remote join)."""
+        self._rooms[room.room_id] = room
+
+    def note_membership(self, room_id: str, user_id: str, membership: str) -> None:
+        rooms = self._user_rooms.get(user_id)
+        if rooms is not None:
+            rooms[room_id] = membership
+
+    async def write(self, room: RoomState, item: PersistEvent) -> None:
+        """Persist an item applied to ``room`` and run the post-commit hooks."""
+        await self._write(room, item)
+
+    async def apply_redaction(self, room: RoomState, redaction: Event) -> None:
+        """Redact the target of an accepted redaction (the caller checked it may)."""
+        await self._apply_redaction(room, redaction)
+
+    async def write_quietly(self, items: list[PersistEvent]) -> None:
+        """Persist events without hooks or notification (outliers, backfilled history)."""
+        if items:
+            await self.store.persist(items)
 
     def _apply(self, room: RoomState, event: Event) -> PersistEvent:
         """Give the event its stream position and fold it into the room's current state."""

@@ -44,7 +44,27 @@ class PersistEvent:
     membership_updates: list[tuple[str, str, str]] = field(default_factory=list)
     txn: tuple[str, str, str] | None = None  # (user_id, device_id, txn_id)
     new_room_version: RoomVersion | None = None  # set on the create event
+    # Outliers (state and auth events fetched over federation, rejected and
+    # soft-failed events) are stored but never shown to clients.
     outlier: bool = False
+    soft_failed: bool = False
+    # Replace the room's whole current state by ``current_state_updates`` (after
+    # state resolution or a remote join) instead of upserting single keys.
+    replace_current_state: bool = False
+    # The event is already stored as an outlier and now joins the timeline.
+    replaces_outlier: bool = False
+    # State groups written before ``new_state_group`` (state before a remote event,
+    # a room's resolved current state).
+    extra_state_groups: list[NewStateGroup] = field(default_factory=list)
+
+
+@dataclass(frozen=True, slots=True)
+class GraphFlags:
+    outlier: bool
+    soft_failed: bool
+    rejected: str | None
+    state_group: int | None  # state after the event, when known
+    state_group_before: int | None
 
 
 def _row_to_event(row: sqlite3.Row) -> Event:
@@ -106,18 +126,26 @@ class EventStore:
                 "INSERT OR IGNORE INTO rooms (room_id, room_version, creator, created_ts) VALUES (?, ?, ?, ?)",
                 (room_id, item.new_room_version.identifier, ev.sender, ev.origin_server_ts),
             )
-        await conn.execute(
-            "INSERT INTO events (stream_ordering, event_id, room_id, type, state_key, sender, depth,"
-            " origin_server_ts, state_group, state_group_before, rejected, outlier, json)"
-            " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-            (
-                ev.stream_ordering, ev.event_id, room_id, ev.type, ev.state_key, ev.sender,
-                ev.depth, ev.origin_server_ts, item.state_group_after, item.state_group_before,
-                ev.rejected_reason, int(item.outlier), orjson.dumps(pdu).decode(),
-            ),
+        row = (
+            ev.stream_ordering, ev.event_id, room_id, ev.type, ev.state_key, ev.sender,
+            ev.depth, ev.origin_server_ts, item.state_group_after, item.state_group_before,
+            ev.rejected_reason, int(item.outlier), int(item.soft_failed), orjson.dumps(pdu).decode(),
         )
-        group = item.new_state_group
-        if group is not None:
+        if item.replaces_outlier:
+            # An outlier joins the timeline or gains its state: its row is replaced.
+            await conn.execute("DELETE FROM events WHERE event_id = ? AND outlier = 1", (ev.event_id,))
+        # A remote event may be fetched twice (state, auth chain): the first copy wins.
+        verb = "INSERT OR IGNORE" if item.outlier else "INSERT"
+        await conn.execute(
+            f"{verb} INTO events (stream_ordering, event_id, room_id, type, state_key, sender, depth,"
+            " origin_server_ts, state_group, state_group_before, rejected, outlier, soft_failed, json)"
+            " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            row,
+        )
+        groups = [*item.extra_state_groups, item.new_state_group]
+        for group in groups:
+            if group is None:
+                continue
             await conn.execute(
                 "INSERT INTO state_groups (id, room_id, prev_group, delta_depth) VALUES (?, ?, ?, ?)",
                 (group.group_id, group.room_id, group.prev_group, group.delta_depth),
@@ -132,6 +160,8 @@ class EventStore:
                 "INSERT INTO room_forward_extremities (room_id, event_id) VALUES (?, ?)",
                 [(room_id, e) for e in item.forward_extremities],
             )
+        if item.replace_current_state:
+            await conn.execute("DELETE FROM current_state WHERE room_id = ?", (room_id,))
         if item.current_state_updates:
             await conn.executemany(
                 "INSERT OR REPLACE INTO current_state (room_id, type, state_key, event_id) VALUES (?, ?, ?, ?)",
@@ -258,6 +288,47 @@ class EventStore:
             " AND state_group IS NOT NULL ORDER BY stream_ordering DESC LIMIT 1",
             (room_id, stream),
         )
+
+    async def get_graph_flags(self, event_ids: Sequence[str]) -> dict[str, GraphFlags]:
+        """What this server knows about each stored event among ``event_ids``."""
+        out: dict[str, GraphFlags] = {}
+        ids = list(event_ids)
+        for start in range(0, len(ids), 500):
+            chunk = ids[start : start + 500]
+            rows = await self.db.fetchall(
+                "get_graph_flags",
+                "SELECT event_id, outlier, soft_failed, rejected, state_group, state_group_before"
+                f" FROM events WHERE event_id IN ({','.join('?' * len(chunk))})",
+                chunk,
+            )
+            for r in rows:
+                out[r[0]] = GraphFlags(bool(r[1]), bool(r[2]), r[3], r[4], r[5])
+        return out
+
+    async def get_earliest_room_event_ids(self, room_id: str, limit: int) -> list[str]:
+        """The oldest timeline (non-outlier) events of a room: where backfill starts."""
+        rows = await self.db.fetchall(
+            "get_earliest_room_events",
+            "SELECT event_id FROM events WHERE room_id = ? AND outlier = 0"
+            " ORDER BY stream_ordering ASC LIMIT ?",
+            (room_id, limit),
+        )
+        return [r[0] for r in rows]
+
+    async def write_state_group(self, group: NewStateGroup) -> None:
+        """Store a state group not tied to a new event (e.g. a room's resolved state on load)."""
+
+        async def run(conn: aiosqlite.Connection) -> None:
+            await conn.execute(
+                "INSERT INTO state_groups (id, room_id, prev_group, delta_depth) VALUES (?, ?, ?, ?)",
+                (group.group_id, group.room_id, group.prev_group, group.delta_depth),
+            )
+            await conn.executemany(
+                "INSERT INTO state_group_entries (group_id, type, state_key, event_id) VALUES (?, ?, ?, ?)",
+                [(group.group_id, t, k, eid) for (t, k), eid in group.entries.items()],
+            )
+
+        await self.db.write("write_state_group", run)
 
     async def get_txn_event(self, user_id: str, device_id: str, txn_id: str) -> str | None:
         return await self.db.fetchval(

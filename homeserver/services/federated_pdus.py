@@ -1,0 +1,94 @@
+"""Turning a PDU received over federation into an ``Event``: format, event ID, content hash.
+
+spec: server-server-api.md, "Checks performed on receipt of a PDU", steps 1 and 3:
+the PDU must be valid for the room version (the event ID of room versions 3+ is
+its reference hash, so it is computed, never trusted), and an event whose content
+hash does not match is replaced by its redacted form before it goes further.
+Pure: no I/O.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from federation.crypto.canonical_json import (
+    CANONICAL_JSON_MAX_INT,
+    CanonicalJsonError,
+    encode_canonical_json,
+)
+from federation.crypto.hashes import (
+    check_content_hash,
+    compute_reference_hash,
+    event_id_from_reference_hash,
+)
+from federation.rooms.auth import is_valid_user_id
+from federation.rooms.events import Event
+from federation.rooms.redaction import redact_pdu
+from federation.rooms.versions import RoomVersion
+
+# spec: client-server-api "Size limits": a PDU is at most 65536 bytes of canonical JSON.
+MAX_PDU_BYTES = 65_536
+# Local bookkeeping a sender must not dictate: we compute our own unsigned data.
+_DROPPED_KEYS = ("unsigned", "event_id")
+
+
+class InvalidPdu(ValueError):
+    """The PDU is not a valid event of its room version; it is dropped."""
+
+
+def _require(condition: bool, reason: str) -> None:
+    if not condition:
+        raise InvalidPdu(reason)
+
+
+def _is_str_list(value: object) -> bool:
+    return isinstance(value, list) and all(isinstance(v, str) for v in value)
+
+
+def event_from_pdu(
+    raw: Any, room_version: RoomVersion, expected_room_id: str | None = None
+) -> tuple[Event, bool]:
+    """Validate a received PDU; return the event (redacted on hash mismatch) and
+    whether its content hash matched."""
+    _require(isinstance(raw, dict), "PDU is not a JSON object")
+    pdu: dict[str, Any] = {k: v for k, v in raw.items() if k not in _DROPPED_KEYS}
+    try:
+        encoded = encode_canonical_json(pdu)
+    except (CanonicalJsonError, TypeError, ValueError) as e:
+        raise InvalidPdu(f"PDU is not canonical JSON: {e}") from None
+    _require(len(encoded) <= MAX_PDU_BYTES, "PDU is larger than 65536 bytes")
+
+    event_type = pdu.get("type")
+    _require(isinstance(event_type, str), "type must be a string")
+    _require(is_valid_user_id(pdu.get("sender")), "sender must be a user ID")
+    _require(isinstance(pdu.get("content"), dict), "content must be an object")
+    _require(_is_str_list(pdu.get("prev_events")), "prev_events must be a list of event IDs")
+    _require(_is_str_list(pdu.get("auth_events")), "auth_events must be a list of event IDs")
+    depth = pdu.get("depth")
+    _require(isinstance(depth, int) and not isinstance(depth, bool), "depth must be an integer")
+    _require(0 <= depth <= CANONICAL_JSON_MAX_INT, "depth out of range")
+    ts = pdu.get("origin_server_ts")
+    _require(isinstance(ts, int) and not isinstance(ts, bool), "origin_server_ts must be an integer")
+    _require(isinstance(pdu.get("hashes"), dict), "hashes must be an object")
+    _require(isinstance(pdu.get("signatures"), dict), "signatures must be an object")
+    if "state_key" in pdu:
+        _require(isinstance(pdu["state_key"], str), "state_key must be a string")
+
+    is_v12_create = room_version.hash_room_ids and event_type == "m.room.create"
+    if is_v12_create:
+        # spec: rooms/v12.md — the create event has no room_id (its ID names the room).
+        _require("room_id" not in pdu, "a v12 m.room.create event has no room_id")
+        _require(not pdu["auth_events"] and not pdu["prev_events"], "m.room.create has no parents")
+    else:
+        _require(isinstance(pdu.get("room_id"), str), "room_id must be a string")
+
+    # spec: rooms/fragments/v4-event-ids.md — the event ID is the reference hash.
+    event_id = event_id_from_reference_hash(compute_reference_hash(pdu, room_version))
+    hash_ok = check_content_hash(pdu)
+    if not hash_ok:
+        # spec: "Checks performed on receipt of a PDU", step 3 — use the redacted event.
+        pdu = redact_pdu(pdu, room_version)
+    event = Event(event_id, pdu, room_version)
+    if expected_room_id is not None:
+        _require(event.room_id == expected_room_id, "event belongs to another room")
+    return event, hash_ok
