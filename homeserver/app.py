@@ -37,6 +37,7 @@ ROUTE_MODULES = [
     "homeserver.api.client.media_legacy",
     "homeserver.api.client.media",
     "federation.api.version",
+    "federation.api.events",
     "federation.api.membership",
     "federation.api.query",
     "federation.api.public_rooms",

@@ -77,6 +77,7 @@ class Homeserver:
         self.sync = SyncService(self)
         self._build_social()
         self._build_federation_transport()
+        self._build_federated_events()
         self._build_reading()
         self._build_media()
         self._build_admin()
@@ -90,6 +91,12 @@ class Homeserver:
         self.federation_client = FederationClient(self.server_name, self.signing_key, self.config.federation)
         self.server_key_store = ServerKeyStore(self.db)
         self.keyring = KeyRing(self)
+
+    def _build_federated_events(self) -> None:
+        """Remote events into room graphs: checks, gaps, state resolution, backfill."""
+        from homeserver.services.federated_events import FederatedEventHandler
+
+        self.federation_events = FederatedEventHandler(self)
 
     def _build_media(self) -> None:
         """The media repository: uploads, downloads, thumbnails, remote media cache, retention."""
