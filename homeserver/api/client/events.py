@@ -194,6 +194,9 @@ async def _collect_room_events(
             room_id, after=after, before=before, limit=max(limit * 2, 50), newest_first=newest_first
         )
         if not batch:
+            # Local history ran out: pull older events from other servers in the room.
+            if newest_first and after is None and await hs.federation_events.backfill(room_id, limit):
+                continue
             break
         visible = batch
         if reader is not None:
