@@ -1,0 +1,81 @@
+"""Chatting across servers after a federated join: messages flow both ways, and a third
+server joining through the second one is announced to the first.
+
+spec: server-server-api.md, "Joining Rooms" ("The resident server must also send the
+event to other servers participating in the room") and "Transactions".
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from tests.federation.harness import federated_homeservers
+from tests.http_client import MatrixHttp, q
+from tests.integration.sync_waiting import sync_until, timeline_of
+
+Response = dict[str, Any]
+
+
+def has_message(room_id: str, body: str) -> Any:
+    def found(response: Response) -> bool:
+        return any(e["type"] == "m.room.message" and e["content"].get("body") == body
+                   for e in timeline_of(response, room_id))
+    return found
+
+
+def has_member(room_id: str, user_id: str, membership: str) -> Any:
+    def found(response: Response) -> bool:
+        room = response.get("rooms", {}).get("join", {}).get(room_id, {})
+        events = room.get("timeline", {}).get("events", []) + room.get("state", {}).get("events", [])
+        return any(e["type"] == "m.room.member" and e.get("state_key") == user_id
+                   and e["content"].get("membership") == membership for e in events)
+    return found
+
+
+async def joined_members(client: MatrixHttp, room_id: str) -> set[str]:
+    body = await client.request("GET", f"/_matrix/client/v3/rooms/{q(room_id)}/joined_members")
+    return set(body["joined"])
+
+
+async def test_invited_remote_user_joins_and_both_sides_chat(tmp_path: Path) -> None:
+    async with federated_homeservers(tmp_path, 2) as (hs1, hs2):
+        alice = await hs1.register("alice")
+        bob = await hs2.register("bob")
+        room_id = await alice.create_room(preset="private_chat", name="Two servers")
+        await alice.invite(room_id, bob.user_id or "")
+        await sync_until(bob, None, lambda r: room_id in r.get("rooms", {}).get("invite", {}), within=15.0)
+        await bob.join(room_id)
+        _, alice_token = await sync_until(alice, None, has_member(room_id, bob.user_id or "", "join"), within=15.0)
+        _, bob_token = await sync_until(bob, None, lambda r: room_id in r.get("rooms", {}).get("join", {}),
+                                        within=15.0)
+
+        await alice.send(room_id, "hello from one")
+        await sync_until(bob, bob_token, has_message(room_id, "hello from one"), within=15.0)
+        await bob.send(room_id, "hello from two")
+        await sync_until(alice, alice_token, has_message(room_id, "hello from two"), within=15.0)
+
+        expected = {alice.user_id, bob.user_id}
+        assert await joined_members(alice, room_id) == expected
+        assert await joined_members(bob, room_id) == expected
+        history = await bob.messages(room_id, dir="b", limit=50)
+        bodies = [e["content"].get("body") for e in history["chunk"] if e["type"] == "m.room.message"]
+        assert bodies[:2] == ["hello from two", "hello from one"]
+
+
+async def test_third_server_joining_through_a_resident_is_announced_to_the_others(tmp_path: Path) -> None:
+    async with federated_homeservers(tmp_path, 3) as (hs1, hs2, hs3):
+        alice = await hs1.register("alice")
+        bob = await hs2.register("bob")
+        carol = await hs3.register("carol")
+        room_id = await alice.create_room(preset="public_chat")
+        await bob.request("POST", f"/_matrix/client/v3/join/{q(room_id)}", {}, params={"via": hs1.server_name})
+        _, alice_token = await sync_until(alice, None, has_member(room_id, bob.user_id or "", "join"), within=15.0)
+
+        # carol's server only knows hs2: hs2 is the resident that countersigns and broadcasts.
+        await carol.request("POST", f"/_matrix/client/v3/join/{q(room_id)}", {}, params={"via": hs2.server_name})
+        await sync_until(alice, alice_token, has_member(room_id, carol.user_id or "", "join"), within=15.0)
+        _, carol_token = await sync_until(carol, None, lambda r: room_id in r.get("rooms", {}).get("join", {}),
+                                          within=15.0)
+        await alice.send(room_id, "welcome carol")
+        await sync_until(carol, carol_token, has_message(room_id, "welcome carol"), within=15.0)
