@@ -14,11 +14,10 @@ from typing import Any
 from aiohttp import web
 
 from federation.api.request import check_server_acl, require_origin
-from federation.sender import federation_pdu
 from homeserver.api.request import get_hs, read_json_object
 from homeserver.errors import MatrixError, not_found
 from homeserver.server import Homeserver
-from homeserver.services.federated_history import FederatedHistory
+from homeserver.services.federated_history import FederatedHistory, federation_pdu
 
 routes = web.RouteTableDef()
 

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import heapq
 from collections.abc import Iterable
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from federation.rooms.events import Event
 from homeserver.errors import MatrixError, not_found
@@ -18,6 +18,11 @@ if TYPE_CHECKING:
     from homeserver.server import Homeserver
 
 MAX_HISTORY_EVENTS = 1000
+
+
+def federation_pdu(event: Event) -> dict[str, Any]:
+    """The PDU as served to other servers: our local ``unsigned`` bookkeeping stays here."""
+    return {k: v for k, v in event.pdu.items() if k != "unsigned"}
 
 
 class FederatedHistory:
