@@ -274,3 +274,62 @@ async def test_unsigned_make_join_is_unauthorized(tmp_path: Path) -> None:
         with pytest.raises(MatrixError) as caught:
             await api.request("GET", "/_matrix/federation/v1/make_join/%21r/%40u%3Ax")
         assert caught.value.status == 401
+
+
+async def test_remote_user_can_leave_and_rejoin(tmp_path: Path) -> None:
+    async with federated_homeservers(tmp_path, 2) as (hs1, hs2):
+        alice = await hs1.register("alice")
+        bob = await hs2.register("bob")
+        room_id = await public_room(hs1, alice)
+        await join_via(bob, room_id, hs1.server_name)
+        token = await wait_for_membership(alice, room_id, bob.user_id or "", "join")
+        await bob.leave(room_id)
+        token = await wait_for_membership(alice, room_id, bob.user_id or "", "leave", since=token)
+
+        # hs2 holds a stale copy of the room now: the rejoin must go through hs1 again.
+        await join_via(bob, room_id, hs1.server_name)
+        await wait_for_membership(alice, room_id, bob.user_id or "", "join", since=token)
+        assert await member_state(bob, room_id, bob.user_id or "") == "join"
+
+
+async def test_invite_to_a_server_already_in_the_room(tmp_path: Path) -> None:
+    async with federated_homeservers(tmp_path, 2) as (hs1, hs2):
+        alice = await hs1.register("alice")
+        bob = await hs2.register("bob")
+        dave = await hs2.register("dave")
+        room_id = await alice.create_room(preset="private_chat")
+        await alice.invite(room_id, bob.user_id or "")
+        await sync_until(bob, None, lambda r: invited(r, room_id), within=15.0)
+        await bob.join(room_id)
+        await wait_for_membership(alice, room_id, bob.user_id or "", "join")
+
+        await alice.invite(room_id, dave.user_id or "")
+        response, _ = await sync_until(dave, None, lambda r: invited(r, room_id), within=15.0)
+        assert any(e["type"] == "m.room.member" and e["state_key"] == dave.user_id
+                   for e in response["rooms"]["invite"][room_id]["invite_state"]["events"])
+        await dave.join(room_id)
+        await wait_for_membership(alice, room_id, dave.user_id or "", "join")
+
+
+async def test_restricted_room_join_is_authorised_by_a_resident_user(tmp_path: Path) -> None:
+    async with federated_homeservers(tmp_path, 2) as (hs1, hs2):
+        alice = await hs1.register("alice")
+        bob = await hs2.register("bob")
+        space_id = await public_room(hs1, alice)
+        room_id = await alice.create_room(
+            preset="private_chat",
+            initial_state=[{"type": "m.room.join_rules", "content": {
+                "join_rule": "restricted", "allow": [{"type": "m.room_membership", "room_id": space_id}],
+            }}],
+        )
+        body = await join_via(bob, room_id, hs1.server_name, expect=403)
+        assert body["errcode"] == "M_FORBIDDEN"
+
+        await join_via(bob, space_id, hs1.server_name)
+        await wait_for_membership(alice, space_id, bob.user_id or "", "join")
+        await join_via(bob, room_id, hs1.server_name)
+        await wait_for_membership(alice, room_id, bob.user_id or "", "join")
+        member = await alice.request(
+            "GET", f"/_matrix/client/v3/rooms/{q(room_id)}/state/m.room.member/{q(bob.user_id or '')}"
+        )
+        assert member["join_authorised_via_users_server"] == alice.user_id
