@@ -34,6 +34,7 @@ ROUTE_MODULES = [
     "homeserver.api.client.push",
     "homeserver.api.client.search",
     "homeserver.api.client.spaces",
+    "federation.api.spaces",
     "homeserver.api.client.media_legacy",
     "homeserver.api.client.media",
     "federation.api.version",
