@@ -184,3 +184,34 @@ async def test_pusher_validation(homeserver: RunningHomeserver) -> None:
         status, got = await alice.status_of("POST", f"{V3}/pushers/set", body=body)
         assert (status, got.get("errcode")) == (400, errcode), (body, got)
     assert await alice.request("GET", f"{V3}/pushers") == {"pushers": []}
+
+
+async def test_wrong_types_in_push_bodies_are_client_errors(homeserver: RunningHomeserver) -> None:
+    alice = await homeserver.register("alice")
+    wrong_values: list[Any] = [None, 1, True, "s", [], {}, [1], [{}], {"kind": 1}]
+    targets = [
+        ("PUT", f"{RULES}/override/x", ["actions", "conditions"]),
+        ("PUT", f"{RULES}/content/x", ["actions", "pattern"]),
+        ("PUT", f"{RULES}/underride/.m.rule.message/enabled", ["enabled"]),
+        ("PUT", f"{RULES}/underride/.m.rule.message/actions", ["actions"]),
+        ("POST", f"{V3}/pushers/set", list(PUSHER) + ["append", "profile_tag"]),
+    ]
+    base = {"actions": ["notify"], "conditions": [], "pattern": "p", "enabled": True, **PUSHER}
+    for method, path, fields in targets:
+        for field in fields:
+            for value in wrong_values:
+                status, body = await alice.status_of(method, path, body={**base, field: value})
+                assert status < 500, (path, field, value, body)
+                if status != 200:
+                    assert body["errcode"].startswith("M_"), body
+    await alice.request("DELETE", f"{RULES}/override/x")  # stored above, with no conditions: matches all
+    # Odd but well-formed conditions are stored and simply never match.
+    odd = [{"kind": "event_match", "key": 1, "pattern": []}, {"kind": "room_member_count", "is": 2},
+           {"kind": "event_property_is", "key": "content.body", "value": {"x": 1}}]
+    await put_rule(alice, "override", "odd", {"actions": ["notify"], "conditions": odd})
+    bob = await homeserver.register("bob")
+    room_id = await alice.create_room(preset="public_chat")
+    await bob.join(room_id)
+    await bob.send(room_id, "still fine")
+    response = await alice.sync()
+    assert response["rooms"]["join"][room_id]["unread_notifications"]["notification_count"] == 1
