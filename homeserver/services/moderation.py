@@ -64,6 +64,11 @@ class ModerationService:
         if content.get("membership") in ENTERING_MEMBERSHIPS and self.hs.is_mine(state_key):
             raise forbidden("This room has been blocked on this server")
 
+    def check_blocked_join(self, room_id: str, user_id: str) -> None:
+        """For join paths that do not go through ``EventService.send`` (joins over federation)."""
+        if room_id in self.blocked and self.hs.is_mine(user_id):
+            raise forbidden("This room has been blocked on this server")
+
     async def set_blocked(self, room_id: str, blocked: bool, admin: str) -> None:
         if blocked:
             await self.store.block_room(room_id, admin, self.hs.clock.time_ms())
