@@ -25,6 +25,27 @@ async def run_homeserver(config: Config) -> None:
     logger.info(
         "Parley %s listening on http://%s:%s", config.server_name, config.listen.host, config.listen.port
     )
+    federation_listen = config.federation.listen
+    if federation_listen is not None:
+        # The same app over HTTPS on the federation port: other servers (Synapse's
+        # federation client speaks only HTTPS, SYNAPSE.md §3) connect here.
+        from federation.transport.tls import server_ssl_context
+
+        certificate = config.resolve(federation_listen.tls_certificate_path)
+        private_key = config.resolve(federation_listen.tls_private_key_path)
+        try:
+            ssl_context = server_ssl_context(str(certificate), str(private_key), config.federation.tls_min_version)
+        except (OSError, ValueError) as e:  # ssl.SSLError is an OSError
+            await runner.cleanup()
+            raise SystemExit(f"federation.listen: cannot load {certificate} / {private_key}: {e}") from None
+        federation_site = web.TCPSite(
+            runner, federation_listen.host, federation_listen.port, ssl_context=ssl_context, backlog=1024
+        )
+        await federation_site.start()
+        logger.info(
+            "Parley %s serving federation on https://%s:%s",
+            config.server_name, federation_listen.host, federation_listen.port,
+        )
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
