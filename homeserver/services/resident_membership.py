@@ -13,7 +13,6 @@ import logging
 from collections.abc import Iterable, Sequence
 from typing import TYPE_CHECKING, Any
 
-from federation.crypto.hashes import check_content_hash, compute_event_id
 from federation.rooms.auth import AuthError, auth_types_for_event, check_auth_rules
 from federation.rooms.builder import add_server_signature
 from federation.rooms.events import Event, StateKey
@@ -21,6 +20,7 @@ from federation.rooms.power_levels import invite_level, user_power_level
 from federation.rooms.versions import KNOWN_ROOM_VERSIONS, RoomVersion
 from homeserver.errors import MatrixError, forbidden, not_found
 from homeserver.services.event_format import STRIPPED_STATE_TYPES
+from homeserver.services.federated_pdus import InvalidPdu, event_from_pdu
 from homeserver.services.room_state import RoomState
 
 if TYPE_CHECKING:
@@ -161,10 +161,7 @@ class ResidentMembershipService:
         room = await self._room_for(origin, room_id)
         version = room.version
         self._check_membership_pdu(origin, room_id, pdu, membership)
-        if compute_event_id(pdu, version) != event_id:
-            raise MatrixError("M_INVALID_PARAM", 400, "The event ID does not match the event")
-        if not check_content_hash(pdu):
-            raise MatrixError("M_INVALID_PARAM", 400, "The event's content hash does not match")
+        self._check_pdu(pdu, version, room_id, event_id)
         # spec: joins-v2 — "the signature must be added before sending or persisting the event".
         bare = {k: v for k, v in pdu.items() if k != "unsigned"}
         signed = add_server_signature(bare, version, self.hs.server_name, self.hs.signing_key)
@@ -252,10 +249,7 @@ class ResidentMembershipService:
         user = await self.hs.account_store.get_user(target)
         if user is None or user.deactivated:
             raise not_found("No such user")
-        if compute_event_id(pdu, version) != event_id:
-            raise MatrixError("M_INVALID_PARAM", 400, "The event ID does not match the event")
-        if not check_content_hash(pdu):
-            raise MatrixError("M_INVALID_PARAM", 400, "The event's content hash does not match")
+        self._check_pdu(pdu, version, room_id, event_id)
         await self._check_acl(origin, room_id)
         bare = {k: v for k, v in pdu.items() if k != "unsigned"}
         event = Event(event_id, bare, version)
@@ -283,11 +277,27 @@ class ResidentMembershipService:
             # and in v12 its event ID names the room.
             if not creates:
                 raise MatrixError("M_MISSING_PARAM", 400, "invite_room_state lacks the m.room.create event")
-            if "!" + compute_event_id(creates[0], version)[1:] != room_id:
+            try:
+                create, _hash_ok = event_from_pdu(creates[0], version)
+            except InvalidPdu as e:
+                raise MatrixError("M_INVALID_PARAM", 400, f"Invalid m.room.create in invite_room_state: {e}") from None
+            if create.room_id != room_id:
                 raise MatrixError("M_INVALID_PARAM", 400, "The m.room.create event is not this room's")
         return [stripped_state(e) for e in raw]
 
     # --- shared ----------------------------------------------------------------------
+    @staticmethod
+    def _check_pdu(pdu: dict[str, Any], version: RoomVersion, room_id: str, event_id: str) -> None:
+        """A well-formed PDU of the room version, with the claimed ID and an intact content hash."""
+        try:
+            event, hash_ok = event_from_pdu(pdu, version, room_id)
+        except InvalidPdu as e:
+            raise MatrixError("M_BAD_JSON", 400, f"Invalid PDU: {e}") from None
+        if event.event_id != event_id:
+            raise MatrixError("M_INVALID_PARAM", 400, "The event ID does not match the event")
+        if not hash_ok:
+            raise MatrixError("M_INVALID_PARAM", 400, "The event's content hash does not match")
+
     async def _room_for(self, origin: str, room_id: str) -> RoomState:
         room = await self.hs.events.get_room(room_id)
         if room is None or not any(self.hs.is_mine(u) for u in room.members_with("join")):
