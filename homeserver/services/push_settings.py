@@ -118,10 +118,19 @@ class PushSettingsService:
         return out
 
     # --- pushers -------------------------------------------------------------------------
-    async def pushers(self, user_id: str) -> list[dict[str, Any]]:
-        return [p.to_json() for p in await self.store.pushers_for(user_id)]
+    async def live_pushers(self, user_id: str) -> list[Pusher]:
+        """The user's pushers; those whose device (access token) is gone are dropped, as Synapse does."""
+        pushers = await self.store.pushers_for(user_id)
+        devices = {d.device_id for d in await self.hs.accounts.list_devices(user_id)}
+        gone = sorted({p.device_id for p in pushers if p.device_id is not None and p.device_id not in devices})
+        if gone:
+            await self.store.delete_pushers_of_devices(user_id, gone)
+        return [p for p in pushers if p.device_id is None or p.device_id not in gone]
 
-    async def set_pusher(self, user_id: str, body: Mapping[str, Any]) -> None:
+    async def pushers(self, user_id: str) -> list[dict[str, Any]]:
+        return [p.to_json() for p in await self.live_pushers(user_id)]
+
+    async def set_pusher(self, user_id: str, device_id: str | None, body: Mapping[str, Any]) -> None:
         """spec: pusher.yaml, POST /pushers/set."""
         for name in ("kind", "app_id", "pushkey"):
             if name not in body:
@@ -157,7 +166,7 @@ class PushSettingsService:
             raise bad_json("append must be a boolean")
         pusher = Pusher(
             user_id, app_id, pushkey, kind, body["app_display_name"], body["device_display_name"],
-            profile_tag, body["lang"], data,
+            profile_tag, body["lang"], data, device_id,
         )
         await self.store.set_pusher(pusher, self.hs.clock.time_ms(), append)
 

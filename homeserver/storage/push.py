@@ -36,6 +36,7 @@ class Pusher:
     profile_tag: str | None
     lang: str
     data: dict[str, Any]
+    device_id: str | None = None  # the device whose access token set it
 
     def to_json(self) -> dict[str, Any]:
         """spec: pusher.yaml, GET /pushers item."""
@@ -54,7 +55,8 @@ class Pusher:
 
 
 _PUSHER_COLUMNS = (
-    "user_id, app_id, pushkey, kind, app_display_name, device_display_name, profile_tag, lang, data"
+    "user_id, app_id, pushkey, kind, app_display_name, device_display_name, profile_tag, lang, data,"
+    " device_id"
 )
 
 
@@ -127,14 +129,14 @@ class PushStore:
             f"SELECT {_PUSHER_COLUMNS} FROM pushers WHERE user_id = ? ORDER BY created_ts, app_id, pushkey",
             (user_id,),
         )
-        return [Pusher(*r[:8], orjson.loads(r[8])) for r in rows]
+        return [Pusher(*r[:8], orjson.loads(r[8]), r[9]) for r in rows]
 
     async def set_pusher(self, pusher: Pusher, created_ts: int, append: bool) -> None:
         """Create or update; without ``append`` other users' pushers with this app_id and pushkey go."""
         params = (
             pusher.user_id, pusher.app_id, pusher.pushkey, pusher.kind, pusher.app_display_name,
             pusher.device_display_name, pusher.profile_tag, pusher.lang,
-            orjson.dumps(pusher.data).decode(), created_ts,
+            orjson.dumps(pusher.data).decode(), pusher.device_id, created_ts,
         )
 
         async def run(conn: aiosqlite.Connection) -> None:
@@ -145,8 +147,9 @@ class PushStore:
                     (pusher.app_id, pusher.pushkey, pusher.user_id),
                 )
             await conn.execute(
-                f"INSERT INTO pushers ({_PUSHER_COLUMNS}, created_ts) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+                f"INSERT INTO pushers ({_PUSHER_COLUMNS}, created_ts) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
                 " ON CONFLICT (app_id, pushkey, user_id) DO UPDATE SET kind = excluded.kind,"
+                " device_id = excluded.device_id,"
                 " app_display_name = excluded.app_display_name,"
                 " device_display_name = excluded.device_display_name,"
                 " profile_tag = excluded.profile_tag, lang = excluded.lang, data = excluded.data",
@@ -154,6 +157,13 @@ class PushStore:
             )
 
         await self.db.write("set_pusher", run)
+
+    async def delete_pushers_of_devices(self, user_id: str, device_ids: list[str]) -> None:
+        await self.db.executemany(
+            "delete_device_pushers",
+            "DELETE FROM pushers WHERE user_id = ? AND device_id = ?",
+            [(user_id, d) for d in device_ids],
+        )
 
     async def delete_pusher(self, user_id: str, app_id: str, pushkey: str) -> None:
         await self.db.execute(

@@ -215,3 +215,18 @@ async def test_wrong_types_in_push_bodies_are_client_errors(homeserver: RunningH
     await bob.send(room_id, "still fine")
     response = await alice.sync()
     assert response["rooms"]["join"][room_id]["unread_notifications"]["notification_count"] == 1
+
+
+async def test_password_change_drops_pushers_of_other_sessions_only(homeserver: RunningHomeserver) -> None:
+    # Complement: TestChangePasswordPushers.
+    alice = await homeserver.register("alice")
+    other = homeserver.api()
+    await other.login("alice")
+    await alice.request("POST", f"{V3}/pushers/set", PUSHER)
+    await other.request("POST", f"{V3}/pushers/set", {**PUSHER, "pushkey": "key-2"})
+    assert len((await alice.request("GET", f"{V3}/pushers"))["pushers"]) == 2
+    auth = {"type": "m.login.password", "identifier": {"type": "m.id.user", "user": "alice"},
+            "password": "correct horse"}
+    await alice.request("POST", f"{V3}/account/password", {"new_password": "new password", "auth": auth})
+    pushers = (await alice.request("GET", f"{V3}/pushers"))["pushers"]
+    assert [p["pushkey"] for p in pushers] == ["key-1"]

@@ -113,7 +113,7 @@ async def get_pushers(request: web.Request) -> web.Response:
 async def set_pusher(request: web.Request) -> web.Response:
     requester = await require_user(request)
     body = await read_json_object(request)
-    await get_hs(request).push_settings.set_pusher(requester.user_id, body)
+    await get_hs(request).push_settings.set_pusher(requester.user_id, requester.device_id, body)
     return empty_response()
 
 

@@ -31,6 +31,8 @@ CREATE TABLE pushers (
     profile_tag TEXT,
     lang TEXT NOT NULL,
     data TEXT NOT NULL,
+    -- The device (access token) that set the pusher: the pusher goes with it.
+    device_id TEXT,
     created_ts INTEGER NOT NULL,
     PRIMARY KEY (app_id, pushkey, user_id)
 );
