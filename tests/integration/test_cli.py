@@ -19,7 +19,7 @@ import pytest
 from PIL import Image
 
 from tests.conftest import RunningHomeserver
-from tests.integration.test_sdk_social import needs_account_data, needs_media, needs_user_directory
+from tests.integration.test_sdk_social import needs_account_data, needs_user_directory
 
 REPO = Path(__file__).resolve().parents[2]
 WAIT = 30.0
@@ -206,7 +206,6 @@ async def test_friends_pending_request_then_contact(parley: Parley) -> None:
     assert (await parley("-p", "a", "friends", "accept", "@nobody:localhost")).code == 4
 
 
-@needs_media
 async def test_upload_then_download_is_byte_identical(parley: Parley, tmp_path: Path) -> None:
     await parley.register("a", "alice")
     room_id = (await parley.ok("-p", "a", "--json", "create", "Files")).json()["room_id"]

@@ -41,7 +41,6 @@ needs_profile = needs_route("/profile/", "profile")
 needs_typing = needs_route("/typing/", "typing")
 needs_receipts = needs_route("/receipt/", "receipts")
 needs_user_directory = needs_route("/user_directory/search", "user directory")
-needs_media = needs_route("/_matrix/media/v3/upload", "media upload")
 
 
 @pytest.fixture
@@ -135,7 +134,6 @@ async def test_user_search_finds_a_user_sharing_a_room(clients: tuple[AsyncClien
     assert bob.user_id in [r.user_id for r in results]
 
 
-@needs_media
 async def test_image_upload_download_round_trip(clients: tuple[AsyncClient, AsyncClient]) -> None:
     alice, bob = clients
     room_id = await alice.create_room(preset="public_chat")
