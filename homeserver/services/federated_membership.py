@@ -88,6 +88,7 @@ class FederatedMembershipService:
     # --- join ----------------------------------------------------------------------
     async def join(self, user_id: str, room_id: str, servers: Iterable[str], content: dict[str, Any]) -> str:
         """Join a room through a resident server; the room is live here afterwards."""
+        self.hs.moderation.check_blocked_join(room_id, user_id)
         candidates = await self.candidate_servers(user_id, room_id, servers)
         if not candidates:
             raise not_found("No known servers to join this room through")
@@ -154,6 +155,7 @@ class FederatedMembershipService:
 
     # --- knock ---------------------------------------------------------------------
     async def knock(self, user_id: str, room_id: str, servers: Iterable[str], content: dict[str, Any]) -> str:
+        self.hs.moderation.check_blocked_join(room_id, user_id)
         candidates = await self.candidate_servers(user_id, room_id, servers)
         if not candidates:
             raise not_found("No known servers to knock through")

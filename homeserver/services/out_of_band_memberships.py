@@ -49,12 +49,15 @@ class OutOfBandMembershipService:
         return await self.store.get(room_id, user_id)
 
     async def sync_section(
-        self, user_id: str, room_id: str, since: int | None, upto: int
+        self, user_id: str, room_id: str, since: int | None, upto: int,
+        hidden_senders: frozenset[str] = frozenset(),
     ) -> tuple[str, dict[str, Any]] | None:
         """("invite" | "knock" | "leave", section) for /sync, or None if nothing to show."""
         m = await self.store.get(room_id, user_id)
         if m is None or m.stream_ordering > upto:
             return None
+        if m.membership == "invite" and m.pdu.get("sender") in hidden_senders:
+            return None  # spec: modules/ignore_users.md — no invites from ignored users
         if since is not None and m.stream_ordering <= since:
             return None
         version = KNOWN_ROOM_VERSIONS.get(m.room_version)

@@ -96,7 +96,7 @@ class ResidentMembershipService:
             raise incompatible_version(version.identifier)
         content: dict[str, Any] = {"membership": membership}
         if membership == "join":
-            authoriser = self._restricted_join_authoriser(room, user_id)
+            authoriser = await self._restricted_join_authoriser(room, user_id)
             if authoriser is not None:
                 content["join_authorised_via_users_server"] = authoriser
         auth_keys = auth_types_for_event(version, "m.room.member", user_id, user_id, content)
@@ -125,7 +125,7 @@ class ResidentMembershipService:
             raise forbidden(f"You are not allowed to {membership} this room: {e}") from None
         return {"event": pdu, "room_version": version.identifier}
 
-    def _restricted_join_authoriser(self, room: RoomState, user_id: str) -> str | None:
+    async def _restricted_join_authoriser(self, room: RoomState, user_id: str) -> str | None:
         """spec: server-server-api.md, "Restricted rooms" — a local user who may invite,
         when the join rule is restricted and the user is not already invited or joined."""
         rule = room.state_content("m.room.join_rules")
@@ -137,8 +137,8 @@ class ResidentMembershipService:
             a.get("room_id") for a in rule.get("allow") or []
             if isinstance(a, dict) and a.get("type") == "m.room_membership"
         ]
-        known = [self.hs.events.cached_room(r) for r in allowed_rooms if isinstance(r, str)]
-        known_rooms = [r for r in known if r is not None]
+        known = [await self.hs.events.get_room(r) for r in allowed_rooms if isinstance(r, str)]
+        known_rooms = [r for r in known if r is not None and any(self.hs.is_mine(u) for u in r.members_with("join"))]
         if not known_rooms:
             raise MatrixError("M_UNABLE_TO_AUTHORISE_JOIN", 400, "None of the allowed rooms is known here")
         if not any(r.membership(user_id) == "join" for r in known_rooms):
@@ -249,6 +249,7 @@ class ResidentMembershipService:
         user = await self.hs.account_store.get_user(target)
         if user is None or user.deactivated:
             raise not_found("No such user")
+        self.hs.moderation.check_blocked_join(room_id, target)
         self._check_pdu(pdu, version, room_id, event_id)
         await self._check_acl(origin, room_id)
         bare = {k: v for k, v in pdu.items() if k != "unsigned"}

@@ -139,7 +139,9 @@ class SyncService:
             room = events.cached_room(room_id) or await events.get_room(room_id)
             if room is None:
                 # Invites/knocks (and their rejection) in rooms this server is not in.
-                oob = await self.hs.out_of_band.sync_section(user_id, room_id, since_events, upto.events)
+                oob = await self.hs.out_of_band.sync_section(
+                    user_id, room_id, since_events, upto.events, req.hidden_senders
+                )
                 if oob is not None:
                     {"invite": invite, "knock": knock, "leave": leave}[oob[0]][room_id] = oob[1]
                 continue

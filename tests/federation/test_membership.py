@@ -441,3 +441,29 @@ async def test_malformed_send_join_is_a_client_error(tmp_path: Path, mangle: Any
             await client.put_json(hs1.server_name, path, pdu)
         assert 400 <= caught.value.status < 500
         assert await member_state(alice, room_id, user) is None
+
+
+async def test_server_denied_by_the_room_acl_cannot_join(tmp_path: Path) -> None:
+    async with federated_homeservers(tmp_path, 2) as (hs1, hs2):
+        alice = await hs1.register("alice")
+        bob = await hs2.register("bob")
+        room_id = await public_room(hs1, alice)
+        # Both test servers are 127.0.0.1: ACLs match the host without the port.
+        await alice.send_state(room_id, "m.room.server_acl", {"allow": ["*"], "deny": ["127.0.0.1"]})
+        body = await join_via(bob, room_id, hs1.server_name, expect=403)
+        assert body["errcode"] == "M_FORBIDDEN"
+        assert await member_state(alice, room_id, bob.user_id or "") is None
+
+
+async def test_invite_from_an_ignored_remote_user_is_not_synced(tmp_path: Path) -> None:
+    async with federated_homeservers(tmp_path, 2) as (hs1, hs2):
+        alice = await hs1.register("alice")
+        bob = await hs2.register("bob")
+        await bob.request(
+            "PUT", f"/_matrix/client/v3/user/{q(bob.user_id or '')}/account_data/m.ignored_user_list",
+            {"ignored_users": {alice.user_id: {}}},
+        )
+        room_id = await alice.create_room(preset="private_chat")
+        await alice.invite(room_id, bob.user_id or "")  # returns once hs2 has recorded the invite
+        assert await member_state(alice, room_id, bob.user_id or "") == "invite"
+        assert not invited(await bob.sync(), room_id)
