@@ -81,6 +81,7 @@ class Homeserver:
         self._build_reading()
         self._build_media()
         self._build_admin()
+        self._build_federated_membership()
 
     def _build_federation_transport(self) -> None:
         """Outbound signed federation client, server key storage and the key ring."""
@@ -103,6 +104,16 @@ class Homeserver:
         from homeserver.services.media import MediaService
 
         self.media = MediaService(self)
+
+    def _build_federated_membership(self) -> None:
+        """Joins, leaves, knocks and invites across servers; directory and profile queries."""
+        from homeserver.services.federated_membership import FederatedMembershipService
+        from homeserver.services.out_of_band_memberships import OutOfBandMembershipService
+        from homeserver.services.resident_membership import ResidentMembershipService
+
+        self.out_of_band = OutOfBandMembershipService(self)
+        self.resident_membership = ResidentMembershipService(self)
+        self.federated_membership = FederatedMembershipService(self)
 
     def _build_social(self) -> None:
         """Ephemeral and per-user streams: typing, receipts, presence, account data, to-device."""
