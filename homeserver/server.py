@@ -36,6 +36,7 @@ class Homeserver:
         for social in (self.account_data, self.receipts, self.to_device, self.device_lists, self.presence):
             await social.load()
         await self.push_settings.load()
+        await self.federation_sender.start()
         await self.media.start()
         await self._start_admin()
         self._started = True
@@ -78,10 +79,12 @@ class Homeserver:
         self._build_social()
         self._build_federation_transport()
         self._build_federated_events()
+        self._build_e2e()
         self._build_reading()
-        self._build_media()
         self._build_admin()
+        self._build_federation_queues()
         self._build_federated_membership()
+        self._build_media()
 
     def _build_federation_transport(self) -> None:
         """Outbound signed federation client, server key storage and the key ring."""
@@ -114,6 +117,19 @@ class Homeserver:
         self.out_of_band = OutOfBandMembershipService(self)
         self.resident_membership = ResidentMembershipService(self)
         self.federated_membership = FederatedMembershipService(self)
+
+    def _build_federation_queues(self) -> None:
+        """Outbound transaction queues, inbound /send and EDUs (federation/sender.py, edus.py)."""
+        from federation.edus import FederationEdus
+        from federation.receiver import TransactionReceiver
+        from federation.sender import FederationSender
+        from homeserver.storage.federation_queue import FederationQueueStore
+
+        self.federation_queue_store = FederationQueueStore(self.db)
+        self.federation_sender = FederationSender(self, self.federation_queue_store)
+        self.federation_edus = FederationEdus(self, self.federation_sender)
+        self.federation_edus.register()
+        self.federation_receiver = TransactionReceiver(self, self.federation_queue_store, self.federation_edus)
 
     def _build_social(self) -> None:
         """Ephemeral and per-user streams: typing, receipts, presence, account data, to-device."""
@@ -175,6 +191,19 @@ class Homeserver:
         self.search = SearchService(self, SearchStore(self.db))
         self.spaces = SpaceHierarchyService(self)
 
+    def _build_e2e(self) -> None:
+        """End-to-end encryption: device, one-time and cross-signing keys; key backup."""
+        from homeserver.services.cross_signing import CrossSigningService
+        from homeserver.services.e2e_keys import E2EKeyService
+        from homeserver.services.key_backup import KeyBackupService
+        from homeserver.storage.e2e_keys import E2EKeyStore
+        from homeserver.storage.key_backup import KeyBackupStore
+
+        self.e2e_key_store = E2EKeyStore(self.db)
+        self.e2e_keys = E2EKeyService(self, self.e2e_key_store)
+        self.cross_signing = CrossSigningService(self, self.e2e_key_store)
+        self.key_backup = KeyBackupService(self, KeyBackupStore(self.db))
+
     def _build_admin(self) -> None:
         """Administration and moderation: admin API, IP bans, server notices, default rooms."""
         from homeserver.services.admin import AdminService
@@ -211,11 +240,12 @@ class Homeserver:
         self.notifier.shutdown()
         self.typing.stop()
         await self.presence.stop()
+        await self.federation_sender.stop()
         await self.search.stop()
-        await self.notifications.stop()
         await self.federation_client.close()
-        await self.moderation.stop()
+        await self.notifications.stop()
         await self.media.stop()
+        await self.moderation.stop()
         await self.db.close()
         logger.info("homeserver %s stopped", self.server_name)
 

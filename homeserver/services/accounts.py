@@ -253,6 +253,7 @@ class AccountService:
     ) -> None:
         hashes = await self.store.delete_sessions_except(user_id, keep_device_id, keep_token_hash)
         self.hs.auth.forget_cached(hashes)
+        await self.hs.e2e_keys.forget_deleted_devices(user_id)
         await self.hs.device_lists.record_device_change(user_id)
 
     # --- user-interactive auth --------------------------------------------------------------
@@ -354,6 +355,7 @@ class AccountService:
         self.hs.auth.forget_cached(hashes)
         for device_id in unique:
             await self.hs.to_device.device_deleted(user_id, device_id)
+        await self.hs.e2e_keys.forget_deleted_devices(user_id)
         await self.hs.device_lists.record_device_change(user_id)
 
 

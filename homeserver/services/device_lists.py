@@ -7,6 +7,7 @@ with; ``left`` lists users the requester no longer shares any room with.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 from federation.rooms.events import Event
@@ -25,6 +26,12 @@ class DeviceListService:
     def __init__(self, hs: Homeserver, store: DeviceListStore) -> None:
         self.hs = hs
         self.store = store
+        # Called with the user ID after each recorded change, e.g. for federation's
+        # m.device_list_update.
+        self._change_listeners: list[Callable[[str], None]] = []
+
+    def add_change_listener(self, listener: Callable[[str], None]) -> None:
+        self._change_listeners.append(listener)
 
     async def load(self) -> None:
         await self.store.load()
@@ -43,6 +50,8 @@ class DeviceListService:
             if room is not None:
                 users.update(room.members_with("join"))
         self.hs.notifier.notify_users(users)
+        for listener in self._change_listeners:
+            listener(user_id)
 
     async def _member_events_since(self, room_id: str, after: int, upto: int) -> list[Event]:
         room = self.hs.events.cached_room(room_id)
@@ -57,6 +66,8 @@ class DeviceListService:
 
     async def contribute(self, ctx: SyncContext) -> SyncContribution:
         out = SyncContribution()
+        # spec: "Extensions to /sync" — one-time key counts and unused fallback key types, every sync.
+        out.always.update(await self.hs.e2e_keys.sync_summary(ctx.requester.user_id, ctx.requester.device_id))
         if ctx.since is None:
             return out  # spec: device_lists only on incremental sync
         me = ctx.requester.user_id

@@ -1,0 +1,90 @@
+"""End-to-end encryption key endpoints.
+
+spec: data/api/client-server/keys.yaml (/keys/upload, /keys/query, /keys/claim,
+/keys/changes) and cross_signing.yaml (/keys/device_signing/upload,
+/keys/signatures/upload).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from aiohttp import web
+
+from homeserver.api.request import get_hs, read_json_object, require_user
+from homeserver.api.response import json_response
+from homeserver.errors import bad_json, missing_param
+from homeserver.services.stream_token import StreamToken
+
+routes = web.RouteTableDef()
+V3 = "/_matrix/client/{version:(?:v3|r0)}"
+
+
+@routes.post(V3 + "/keys/upload")
+async def upload_keys(request: web.Request) -> web.Response:
+    requester = await require_user(request)
+    body = await read_json_object(request, allow_empty=True)
+    counts = await get_hs(request).e2e_keys.upload(requester, body)
+    return json_response({"one_time_key_counts": counts})
+
+
+def _object_field(body: dict[str, Any], name: str) -> dict[str, Any]:
+    if name not in body:
+        raise missing_param(f"{name} is required")
+    value = body[name]
+    if not isinstance(value, dict):
+        raise bad_json(f"{name} must be an object")
+    return value
+
+
+@routes.post(V3 + "/keys/query")
+async def query_keys(request: web.Request) -> web.Response:
+    requester = await require_user(request)
+    wanted_raw = _object_field(await read_json_object(request), "device_keys")
+    wanted: dict[str, list[str]] = {}
+    for user_id, device_ids in wanted_raw.items():
+        if not isinstance(device_ids, list) or not all(isinstance(d, str) for d in device_ids):
+            raise bad_json(f"device_keys.{user_id} must be a list of device IDs")
+        wanted[user_id] = device_ids
+    return json_response(await get_hs(request).e2e_keys.query(requester, wanted))
+
+
+@routes.post(V3 + "/keys/claim")
+async def claim_keys(request: web.Request) -> web.Response:
+    await require_user(request)
+    wanted_raw = _object_field(await read_json_object(request), "one_time_keys")
+    wanted: dict[str, dict[str, str]] = {}
+    for user_id, devices in wanted_raw.items():
+        if not isinstance(devices, dict) or not all(isinstance(a, str) for a in devices.values()):
+            raise bad_json(f"one_time_keys.{user_id} must map device IDs to algorithms")
+        wanted[user_id] = devices
+    return json_response(await get_hs(request).e2e_keys.claim(wanted))
+
+
+@routes.get(V3 + "/keys/changes")
+async def key_changes(request: web.Request) -> web.Response:
+    requester = await require_user(request)
+    raw_from, raw_to = request.query.get("from"), request.query.get("to")
+    if not raw_from:
+        raise missing_param("from is required")
+    if not raw_to:
+        raise missing_param("to is required")
+    hs = get_hs(request)
+    changes = await hs.e2e_keys.changes(requester, StreamToken.parse(raw_from), StreamToken.parse(raw_to))
+    return json_response(changes)
+
+
+@routes.post(V3 + "/keys/device_signing/upload")
+async def upload_cross_signing_keys(request: web.Request) -> web.Response:
+    requester = await require_user(request)
+    body = await read_json_object(request)
+    await get_hs(request).cross_signing.upload_keys(requester, body)
+    return json_response({})
+
+
+@routes.post(V3 + "/keys/signatures/upload")
+async def upload_signatures(request: web.Request) -> web.Response:
+    requester = await require_user(request)
+    body = await read_json_object(request)
+    failures = await get_hs(request).cross_signing.upload_signatures(requester, body)
+    return json_response({"failures": failures})
