@@ -87,6 +87,10 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--host")
     run.add_argument("--port", type=int)
     run.set_defaults(func=_run)
+
+    from homeserver.admin_cli import add_admin_parser
+
+    add_admin_parser(sub)
     return p
 
 
