@@ -29,7 +29,11 @@ from homeserver.app import build_app
 from homeserver.config import Config
 from homeserver.server import Homeserver
 from tests.conftest import RunningHomeserver, make_config
-from tests.federation.certificates import TestCertificateAuthority, make_leaf_certificate, make_test_ca
+from tests.federation.certificates import (
+    TestCertificateAuthority,
+    make_leaf_certificate,
+    make_test_ca,
+)
 from tests.parleyd_process import Parleyd, free_port
 
 LOOPBACK = "127.0.0.1"

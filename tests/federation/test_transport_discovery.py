@@ -8,6 +8,7 @@ import pytest
 from aiohttp import ClientSession, web
 from aiohttp.test_utils import TestServer
 
+from federation.crypto.signing import generate_signing_key
 from federation.transport.client import FederationClient, encode_query
 from federation.transport.discovery import (
     WELL_KNOWN_DEFAULT_CACHE_S,
@@ -20,7 +21,6 @@ from federation.transport.discovery import (
     cache_seconds_from_headers,
     parse_server_name,
 )
-from federation.crypto.signing import generate_signing_key
 from homeserver.config import FederationConfig
 
 

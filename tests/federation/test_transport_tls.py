@@ -8,11 +8,11 @@ from pathlib import Path
 import aiohttp
 import pytest
 
+from federation.crypto.signing import generate_signing_key
 from federation.keys import parse_key_response
 from federation.transport.client import FederationClient
 from federation.transport.errors import FederationUnreachable
 from federation.transport.tls import client_ssl_context
-from federation.crypto.signing import generate_signing_key
 from homeserver.config import FederationConfig
 from tests.federation.certificates import make_test_ca
 from tests.federation.harness import FederatedParleyd, federated_homeservers
