@@ -10,15 +10,19 @@ hold. Such a membership gets a position in the events stream, a
 
 from __future__ import annotations
 
+import logging
 from typing import TYPE_CHECKING, Any
 
 from federation.rooms.events import Event
 from federation.rooms.versions import KNOWN_ROOM_VERSIONS
 from homeserver.services.event_format import client_event, stripped_state_event
+from homeserver.services.federated_pdus import InvalidPdu, event_from_pdu
 from homeserver.storage.out_of_band_memberships import OutOfBandMembership, OutOfBandMembershipStore
 
 if TYPE_CHECKING:
     from homeserver.server import Homeserver
+
+logger = logging.getLogger(__name__)
 
 
 class OutOfBandMembershipService:
@@ -44,6 +48,40 @@ class OutOfBandMembershipService:
             events.persisted_stream = stream
         (await events.rooms_for_user(user_id))[room_id] = membership
         self.hs.notifier.notify_users([user_id])
+
+    async def on_pdu_for_unknown_room(self, origin: str, raw: Any) -> bool:
+        """A PDU (from /send) for a room we do not hold that ends a local user's out-of-band
+        invite or knock: the invite revoked, the knock refused, a ban. Returns whether it was kept.
+
+        We cannot auth it against room state we do not have; it must be signed by its
+        sender's server, be a leave or ban of a local user, and name our invite/knock
+        event among its auth_events (spec: "Auth events selection" picks the target's
+        current membership), so only an event built on top of ours is taken.
+        """
+        if not isinstance(raw, dict) or raw.get("type") != "m.room.member":
+            return False
+        room_id, target = raw.get("room_id"), raw.get("state_key")
+        if not isinstance(room_id, str) or not isinstance(target, str) or not self.hs.is_mine(target):
+            return False
+        current = await self.store.get(room_id, target)
+        if current is None or current.membership not in ("invite", "knock"):
+            return False
+        version = KNOWN_ROOM_VERSIONS[current.room_version]
+        try:
+            event, hash_ok = event_from_pdu(raw, version, room_id)
+        except InvalidPdu:
+            return False
+        if not hash_ok or event.membership not in ("leave", "ban") or current.event_id not in event.auth_event_ids:
+            return False
+        from federation.keys import SignatureError
+
+        try:
+            await self.hs.keyring.verify_event_signatures(event)
+        except SignatureError as e:
+            logger.info("membership PDU %s from %s has a bad signature: %s", event.event_id, origin, e)
+            return False
+        await self.record(room_id, target, event, origin, current.stripped_state)
+        return True
 
     async def get(self, room_id: str, user_id: str) -> OutOfBandMembership | None:
         return await self.store.get(room_id, user_id)

@@ -467,3 +467,34 @@ async def test_invite_from_an_ignored_remote_user_is_not_synced(tmp_path: Path) 
         await alice.invite(room_id, bob.user_id or "")  # returns once hs2 has recorded the invite
         assert await member_state(alice, room_id, bob.user_id or "") == "invite"
         assert not invited(await bob.sync(), room_id)
+
+
+async def test_revoked_remote_invite_ends_the_out_of_band_invite(tmp_path: Path) -> None:
+    async with federated_homeservers(tmp_path, 2) as (hs1, hs2):
+        alice = await hs1.register("alice")
+        bob = await hs2.register("bob")
+        room_id = await alice.create_room(preset="private_chat")
+        await alice.invite(room_id, bob.user_id or "")
+        _, token = await sync_until(bob, None, lambda r: invited(r, room_id), within=15.0)
+        await alice.request("POST", f"/_matrix/client/v3/rooms/{q(room_id)}/kick", {"user_id": bob.user_id})
+
+        from homeserver.services.resident_membership import federation_pdu
+
+        room = await hs1.hs.events.get_room(room_id)
+        assert room is not None
+        revoke = federation_pdu(room.state[("m.room.member", bob.user_id or "")])
+        # A well-signed leave that does not build on the invite is not taken.
+        from federation.rooms.builder import build_event
+
+        unrelated = build_event(
+            room_version=room.version, room_id=room_id, sender=alice.user_id or "", event_type="m.room.member",
+            content={"membership": "leave"}, state_key=bob.user_id, prev_event_ids=[], auth_event_ids=[],
+            depth=99, origin_server_ts=revoke["origin_server_ts"], server_name=hs1.server_name,
+            signing_key=hs1.hs.signing_key,
+        )
+        assert not await hs2.hs.out_of_band.on_pdu_for_unknown_room(hs1.server_name, federation_pdu(unrelated))
+        # The revocation itself (a /send to the invitee's server hands it over the same way).
+        await hs2.hs.out_of_band.on_pdu_for_unknown_room(hs1.server_name, revoke)
+        response, _ = await sync_until(bob, token, lambda r: left(r, room_id), within=15.0)
+        assert response["rooms"]["leave"][room_id]["timeline"]["events"][0]["sender"] == alice.user_id
+        assert not invited(await bob.sync(), room_id)
