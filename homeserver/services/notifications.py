@@ -18,6 +18,7 @@ from federation.rooms.events import Event
 from federation.rooms.power_levels import user_power_level
 from homeserver.errors import invalid_param
 from homeserver.services.event_format import client_event
+from homeserver.services.push_gateway import PushGatewayDelivery
 from homeserver.services.push_rules import EventContext, evaluate, flatten_event
 from homeserver.services.room_state import RoomState
 from homeserver.services.unread import NotificationCounter
@@ -39,6 +40,7 @@ class NotificationService:
         self.hs = hs
         self.store = store
         self.counter = NotificationCounter(hs, store, self._unflushed_for)
+        self.gateway = PushGatewayDelivery(hs)
         self._queued: list[PushAction] = []
         self._in_flight: list[PushAction] = []
         self._writer: asyncio.Task[None] | None = None
@@ -83,9 +85,10 @@ class NotificationService:
                 continue
             highlight = outcome.highlight
             self.counter.record(user_id, event.room_id, stream, highlight)
-            self._queued.append(
-                PushAction(user_id, event.room_id, stream, event.event_id, outcome.actions, highlight, now)
-            )
+            action = PushAction(user_id, event.room_id, stream, event.event_id, outcome.actions, highlight, now)
+            self._queued.append(action)
+            if user_id in self.hs.push_settings.http_pusher_users:
+                self.gateway.enqueue(action)
         if self._queued and self._writer is None:
             self._writer = asyncio.get_running_loop().create_task(self._write_loop(), name="push-actions-writer")
 
@@ -124,6 +127,7 @@ class NotificationService:
             await asyncio.shield(self._writer)
 
     async def stop(self) -> None:
+        await self.gateway.stop()
         await self.flush()
 
     # --- GET /notifications -----------------------------------------------------------

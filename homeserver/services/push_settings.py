@@ -42,10 +42,13 @@ class PushSettingsService:
         self.store = store
         self._customised: dict[str, UserPushRules] = {}
         self._ordered: dict[str, list[PushRule]] = {}
+        # Users who may have http pushers (a superset): the persist listener reads it.
+        self.http_pusher_users: set[str] = set()
 
     async def load(self) -> None:
         for user_id, raw in (await self.store.all_user_rules()).items():
             self._customised[user_id] = UserPushRules.from_json(raw)
+        self.http_pusher_users = await self.store.users_with_pushers("http")
 
     # --- rules ---------------------------------------------------------------------------
     def _rules_of(self, user_id: str) -> UserPushRules:
@@ -143,7 +146,7 @@ class PushSettingsService:
         if not pushkey or len(pushkey.encode()) > 512:
             raise invalid_param("pushkey must be 1 to 512 bytes")
         if kind is None:
-            await self.store.delete_pusher(user_id, app_id, pushkey)
+            await self.remove_pusher(user_id, app_id, pushkey)
             return
         if kind not in _PUSHER_KINDS:
             raise invalid_param(f"Unsupported pusher kind {kind!r}")
@@ -169,6 +172,11 @@ class PushSettingsService:
             profile_tag, body["lang"], data, device_id,
         )
         await self.store.set_pusher(pusher, self.hs.clock.time_ms(), append)
+        if kind == "http":
+            self.http_pusher_users.add(user_id)
+
+    async def remove_pusher(self, user_id: str, app_id: str, pushkey: str) -> None:
+        await self.store.delete_pusher(user_id, app_id, pushkey)
 
 
 def _check_gateway_url(url: Any) -> None:

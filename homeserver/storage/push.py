@@ -37,6 +37,7 @@ class Pusher:
     lang: str
     data: dict[str, Any]
     device_id: str | None = None  # the device whose access token set it
+    updated_ts: int = 0  # when it was last set (ms)
 
     def to_json(self) -> dict[str, Any]:
         """spec: pusher.yaml, GET /pushers item."""
@@ -126,10 +127,17 @@ class PushStore:
     async def pushers_for(self, user_id: str) -> list[Pusher]:
         rows = await self.db.fetchall(
             "get_pushers",
-            f"SELECT {_PUSHER_COLUMNS} FROM pushers WHERE user_id = ? ORDER BY created_ts, app_id, pushkey",
+            f"SELECT {_PUSHER_COLUMNS}, created_ts FROM pushers WHERE user_id = ?"
+            " ORDER BY created_ts, app_id, pushkey",
             (user_id,),
         )
-        return [Pusher(*r[:8], orjson.loads(r[8]), r[9]) for r in rows]
+        return [Pusher(*r[:8], orjson.loads(r[8]), r[9], r[10]) for r in rows]
+
+    async def users_with_pushers(self, kind: str) -> set[str]:
+        rows = await self.db.fetchall(
+            "users_with_pushers", "SELECT DISTINCT user_id FROM pushers WHERE kind = ?", (kind,)
+        )
+        return {r[0] for r in rows}
 
     async def set_pusher(self, pusher: Pusher, created_ts: int, append: bool) -> None:
         """Create or update; without ``append`` other users' pushers with this app_id and pushkey go."""
@@ -149,7 +157,7 @@ class PushStore:
             await conn.execute(
                 f"INSERT INTO pushers ({_PUSHER_COLUMNS}, created_ts) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
                 " ON CONFLICT (app_id, pushkey, user_id) DO UPDATE SET kind = excluded.kind,"
-                " device_id = excluded.device_id,"
+                " device_id = excluded.device_id, created_ts = excluded.created_ts,"
                 " app_display_name = excluded.app_display_name,"
                 " device_display_name = excluded.device_display_name,"
                 " profile_tag = excluded.profile_tag, lang = excluded.lang, data = excluded.data",
