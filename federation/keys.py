@@ -219,6 +219,13 @@ class KeyRing:
             return keys
         return {**keys, **fetched}
 
+    async def stop(self) -> None:
+        """Cancel key fetches still in flight (shutdown)."""
+        tasks = list(self._in_flight.values())
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+
     @property
     def own_old_keys(self) -> dict[str, VerifyKey]:
         """Our earlier signing keys (``expired_ts`` set), for ``old_verify_keys``."""

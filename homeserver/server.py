@@ -242,6 +242,7 @@ class Homeserver:
         await self.presence.stop()
         await self.federation_sender.stop()
         await self.search.stop()
+        await self.keyring.stop()
         await self.federation_client.close()
         await self.notifications.stop()
         await self.media.stop()

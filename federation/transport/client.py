@@ -86,6 +86,7 @@ class FederationClient:
         self.config = config
         self._ssl = client_ssl_context(config.ca_bundle, config.tls_min_version)
         self._http: aiohttp.ClientSession | None = None
+        self._closed = False
         self.resolver = resolver or ServerResolver(HttpWellKnownFetcher(self.session))
 
     def session(self) -> aiohttp.ClientSession:
@@ -98,6 +99,9 @@ class FederationClient:
         return self._http
 
     async def close(self) -> None:
+        """Stop: later requests fail as unreachable instead of opening a new pool."""
+        self._closed = True
+        await self.resolver.stop()
         if self._http is not None and not self._http.closed:
             await self._http.close()
         self._http = None
@@ -148,6 +152,8 @@ class FederationClient:
     ) -> tuple[bytes, str]:
         if not path.startswith("/"):
             raise ValueError(f"federation path must start with '/': {path!r}")
+        if self._closed:
+            raise FederationUnreachable(destination, "this server is shutting down")
         uri = path + encode_query(query)
         try:
             async with asyncio.timeout(timeout):

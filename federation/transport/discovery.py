@@ -243,5 +243,12 @@ class ServerResolver:
         seconds = min(WELL_KNOWN_ERROR_MIN_CACHE_S * 2 ** (failures - 1), WELL_KNOWN_ERROR_MAX_CACHE_S)
         self._cache[hostname] = _CachedWellKnown(None, self._now() + seconds, failures)
 
+    async def stop(self) -> None:
+        """Cancel well-known lookups still in flight (shutdown)."""
+        tasks = list(self._in_flight.values())
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+
     def forget(self, hostname: str) -> None:
         self._cache.pop(hostname, None)
