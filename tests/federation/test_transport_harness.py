@@ -50,3 +50,25 @@ async def test_parleyd_subprocess_federates_under_its_loopback_name(tmp_path: Pa
         assert body["server"]["name"] == "Parley"  # type: ignore[index]
     finally:
         assert await parleyd.stop() == 0
+
+
+async def test_two_parleyd_processes_exchange_keys_over_plain_http(tmp_path: Path) -> None:
+    from federation.keys import parse_key_response
+
+    first, second = FederatedParleyd(tmp_path / "p1"), FederatedParleyd(tmp_path / "p2")
+    for parleyd in (first, second):
+        await parleyd.init()
+        await parleyd.start()
+    try:
+        async with ClientSession() as session:
+            # The first server, as a notary, fetches the second's keys over federation.
+            async with session.post(
+                first.base_url + "/_matrix/key/v2/query", json={"server_keys": {second.server_name: {}}}
+            ) as resp:
+                assert resp.status == 200
+                [answer] = (await resp.json())["server_keys"]
+        assert parse_key_response(answer, second.server_name, 0)
+        assert set(answer["signatures"]) == {first.server_name, second.server_name}
+    finally:
+        for parleyd in (first, second):
+            assert await parleyd.stop() == 0
