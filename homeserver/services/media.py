@@ -267,7 +267,7 @@ class MediaService:
         remote = await self._once(("remote", server_name, media_id),
                                   lambda: self.remote.get(server_name, media_id))
         return ServedMedia(
-            self.files.path_for(remote.sha256), remote.content_type or DEFAULT_CONTENT_TYPE,
+            self.files.path_for(remote.sha256), normalise_content_type(remote.content_type),
             remote.upload_name, remote.size, remote=True,
         )
 
