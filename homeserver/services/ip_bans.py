@@ -82,7 +82,7 @@ class IpBanService:
                 break
         return address
 
-    def list(self) -> list[IpBan]:
+    def banned(self) -> list[IpBan]:
         return sorted(self._banned.values(), key=lambda b: b.address)
 
     async def ban(self, raw_address: str, reason: str | None) -> IpBan:

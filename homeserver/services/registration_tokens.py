@@ -80,7 +80,7 @@ class RegistrationTokenService:
             await self.store.complete_registration_token(pending[0])
 
     # --- admin API -----------------------------------------------------------------------
-    async def list(self, valid: bool | None) -> list[dict[str, Any]]:
+    async def list_tokens(self, valid: bool | None) -> list[dict[str, Any]]:
         tokens = await self.store.list_registration_tokens()
         if valid is not None:
             tokens = [t for t in tokens if self._is_usable(t) == valid]

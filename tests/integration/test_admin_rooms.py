@@ -7,7 +7,7 @@ import pytest
 
 from tests.conftest import RunningHomeserver
 from tests.http_client import MatrixHttp, q
-from tests.integration.test_admin_users import S1, S2, P1, V3, expect_error, make_admin
+from tests.integration.test_admin_users import P1, S1, S2, V3, expect_error, make_admin
 
 
 @pytest.fixture

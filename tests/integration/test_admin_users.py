@@ -224,3 +224,20 @@ async def test_registration_needs_and_uses_an_admin_created_token(
     }, expect=401)
     assert refused["errcode"] == "M_FORBIDDEN"
     assert await api.request("GET", validity, params={"token": "once"}) == {"valid": False}
+
+
+async def test_admin_endpoints_answer_bad_input_with_4xx(admin: MatrixHttp) -> None:
+    bad_bodies: list[bytes] = [b"not json", b"[]", b'{"user_id": 5, "minutes": "x", "block": "yes"}', b"{}"]
+    for method, path, body in ADMIN_ENDPOINTS:
+        if path.endswith("/shutdown"):
+            continue
+        for raw in bad_bodies if body is not None else [b""]:
+            status, error = await admin.status_of(method, path, raw=raw)
+            assert status < 500, (method, path, raw, error)
+    for params in ({"from": "-1"}, {"limit": "abc"}, {"dir": "sideways"}, {"deactivated": "maybe"}):
+        for path in (f"{S2}/users", f"{S1}/rooms", f"{S1}/event_reports"):
+            status, error = await admin.status_of("GET", path, params=params)
+            assert 400 <= status < 500 or status == 200, (path, params, error)
+            assert status != 500
+    status, error = await admin.status_of("GET", f"{S1}/event_reports/abc")
+    assert (status, error["errcode"]) == (400, "M_INVALID_PARAM")

@@ -107,7 +107,7 @@ async def accept_knock(request: web.Request) -> web.Response:
 @routes.get(PARLEY_V1 + "/ip_bans")
 async def list_ip_bans(request: web.Request) -> web.Response:
     await require_admin(request)
-    bans = get_hs(request).ip_bans.list()
+    bans = get_hs(request).ip_bans.banned()
     return json_response({"ip_bans": [
         {"address": b.address, "reason": b.reason, "created_ts": b.created_ts} for b in bans
     ]})

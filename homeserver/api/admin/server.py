@@ -61,7 +61,7 @@ TOKENS = SYNAPSE_V1 + "/registration_tokens"
 async def list_tokens(request: web.Request) -> web.Response:
     await require_admin(request)
     valid = query_bool(request, "valid") if "valid" in request.query else None
-    return json_response({"registration_tokens": await get_hs(request).registration_tokens.list(valid)})
+    return json_response({"registration_tokens": await get_hs(request).registration_tokens.list_tokens(valid)})
 
 
 @routes.post(TOKENS + "/new")

@@ -5,7 +5,12 @@ from __future__ import annotations
 from aiohttp import web
 
 from homeserver.api.admin.auth import SYNAPSE_V1, SYNAPSE_V2, require_admin
-from homeserver.api.admin.bodies import AdminFlagBody, DeactivateBody, ResetPasswordBody, UserUpsertBody
+from homeserver.api.admin.bodies import (
+    AdminFlagBody,
+    DeactivateBody,
+    ResetPasswordBody,
+    UserUpsertBody,
+)
 from homeserver.api.request import get_hs, query_bool, query_int, read_model
 from homeserver.api.response import empty_response, json_response
 from homeserver.errors import forbidden
