@@ -44,6 +44,7 @@ __all__ = ["KeyRing", "SignatureError", "VerifyKey", "parse_key_response"]
 # rooms/fragments/v5-signing-requirements.md: "the lesser of valid_until_ts and 7 days".
 MAX_KEY_VALIDITY_MS = 7 * 24 * 3600 * 1000
 KEY_FETCH_TIMEOUT_S = 15.0
+MIN_REFETCH_INTERVAL_S = 5.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -157,6 +158,8 @@ class KeyRing:
         self._keys: dict[str, dict[str, VerifyKey]] = {}
         self._in_flight: dict[str, asyncio.Task[dict[str, VerifyKey]]] = {}
         self._own_old_keys: dict[str, VerifyKey] = {}
+        # When each server's keys were last fetched successfully (monotonic seconds).
+        self._last_fetched: dict[str, float] = {}
 
     # --- public API -------------------------------------------------------------
     async def verify_json(self, server_name: str, obj: dict[str, Any], *, valid_at_ts: int | None = None) -> None:
@@ -211,6 +214,11 @@ class KeyRing:
             return keys
         # An old key (expired_ts) will not become valid again by fetching.
         if all(k in keys and keys[k].expired_ts is not None for k in wanted):
+            return keys
+        # Requests naming key IDs the server does not publish must not make us
+        # re-fetch its keys for every request: one refetch per interval.
+        fetched_at = self._last_fetched.get(server_name)
+        if fetched_at is not None and self.hs.clock.monotonic() - fetched_at < MIN_REFETCH_INTERVAL_S:
             return keys
         try:
             fetched = await self._fetch_shared(server_name, wanted, valid_at_ts)
@@ -314,6 +322,7 @@ class KeyRing:
             raise SignatureError(f"no valid key response for {server_name}: {'; '.join(problems)}")
         cache = self._keys.setdefault(server_name, {})
         cache.update(merged)
+        self._last_fetched[server_name] = self.hs.clock.monotonic()
         return merged
 
     # --- fetching -----------------------------------------------------------------

@@ -172,3 +172,24 @@ async def test_notary_answer_must_carry_a_pinned_notary_key(tmp_path: Path) -> N
         ]
         with pytest.raises(SignatureError):
             await verifier.hs.keyring.get_verify_key(origin.server_name, origin_key.key_id)
+
+
+async def test_unknown_key_ids_do_not_refetch_on_every_request(tmp_path: Path) -> None:
+    import pytest
+
+    from federation.keys import SignatureError
+
+    async with federated_homeservers(tmp_path, 2) as (hs1, hs2):
+        client = hs1.hs.federation_client
+        real_get_json = client.get_json
+        fetched: list[str] = []
+
+        async def counting_get_json(destination: str, path: str, *args: Any, **kwargs: Any) -> Any:
+            fetched.append(path)
+            return await real_get_json(destination, path, *args, **kwargs)
+
+        client.get_json = counting_get_json  # type: ignore[method-assign]
+        for _ in range(5):
+            with pytest.raises(SignatureError, match="unknown key"):
+                await hs1.hs.keyring.get_verify_key(hs2.server_name, "ed25519:bogus")
+        assert fetched == ["/_matrix/key/v2/server"]
