@@ -51,6 +51,8 @@ class NotificationService:
     def on_event_persisted(self, room: RoomState, event: Event) -> None:
         if event.rejected_reason is not None:
             return
+        if self.hs.is_mine(event.sender):
+            self.counter.sent_event(event.sender, event.room_id, event.stream_ordering or 0)
         joined = self._joined_members(room)
         recipients = [u for u in joined if u != event.sender and self.hs.is_mine(u)]
         if event.type == "m.room.member" and event.membership == "invite":

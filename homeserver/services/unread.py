@@ -5,7 +5,8 @@ whose actions contain ``notify`` for a user is recorded here the moment it is
 persisted (before /sync wakes), and written to ``event_push_actions`` so the counts
 survive a restart. A (user, room) pair is loaded from storage on first use; after
 that the count is kept in memory. A read receipt (``m.read`` or ``m.read.private``,
-whichever is further ahead) drops the notifications up to the event it marks.
+whichever is further ahead) drops the notifications up to the event it marks, and so
+does sending an event: the user has read the room up to their own latest event.
 
 spec: client-server-api/modules/push.md, "Receiving notifications" and
 "Marking notifications as read".
@@ -69,9 +70,21 @@ class NotificationCounter:
     def receipt_moved(self, user_id: str, room_id: str) -> None:
         self._receipt_moved.add((user_id, room_id))
 
+    def sent_event(self, user_id: str, room_id: str, stream_ordering: int) -> None:
+        """spec: push.md, "Marking notifications as read" — sending an event reads up to it."""
+        key = (user_id, room_id)
+        entry = self._rooms.get(key)
+        if entry is None:
+            return  # loading reads the position, own events included
+        if entry.ready.is_set():
+            entry.advance_read(stream_ordering)
+        else:
+            self._receipt_moved.add(key)
+
     async def _read_position(self, user_id: str, room_id: str) -> int:
-        position = await self.hs.receipt_store.read_position(room_id, user_id)
-        return position or 0
+        position = await self.hs.receipt_store.read_position(room_id, user_id) or 0
+        sent = await self.store.last_sent_after(room_id, user_id, position)
+        return max(position, sent or 0)
 
     async def _load(self, key: tuple[str, str]) -> _RoomUnread:
         entry = _RoomUnread()

@@ -106,6 +106,15 @@ class PushStore:
         )
         return [(r[0], bool(r[1])) for r in rows]
 
+    async def last_sent_after(self, room_id: str, user_id: str, after: int) -> int | None:
+        """Stream ordering of the user's latest event in the room after ``after``, if any."""
+        value = await self.db.fetchval(
+            "last_sent_after",
+            "SELECT MAX(stream_ordering) FROM events WHERE room_id = ? AND stream_ordering > ? AND sender = ?",
+            (room_id, after, user_id),
+        )
+        return None if value is None else int(value)
+
     async def notifications(
         self, user_id: str, before: int | None, limit: int, only_highlight: bool
     ) -> list[PushAction]:

@@ -179,3 +179,26 @@ async def test_counts_and_rules_survive_a_restart(tmp_path: Path) -> None:
             assert len(listed) == 2
         finally:
             await server.close()
+
+
+async def test_sending_an_event_marks_the_room_read(tmp_path: Path) -> None:
+    # spec: push.md, "Marking notifications as read" — "either by using the API or by sending an event".
+    config = make_config(tmp_path / "hs")
+    async with ClientSession() as session:
+        hs, server = await start_homeserver(config)
+        running = RunningHomeserver(hs, server, session)
+        alice, bob, room_id = await group_room(running)
+        await alice.send(room_id, "one")
+        assert counts(await bob.sync(), room_id) == {"notification_count": 1, "highlight_count": 0}
+        await bob.send(room_id, "reply")
+        await alice.send(room_id, "two")
+        assert counts(await bob.sync(), room_id) == {"notification_count": 1, "highlight_count": 0}
+        await server.close()
+        # After a restart the position comes from storage: still read up to bob's reply.
+        hs, server = await start_homeserver(config)
+        try:
+            bob = RunningHomeserver(hs, server, session).api()
+            await bob.login("bob")
+            assert counts(await bob.sync(), room_id) == {"notification_count": 1, "highlight_count": 0}
+        finally:
+            await server.close()
