@@ -305,7 +305,7 @@ class RoomService:
         for room_id, membership in list((await self.events.rooms_for_user(user_id)).items()):
             if membership in ("join", "invite", "knock"):
                 try:
-                    await self._membership(room_id, user_id, user_id, "leave")
+                    await self.leave(user_id, room_id)  # remote invites/knocks: make_leave
                 except MatrixError as e:
                     logger.warning("could not leave %s for %s: %s", room_id, user_id, e)
 

@@ -79,3 +79,31 @@ async def test_third_server_joining_through_a_resident_is_announced_to_the_other
                                           within=15.0)
         await alice.send(room_id, "welcome carol")
         await sync_until(carol, carol_token, has_message(room_id, "welcome carol"), within=15.0)
+
+
+async def test_create_room_inviting_a_remote_user_directly(tmp_path: Path) -> None:
+    async with federated_homeservers(tmp_path, 2) as (hs1, hs2):
+        alice = await hs1.register("alice")
+        bob = await hs2.register("bob")
+        room_id = await alice.create_room(preset="trusted_private_chat", is_direct=True, invite=[bob.user_id])
+        response, _ = await sync_until(bob, None, lambda r: room_id in r.get("rooms", {}).get("invite", {}),
+                                       within=15.0)
+        own = [e for e in response["rooms"]["invite"][room_id]["invite_state"]["events"]
+               if e["type"] == "m.room.member" and e["state_key"] == bob.user_id]
+        assert own[0]["content"].get("is_direct") is True
+
+
+async def test_deactivated_user_rejects_their_remote_invites(tmp_path: Path) -> None:
+    async with federated_homeservers(tmp_path, 2) as (hs1, hs2):
+        alice = await hs1.register("alice")
+        bob = await hs2.register("bob")
+        room_id = await alice.create_room(preset="private_chat")
+        await alice.invite(room_id, bob.user_id or "")
+        await sync_until(bob, None, lambda r: room_id in r.get("rooms", {}).get("invite", {}), within=15.0)
+        _, alice_token = await sync_until(alice, None, has_member(room_id, bob.user_id or "", "invite"),
+                                          within=15.0)
+
+        await bob.request("POST", "/_matrix/client/v3/account/deactivate",
+                          {"auth": {"type": "m.login.password", "password": "correct horse",
+                                    "identifier": {"type": "m.id.user", "user": bob.user_id}}})
+        await sync_until(alice, alice_token, has_member(room_id, bob.user_id or "", "leave"), within=15.0)
