@@ -65,6 +65,23 @@ async def test_temporary_kick_lifts_itself(admin: MatrixHttp, alice: MatrixHttp,
     assert (await admin.request("GET", f"{P1}/temporary_bans"))["temporary_bans"] == []
 
 
+async def test_a_sooner_temporary_kick_wakes_the_expiry_task(
+    homeserver: RunningHomeserver, admin: MatrixHttp, alice: MatrixHttp, bob: MatrixHttp
+) -> None:
+    room_id = await shared_room(alice, bob)
+    carol = await homeserver.register("carol")
+    await carol.join(room_id)
+    _, since = await sync_until(alice, None, lambda r: bool(joined_room(r, room_id)))
+    # The task is asleep until carol's expiry in an hour; bob's must wake it.
+    await admin.request("POST", f"{P1}/rooms/{q(room_id)}/temporary_bans", {"user_id": "@carol:localhost", "minutes": 60})
+    await admin.request("POST", f"{P1}/rooms/{q(room_id)}/temporary_bans",
+                        {"user_id": "@bob:localhost", "duration_ms": 300})
+    await sync_until(alice, since, unban_of("@bob:localhost", room_id), within=10)
+    remaining = await admin.request("GET", f"{P1}/temporary_bans")
+    assert [b["user_id"] for b in remaining["temporary_bans"]] == ["@carol:localhost"]
+    assert await membership_of(alice, room_id, "@carol:localhost") == "ban"
+
+
 async def test_unkick_lifts_a_temporary_kick_early(admin: MatrixHttp, alice: MatrixHttp, bob: MatrixHttp) -> None:
     room_id = await shared_room(alice, bob)
     await admin.request("POST", f"{P1}/rooms/{q(room_id)}/temporary_bans", {"user_id": "@bob:localhost", "minutes": 60})
