@@ -214,5 +214,42 @@ class UserPushRules:
         else:
             self._change(user_id, kind, rule_id, actions=actions)
 
+    def copy_room_rules(self, old_room_id: str, new_room_id: str) -> bool:
+        """Copy rules about the old room to the replacement room (Synapse's behaviour on upgrade).
+
+        Room rules keyed by the old room ID, and override/underride rules with an
+        ``event_match`` on ``room_id`` for it, get a twin for the new room placed just
+        before the original. Returns whether anything was added.
+        """
+        changed = False
+        for kind in ("override", "room", "underride"):
+            copies: list[tuple[int, PushRule]] = []
+            existing = {r.rule_id for r in self.custom[kind]}
+            for i, rule in enumerate(self.custom[kind]):
+                if kind == "room":
+                    if rule.rule_id != old_room_id:
+                        continue
+                    twin = replace(rule, rule_id=new_room_id)
+                else:
+                    about_room = [
+                        c for c in rule.conditions
+                        if c.get("kind") == "event_match" and c.get("key") == "room_id"
+                        and c.get("pattern") == old_room_id
+                    ]
+                    if not about_room:
+                        continue
+                    conditions = tuple(
+                        {**c, "pattern": new_room_id} if c in about_room else c for c in rule.conditions
+                    )
+                    twin = replace(rule, rule_id=rule.rule_id.replace(old_room_id, new_room_id),
+                                   conditions=conditions)
+                if twin.rule_id not in existing:
+                    copies.append((i, twin))
+                    existing.add(twin.rule_id)
+            for offset, (i, twin) in enumerate(copies):
+                self.custom[kind].insert(i + offset, twin)
+                changed = True
+        return changed
+
     def copy(self) -> UserPushRules:
         return UserPushRules.from_json(self.to_json())

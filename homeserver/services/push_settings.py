@@ -105,6 +105,15 @@ class PushSettingsService:
         rules.set_actions(user_id, kind, rule_id, actions)
         await self._save(user_id, rules)
 
+    async def copy_room_rules(self, old_room_id: str, new_room_id: str, user_ids: list[str]) -> None:
+        """For a room upgrade: local users' rules about the old room also apply to the new one."""
+        for user_id in user_ids:
+            if user_id not in self._customised:
+                continue
+            rules = self._customised[user_id].copy()
+            if rules.copy_room_rules(old_room_id, new_room_id):
+                await self._save(user_id, rules)
+
     # --- sync ----------------------------------------------------------------------------
     def current_position(self) -> int:
         return self.hs.account_data.current_position()

@@ -126,3 +126,17 @@ def test_ruleset_json_shapes_rules_by_kind() -> None:
                                      "pattern": "cake"}
     assert ruleset["override"][0]["rule_id"] == ".m.rule.master"
     assert "conditions" in ruleset["override"][0]
+
+
+def test_room_upgrade_copies_rules_about_the_old_room() -> None:
+    rules = UserPushRules()
+    rules.put("room", "!old:example.org", {"actions": []}, None, None)
+    rules.put("override", "quiet-!old:example.org", {"actions": [], "conditions": [
+        {"kind": "event_match", "key": "room_id", "pattern": "!old:example.org"}]}, None, None)
+    rules.put("override", "other", {"actions": [], "conditions": []}, None, None)
+    assert rules.copy_room_rules("!old:example.org", "!new:example.org")
+    assert own_ids(rules, "room") == ["!new:example.org", "!old:example.org"]
+    assert own_ids(rules) == ["other", "quiet-!new:example.org", "quiet-!old:example.org"]
+    copied = rules.find(ALICE, "override", "quiet-!new:example.org")
+    assert copied.conditions[0]["pattern"] == "!new:example.org"
+    assert not rules.copy_room_rules("!old:example.org", "!new:example.org")  # already there
