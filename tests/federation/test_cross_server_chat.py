@@ -107,3 +107,39 @@ async def test_deactivated_user_rejects_their_remote_invites(tmp_path: Path) -> 
                           {"auth": {"type": "m.login.password", "password": "correct horse",
                                     "identifier": {"type": "m.id.user", "user": bob.user_id}}})
         await sync_until(alice, alice_token, has_member(room_id, bob.user_id or "", "leave"), within=15.0)
+
+
+async def _join_and_chat(alice: MatrixHttp, bob: MatrixHttp, resident: str) -> None:
+    room_id = await alice.create_room(preset="public_chat")
+    await bob.request("POST", f"/_matrix/client/v3/join/{q(room_id)}", {}, params={"via": resident})
+    _, alice_token = await sync_until(alice, None, has_member(room_id, bob.user_id or "", "join"), within=20.0)
+    await bob.send(room_id, "over the wire")
+    await sync_until(alice, alice_token, has_message(room_id, "over the wire"), within=20.0)
+
+
+async def test_join_and_chat_over_tls(tmp_path: Path) -> None:
+    from tests.federation.certificates import make_test_ca
+
+    ca = make_test_ca(tmp_path / "ca")
+    async with federated_homeservers(tmp_path, 2, tls=ca) as (hs1, hs2):
+        alice = await hs1.register("alice")
+        bob = await hs2.register("bob")
+        await _join_and_chat(alice, bob, hs1.server_name)
+
+
+async def test_join_and_chat_with_a_parleyd_process(tmp_path: Path) -> None:
+    from aiohttp import ClientSession
+
+    from tests.federation.harness import FederatedParleyd
+
+    parleyd = FederatedParleyd(tmp_path / "p1")
+    await parleyd.init()
+    await parleyd.start()
+    try:
+        async with federated_homeservers(tmp_path, 1) as (hs1,), ClientSession() as session:
+            alice = await hs1.register("alice")
+            bob = MatrixHttp(session, parleyd.base_url)
+            await bob.register("bob")
+            await _join_and_chat(alice, bob, hs1.server_name)
+    finally:
+        assert await parleyd.stop() == 0
