@@ -28,6 +28,8 @@ logger = logging.getLogger(__name__)
 
 # Memberships that blocked rooms refuse for local users.
 ENTERING_MEMBERSHIPS = ("join", "invite", "knock")
+# Longer than this is a permanent ban in all but name (and keeps timestamps in SQLite's range).
+MAX_TEMPORARY_BAN_MS = 10 * 365 * 86_400_000
 
 
 class ModerationService:
@@ -123,8 +125,8 @@ class ModerationService:
 
     # --- temporary kicks ---------------------------------------------------------------
     async def temporary_ban(self, room_id: str, target: str, duration_ms: int, reason: str | None) -> TemporaryBan:
-        if duration_ms <= 0:
-            raise MatrixError("M_INVALID_PARAM", 400, "duration must be positive")
+        if not 0 < duration_ms <= MAX_TEMPORARY_BAN_MS:
+            raise MatrixError("M_INVALID_PARAM", 400, "duration must be positive and at most 10 years")
         await self.ban(room_id, target, reason)
         room = await self.hs.events.require_room(room_id)
         banned_by = room.state[("m.room.member", target)].sender

@@ -24,6 +24,7 @@ if TYPE_CHECKING:
 
 TOKEN_ALPHABET = string.ascii_letters + string.digits + "._~-"
 MAX_TOKEN_LENGTH = 64
+MAX_SQL_INTEGER = 2**63
 
 
 class RegistrationTokenService:
@@ -119,7 +120,9 @@ class RegistrationTokenService:
         self.count -= 1
 
     def _check_limits(self, uses_allowed: int | None, expiry_time: int | None) -> None:
-        if uses_allowed is not None and uses_allowed < 0:
+        if uses_allowed is not None and not 0 <= uses_allowed < MAX_SQL_INTEGER:
             raise invalid_param("uses_allowed must be a non-negative integer or null")
+        if expiry_time is not None and expiry_time >= MAX_SQL_INTEGER:
+            raise invalid_param("expiry_time is too large")
         if expiry_time is not None and expiry_time < self.hs.clock.time_ms():
             raise MatrixError("M_INVALID_PARAM", 400, "expiry_time must not be in the past")

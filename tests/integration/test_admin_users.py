@@ -241,3 +241,16 @@ async def test_admin_endpoints_answer_bad_input_with_4xx(admin: MatrixHttp) -> N
             assert status != 500
     status, error = await admin.status_of("GET", f"{S1}/event_reports/abc")
     assert (status, error["errcode"]) == (400, "M_INVALID_PARAM")
+
+
+async def test_out_of_range_numbers_are_400(admin: MatrixHttp) -> None:
+    room_id = await admin.create_room()
+    for huge in (2**63, 2**70):
+        for path, body in (
+            (f"{S1}/registration_tokens/new", {"uses_allowed": huge}),
+            (f"{S1}/registration_tokens/new", {"expiry_time": huge}),
+            (f"{P1}/rooms/{q(room_id)}/temporary_bans", {"user_id": "@x:localhost", "duration_ms": huge}),
+            (f"{P1}/rooms/{q(room_id)}/temporary_bans", {"user_id": "@x:localhost", "minutes": 1e300}),
+        ):
+            status, error = await admin.status_of("POST", path, body=body)
+            assert status == 400 and error["errcode"] in ("M_INVALID_PARAM", "M_BAD_JSON"), (path, body, error)
