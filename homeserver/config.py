@@ -100,6 +100,18 @@ class FederationConfig(_Section):
     # How long our published server keys stay valid (valid_until_ts).
     key_validity_hours: int = Field(default=24, ge=1, le=24 * 7)
     listen: FederationListenConfig | None = None
+    # Served as m.server in /.well-known/matrix/server to delegate federation
+    # ("host[:port]"); unset: that endpoint answers 404.
+    well_known_server: str | None = None
+
+    @field_validator("well_known_server")
+    @classmethod
+    def _check_well_known_server(cls, v: str | None) -> str | None:
+        from schemas.identifiers import is_valid_server_name
+
+        if v is not None and not is_valid_server_name(v):
+            raise ValueError("must be a hostname with an optional :port, e.g. matrix.example.org:443")
+        return v
 
 
 class ServerNoticesConfig(_Section):
@@ -286,6 +298,8 @@ federation:
   #   port: 8448
   #   tls_certificate_path: "/etc/parley/tls.crt"
   #   tls_private_key_path: "/etc/parley/tls.key"
+  # Delegate federation for server_name to another host (/.well-known/matrix/server).
+  # well_known_server: "matrix.example.org:443"
 
 # Room version for new rooms (10, 11 or 12).
 default_room_version: "12"
