@@ -8,6 +8,7 @@ and the JSON body (spec: server-server-api.md, "Request Authentication").
 
 from __future__ import annotations
 
+import logging
 from typing import Any
 
 import orjson
@@ -19,6 +20,8 @@ from federation.transport.x_matrix import XMatrixHeaderError, parse_x_matrix_hea
 from homeserver.api.request import MAX_JSON_DEPTH, get_hs, json_nesting_depth
 from homeserver.errors import MatrixError
 from homeserver.server import Homeserver
+
+logger = logging.getLogger(__name__)
 
 _ORIGIN_KEY = "parley.federation_origin"
 
@@ -66,6 +69,7 @@ async def require_origin(request: web.Request) -> str:
             continue
         request[_ORIGIN_KEY] = auth.origin
         return auth.origin
+    logger.info("refused federation request %s %s: %s", request.method, request.raw_path, "; ".join(problems))
     raise _unauthorized("Invalid X-Matrix signature: " + "; ".join(problems))
 
 
