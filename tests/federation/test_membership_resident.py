@@ -199,3 +199,25 @@ async def test_malformed_send_join_is_a_client_error(tmp_path: Path, mangle: Any
             await client.put_json(hs1.server_name, path, pdu)
         assert 400 <= caught.value.status < 500
         assert await member_state(alice, room_id, user) is None
+
+
+async def test_repeated_send_join_is_answered_again(tmp_path: Path) -> None:
+    async with federated_homeservers(tmp_path, 2) as (hs1, hs2):
+        alice = await hs1.register("alice")
+        room_id = await public_room(hs1, alice)
+        user = "@bob:" + hs2.server_name
+        client = hs2.hs.federation_client
+        answer = await client.get_json(
+            hs1.server_name, f"/_matrix/federation/v1/make_join/{q(room_id)}/{q(user)}", {"ver": ["12"]}
+        )
+        from federation.rooms.builder import hash_and_sign_pdu
+        from federation.rooms.versions import ROOM_VERSION_12
+
+        event = hash_and_sign_pdu(answer["event"], ROOM_VERSION_12, hs2.server_name, hs2.hs.signing_key)
+        path = f"/_matrix/federation/v2/send_join/{q(room_id)}/{q(event.event_id)}"
+        first = await client.put_json(hs1.server_name, path, event.pdu)
+        again = await client.put_json(hs1.server_name, path, event.pdu)  # e.g. a retry after a timeout
+        assert again["event"]["signatures"] == first["event"]["signatures"]
+        assert {e["type"] for e in again["state"]} >= {"m.room.create", "m.room.power_levels"}
+        assert set(first["event"]["signatures"]) == {hs1.server_name, hs2.server_name}
+        assert await member_state(alice, room_id, user) == "join"
