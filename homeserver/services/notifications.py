@@ -43,6 +43,8 @@ class NotificationService:
         self.gateway = PushGatewayDelivery(hs)
         self._queued: list[PushAction] = []
         self._in_flight: list[PushAction] = []
+        self._redacted: list[str] = []  # event IDs whose notification rows are to go
+        self._redacted_in_flight: list[str] = []
         self._writer: asyncio.Task[None] | None = None
         # (room_id, state_group) -> joined members; membership only changes with state.
         self._joined: dict[tuple[str, int], list[str]] = {}
@@ -53,6 +55,8 @@ class NotificationService:
             return
         if self.hs.is_mine(event.sender):
             self.counter.sent_event(event.sender, event.room_id, event.stream_ordering or 0)
+        if event.type == "m.room.redaction" and event.redacts:
+            self._forget_redacted(room, event.redacts)
         joined = self._joined_members(room)
         recipients = [u for u in joined if u != event.sender and self.hs.is_mine(u)]
         if event.type == "m.room.member" and event.membership == "invite":
@@ -91,8 +95,19 @@ class NotificationService:
             self._queued.append(action)
             if user_id in self.hs.push_settings.http_pusher_users:
                 self.gateway.enqueue(action)
-        if self._queued and self._writer is None:
+        self._start_writer()
+
+    def _start_writer(self) -> None:
+        if (self._queued or self._redacted) and self._writer is None:
             self._writer = asyncio.get_running_loop().create_task(self._write_loop(), name="push-actions-writer")
+
+    def _forget_redacted(self, room: RoomState, event_id: str) -> None:
+        """A redacted event stops counting, as in Synapse; in this sync when it is recent."""
+        target = next((e for e in room.recent if e.event_id == event_id), None)
+        if target is not None and target.stream_ordering is not None:
+            self.counter.forget(room.room_id, target.stream_ordering)
+        self._redacted.append(event_id)
+        self._start_writer()
 
     def _joined_members(self, room: RoomState) -> list[str]:
         key = (room.room_id, room.state_group)
@@ -106,21 +121,29 @@ class NotificationService:
     # --- writing notification rows ----------------------------------------------------
     async def _write_loop(self) -> None:
         try:
-            while self._queued:
+            while self._queued or self._redacted:
                 self._in_flight, self._queued = self._queued, []
+                self._redacted_in_flight, self._redacted = self._redacted, []
                 try:
-                    await self.store.add_push_actions(self._in_flight)
+                    if self._in_flight:
+                        await self.store.add_push_actions(self._in_flight)
+                    if self._redacted_in_flight:
+                        removed = await self.store.delete_push_actions_for_events(self._redacted_in_flight)
+                        for user_id, room_id, stream in removed:
+                            self.counter.forget(room_id, stream, user_id)
                 except Exception:
-                    logger.exception("storing %d push actions failed", len(self._in_flight))
-                self._in_flight = []
+                    logger.exception("storing %d push actions (%d redacted) failed",
+                                     len(self._in_flight), len(self._redacted_in_flight))
+                self._in_flight, self._redacted_in_flight = [], []
         finally:
             self._writer = None
 
     def _unflushed_for(self, user_id: str, room_id: str) -> list[tuple[int, bool]]:
+        redacted = {*self._redacted, *self._redacted_in_flight}
         return [
             (a.stream_ordering, a.highlight)
             for a in (*self._in_flight, *self._queued)
-            if a.user_id == user_id and a.room_id == room_id
+            if a.user_id == user_id and a.room_id == room_id and a.event_id not in redacted
         ]
 
     async def flush(self) -> None:

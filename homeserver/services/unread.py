@@ -42,6 +42,12 @@ class _RoomUnread:
     read_upto: int = 0  # stream ordering the user has read up to
     entries: list[tuple[int, bool]] = field(default_factory=list)  # after read_upto, ascending
     ready: asyncio.Event = field(default_factory=asyncio.Event)
+    forgotten: set[int] = field(default_factory=set)  # redacted while loading
+
+    def forget(self, stream_ordering: int) -> None:
+        self.entries = [e for e in self.entries if e[0] != stream_ordering]
+        if not self.ready.is_set():
+            self.forgotten.add(stream_ordering)
 
     def advance_read(self, position: int) -> None:
         if position <= self.read_upto:
@@ -69,6 +75,17 @@ class NotificationCounter:
 
     def receipt_moved(self, user_id: str, room_id: str) -> None:
         self._receipt_moved.add((user_id, room_id))
+
+    def forget(self, room_id: str, stream_ordering: int, user_id: str | None = None) -> None:
+        """A notifying event was redacted: it no longer counts (for one user, or everyone)."""
+        if user_id is not None:
+            entry = self._rooms.get((user_id, room_id))
+            if entry is not None:
+                entry.forget(stream_ordering)
+            return
+        for (_, entry_room), entry in self._rooms.items():
+            if entry_room == room_id:
+                entry.forget(stream_ordering)
 
     def sent_event(self, user_id: str, room_id: str, stream_ordering: int) -> None:
         """spec: push.md, "Marking notifications as read" — sending an event reads up to it."""
@@ -100,7 +117,10 @@ class NotificationCounter:
             merged.update(pending)
             merged.update(entry.entries)
             entry.read_upto = position
-            entry.entries = sorted((s, h) for s, h in merged.items() if s > position)
+            entry.entries = sorted(
+                (s, h) for s, h in merged.items() if s > position and s not in entry.forgotten
+            )
+            entry.forgotten.clear()
         except BaseException:
             self._rooms.pop(key, None)
             raise

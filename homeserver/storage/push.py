@@ -96,6 +96,22 @@ class PushStore:
 
         await self.db.write("add_push_actions", run)
 
+    async def delete_push_actions_for_events(self, event_ids: list[str]) -> list[tuple[str, str, int]]:
+        """Forget the notifications of (redacted) events; returns (user, room, stream) of each."""
+
+        async def run(conn: aiosqlite.Connection) -> list[tuple[str, str, int]]:
+            found: list[tuple[str, str, int]] = []
+            for event_id in event_ids:
+                rows = await conn.execute_fetchall(
+                    "SELECT user_id, room_id, stream_ordering FROM event_push_actions WHERE event_id = ?",
+                    (event_id,),
+                )
+                found.extend((r[0], r[1], r[2]) for r in rows)
+                await conn.execute("DELETE FROM event_push_actions WHERE event_id = ?", (event_id,))
+            return found
+
+        return await self.db.write("delete_push_actions", run)
+
     async def notified_after(self, user_id: str, room_id: str, after: int) -> list[tuple[int, bool]]:
         """(stream_ordering, highlight) of the user's notifications in the room after ``after``."""
         rows = await self.db.fetchall(

@@ -202,3 +202,14 @@ async def test_sending_an_event_marks_the_room_read(tmp_path: Path) -> None:
             assert counts(await bob.sync(), room_id) == {"notification_count": 1, "highlight_count": 0}
         finally:
             await server.close()
+
+
+async def test_redacted_event_stops_counting(homeserver: RunningHomeserver) -> None:
+    alice, bob, room_id = await group_room(homeserver)
+    await alice.send(room_id, "keep")
+    spam = await alice.send(room_id, {"msgtype": "m.text", "body": "spam", "m.mentions": {"user_ids": [bob.user_id]}})
+    assert counts(await bob.sync(), room_id) == {"notification_count": 2, "highlight_count": 1}
+    await alice.request("PUT", f"{V3}/rooms/{q(room_id)}/redact/{q(spam)}/r1", {})
+    assert counts(await bob.sync(), room_id) == {"notification_count": 1, "highlight_count": 0}
+    listed = (await bob.request("GET", f"{V3}/notifications"))["notifications"]
+    assert [n["event"]["content"].get("body") for n in listed] == ["keep"]

@@ -20,6 +20,7 @@ CREATE TABLE event_push_actions (
     PRIMARY KEY (user_id, stream_ordering)
 );
 CREATE INDEX event_push_actions_room ON event_push_actions (user_id, room_id, stream_ordering);
+CREATE INDEX event_push_actions_event ON event_push_actions (event_id);
 
 CREATE TABLE pushers (
     user_id TEXT NOT NULL,
