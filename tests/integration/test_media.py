@@ -224,12 +224,19 @@ async def test_waiting_download_receives_media_once_uploaded(homeserver: Running
     alice = await homeserver.register("alice")
     uri = (await alice.request("POST", "/_matrix/media/v1/create", {}))["content_uri"]
     path = f"/_matrix/client/v1/media/download/{mxc_path(uri)}"
+    parked = asyncio.Event()
+
+    class SignallingWaiters(dict[str, asyncio.Event]):
+        def setdefault(self, key: str, default: asyncio.Event) -> asyncio.Event:  # type: ignore[override]
+            event = super().setdefault(key, default)
+            parked.set()
+            return event
+
+    homeserver.hs.media._upload_waiters = SignallingWaiters()
     waiting = asyncio.create_task(get_raw(alice, path, params={"timeout_ms": "8000"}))
     # The download must be parked on the upload before we upload.
-    media_id = mxc_path(uri).split("/")[1]
     async with asyncio.timeout(WAIT):
-        while media_id not in homeserver.hs.media._upload_waiters:
-            await asyncio.sleep(0.01)
+        await parked.wait()
     await alice.request("PUT", f"/_matrix/media/v3/upload/{mxc_path(uri)}", raw=b"arrived")
     async with asyncio.timeout(WAIT):
         resp, data = await waiting

@@ -15,7 +15,11 @@ import pytest
 from PIL import Image
 
 from federation.transport.client import FederationClient
-from homeserver.services.media_remote import MultipartError, filename_from_disposition, parse_multipart_media
+from homeserver.services.media_remote import (
+    MultipartError,
+    filename_from_disposition,
+    parse_multipart_media,
+)
 from tests.federation.harness import federated_homeservers
 from tests.integration.test_media import get_raw, media_files, mxc_path, png_bytes, upload
 

@@ -4,14 +4,16 @@ authed-content-repo.yaml): sizes, crop vs scale, originals, non-images, bombs, c
 from __future__ import annotations
 
 import io
+from collections.abc import AsyncIterator
 from typing import Any
 
+import pytest
+from aiohttp import ClientSession
 from PIL import Image
 
-from tests.conftest import RunningHomeserver
+from tests.conftest import RunningHomeserver, start_homeserver
 from tests.http_client import MatrixHttp
 from tests.integration.test_media import get_raw, media_files, mxc_path, upload
-from tests.integration.test_media_limits import media_server  # noqa: F401  (fixture)
 
 THUMBNAIL = "/_matrix/client/v1/media/thumbnail/"
 
@@ -133,9 +135,16 @@ async def test_thumbnail_of_unknown_media_is_404(homeserver: RunningHomeserver) 
     assert resp.status == 404 and b'"M_NOT_FOUND"' in body
 
 
-async def test_decompression_bomb_is_refused_413(media_server: Any) -> None:
-    hs = await media_server(media={"max_image_pixels": 1_000_000})
-    alice = await hs.register("alice")
+@pytest.fixture
+async def one_megapixel_server(config_factory: Any) -> AsyncIterator[RunningHomeserver]:
+    hs, server = await start_homeserver(config_factory(media={"max_image_pixels": 1_000_000}))
+    async with ClientSession() as session:
+        yield RunningHomeserver(hs, server, session)
+    await server.close()
+
+
+async def test_decompression_bomb_is_refused_413(one_megapixel_server: RunningHomeserver) -> None:
+    alice = await one_megapixel_server.register("alice")
     # 4000x4000 one-colour PNG: a few KiB on the wire, 16 megapixels decoded.
     buffer = io.BytesIO()
     Image.new("L", (4000, 4000), 0).save(buffer, format="PNG", optimize=True)
