@@ -215,6 +215,7 @@ class ClientCore:
             self._synced.notify_all()
 
     async def _decrypt_sync(self, response: dict[str, Any]) -> None:
+        await self.crypto.receive_sync(response)
         to_device = (response.get("to_device") or {}).get("events")
         if isinstance(to_device, list) and to_device:
             await self.crypto.receive_to_device(to_device)

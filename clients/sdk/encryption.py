@@ -3,8 +3,8 @@
 The client calls an ``EventCrypto`` on the way out (before sending a room event) and on
 the way in (each timeline event and to-device batch from /sync). ``NoEncryption`` is the
 behaviour without E2EE: events pass through untouched, and sending into an encrypted
-room is refused rather than leaking plaintext. An Olm/Megolm implementation on
-``clients.crypto`` provides the same three calls.
+room is refused rather than leaking plaintext. ``clients.sdk.crypto_machine.OlmMachine``
+is the Olm/Megolm implementation on ``clients.crypto``.
 """
 
 from __future__ import annotations
@@ -31,6 +31,10 @@ class EventCrypto(Protocol):
         """Key shares and Olm messages from the to_device section of /sync."""
         ...
 
+    async def receive_sync(self, response: dict[str, Any]) -> None:
+        """The rest of a /sync response first: device_lists, one-time key counts, settings."""
+        ...
+
 
 class NoEncryption:
     async def encrypt(
@@ -44,4 +48,7 @@ class NoEncryption:
         return event
 
     async def receive_to_device(self, events: list[dict[str, Any]]) -> None:
+        return None
+
+    async def receive_sync(self, response: dict[str, Any]) -> None:
         return None
