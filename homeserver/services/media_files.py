@@ -127,6 +127,3 @@ class MediaFiles:
             except OSError:
                 break  # not empty
         logger.info("deleted media content %s", sha256)
-
-    def count_files(self) -> int:
-        return sum(1 for p in self.content_dir.rglob("*") if p.is_file())
