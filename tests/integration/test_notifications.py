@@ -213,3 +213,14 @@ async def test_redacted_event_stops_counting(homeserver: RunningHomeserver) -> N
     assert counts(await bob.sync(), room_id) == {"notification_count": 1, "highlight_count": 0}
     listed = (await bob.request("GET", f"{V3}/notifications"))["notifications"]
     assert [n["event"]["content"].get("body") for n in listed] == ["keep"]
+
+
+async def test_historical_dont_notify_is_kept_but_ignored(homeserver: RunningHomeserver) -> None:
+    # Complement TestPushRuleCacheHealth reads the action back; spec: "Historical Actions".
+    alice, bob, room_id = await group_room(homeserver)
+    await bob.request("PUT", f"{RULES}/sender/{q(alice.user_id or '')}", {"actions": ["dont_notify"]})
+    for _ in range(2):
+        ruleset = (await bob.request("GET", f"{V3}/pushrules/"))["global"]
+        assert ruleset["sender"][0]["actions"] == ["dont_notify"]
+    await alice.send(room_id, "hello")
+    assert counts(await bob.sync(), room_id) == {"notification_count": 0, "highlight_count": 0}
