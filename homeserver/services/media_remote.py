@@ -183,8 +183,7 @@ class RemoteMediaFetcher:
         )
 
         client = getattr(self.hs, "federation_client", None)
-        if client is None:
-            # Federation is not wired into this homeserver: remote media cannot be reached.
+        if client is None or not self.hs.config.federation.enabled:
             raise not_found("Remote media is unavailable: federation is not enabled")
         limit = self.max_bytes + MULTIPART_OVERHEAD
         path = f"/_matrix/federation/v1/media/download/{quote(media_id, safe='')}"

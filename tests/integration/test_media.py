@@ -274,3 +274,27 @@ async def test_avatar_url_pointing_at_our_media_downloads(homeserver: RunningHom
     resp, thumb = await get_raw(bob, f"/_matrix/client/v1/media/thumbnail/{mxc_path(uri)}",
                                 params={"width": "32", "height": "32", "method": "crop"})
     assert resp.status == 200 and Image.open(io.BytesIO(thumb)).size == (16, 16)
+
+
+async def test_media_survives_a_restart(config_factory: Any) -> None:
+    from aiohttp import ClientSession
+
+    from tests.conftest import start_homeserver
+
+    config = config_factory()
+    png = png_bytes(11, 11)
+    async with ClientSession() as session:
+        _hs, server = await start_homeserver(config)
+        try:
+            api = MatrixHttp(session, str(server.make_url("")).rstrip("/"))
+            await api.register("alice")
+            uri = await upload(api, png)
+        finally:
+            await server.close()
+        _hs, server = await start_homeserver(config)
+        try:
+            api.base_url = str(server.make_url("")).rstrip("/")
+            resp, data = await get_raw(api, f"/_matrix/client/v1/media/download/{mxc_path(uri)}")
+            assert resp.status == 200 and data == png
+        finally:
+            await server.close()
