@@ -31,6 +31,7 @@ class Homeserver:
         await self.db.open()
         self._build()
         await self.events.load()
+        await self.out_of_band.load()
         await self.relations.load()
         await self.keyring.load()
         for social in (self.account_data, self.receipts, self.to_device, self.device_lists, self.presence):

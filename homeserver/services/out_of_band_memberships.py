@@ -30,6 +30,15 @@ class OutOfBandMembershipService:
         self.hs = hs
         self.store = OutOfBandMembershipStore(hs.db)
 
+    async def load(self) -> None:
+        """After EventService.load: our positions in the events stream are not in the events
+        table, so the stream must not restart below them (or /sync would hide them)."""
+        top = await self.store.max_stream_ordering()
+        events = self.hs.events
+        if top > events.persisted_stream:
+            events.persisted_stream = top
+            events._next_stream = max(events._next_stream, top + 1)
+
     async def record(
         self, room_id: str, user_id: str, event: Event, origin: str, stripped: list[dict[str, Any]]
     ) -> None:

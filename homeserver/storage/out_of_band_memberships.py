@@ -53,6 +53,11 @@ class OutOfBandMembershipStore:
 
         await self.db.write("put_out_of_band_membership", run)
 
+    async def max_stream_ordering(self) -> int:
+        return int(await self.db.fetchval(
+            "max_out_of_band_stream", "SELECT COALESCE(MAX(stream_ordering), 0) FROM out_of_band_memberships"
+        ))
+
     async def get(self, room_id: str, user_id: str) -> OutOfBandMembership | None:
         row = await self.db.fetchone(
             "get_out_of_band_membership",

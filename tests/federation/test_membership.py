@@ -317,3 +317,17 @@ async def test_revoked_remote_invite_ends_the_out_of_band_invite(tmp_path: Path)
         response, _ = await sync_until(bob, token, lambda r: left(r, room_id), within=15.0)
         assert response["rooms"]["leave"][room_id]["timeline"]["events"][0]["sender"] == alice.user_id
         assert not invited(await bob.sync(), room_id)
+
+
+async def test_remote_invite_survives_a_restart_and_can_be_accepted(tmp_path: Path) -> None:
+    async with federated_homeservers(tmp_path, 2) as (hs1, hs2):
+        alice = await hs1.register("alice")
+        bob = await hs2.register("bob")
+        room_id = await alice.create_room(preset="private_chat")
+        await alice.invite(room_id, bob.user_id or "")
+        await hs2.restart()
+
+        response, _ = await sync_until(bob, None, lambda r: invited(r, room_id), within=15.0)
+        assert any(e["state_key"] == bob.user_id for e in response["rooms"]["invite"][room_id]["invite_state"]["events"])
+        await bob.join(room_id)  # through the inviter's server, remembered with the invite
+        await wait_for_membership(alice, room_id, bob.user_id or "", "join")
