@@ -98,6 +98,21 @@ async def test_federation_download_answers_two_part_multipart(tmp_path: Path) ->
         assert (part.metadata, part.content_type, part.filename, part.data) == ({}, "image/png", "x.png", png)
 
 
+@needs_full_federation_bodies
+async def test_federation_thumbnail_answers_multipart_image(tmp_path: Path) -> None:
+    async with federated_homeservers(tmp_path, 2) as (hs1, hs2):
+        alice = await hs1.register("alice")
+        uri = await upload(alice, png_bytes(400, 300))
+        media_id = mxc_path(uri).split("/")[1]
+        body, content_type = await hs2.hs.federation_client.get_bytes(
+            hs1.server_name, f"/_matrix/federation/v1/media/thumbnail/{media_id}",
+            {"width": 96, "height": 96, "method": "crop"}, max_bytes=1 << 20,
+        )
+        part = parse_multipart_media(body, content_type)
+        assert part.content_type == "image/png" and part.data is not None
+        assert Image.open(io.BytesIO(part.data)).size == (96, 96)
+
+
 MULTIPART_WITH_LOCATION = (
     b"--b0und\r\nContent-Type: application/json\r\n\r\n{}\r\n"
     b"--b0und\r\nLocation: https://cdn.example.org/media/abc\r\n\r\n\r\n"
