@@ -10,17 +10,23 @@ from __future__ import annotations
 import inspect
 import io
 from pathlib import Path
+from typing import Any
 
 import pytest
+from aiohttp import ClientSession, web
+from aiohttp.test_utils import TestServer
 from PIL import Image
 
 from federation.transport.client import FederationClient
+from federation.transport.errors import FederationHttpError, FederationUnreachable
 from homeserver.services.media_remote import (
     MultipartError,
     filename_from_disposition,
     parse_multipart_media,
 )
+from tests.conftest import RunningHomeserver, start_homeserver
 from tests.federation.harness import federated_homeservers
+from tests.http_client import MatrixHttp
 from tests.integration.test_media import get_raw, media_files, mxc_path, png_bytes, upload
 
 # FederationClient._request reads the body with one StreamReader.read(n), which returns
@@ -162,3 +168,87 @@ def test_malformed_multipart_is_rejected(body: bytes, content_type: str) -> None
 )
 def test_filename_from_content_disposition(header: str | None, filename: str | None) -> None:
     assert filename_from_disposition(header) == filename
+
+
+class ScriptedOrigin:
+    """Stands in for FederationClient.get_bytes: answers media requests from a script."""
+
+    def __init__(self, answers: dict[str, Any]) -> None:
+        self.answers = answers
+        self.requests: list[tuple[str, str, Any]] = []
+
+    async def get_bytes(self, destination: str, path: str, query: Any = None, *, max_bytes: int,
+                        timeout: float = 60.0) -> tuple[bytes, str]:  # noqa: ASYNC109 (same signature)
+        self.requests.append((destination, path, query))
+        answer = self.answers[path.rsplit("/", 2)[-2] if "/v3/download/" in path else "federation"]
+        if isinstance(answer, Exception):
+            raise answer
+        return answer  # type: ignore[no-any-return]
+
+
+async def test_location_part_is_followed_and_cached(homeserver: RunningHomeserver,
+                                                     monkeypatch: pytest.MonkeyPatch) -> None:
+    payload = png_bytes(8, 8, (5, 5, 5))
+
+    async def cdn_file(_request: web.Request) -> web.Response:
+        return web.Response(body=payload, content_type="image/png",
+                            headers={"Content-Disposition": 'inline; filename="cdn.png"'})
+
+    cdn_app = web.Application()
+    cdn_app.router.add_get("/media/abc", cdn_file)
+    cdn = TestServer(cdn_app, host="127.0.0.1")
+    await cdn.start_server()
+    try:
+        body = (b"--b0und\r\nContent-Type: application/json\r\n\r\n{}\r\n--b0und\r\nLocation: "
+                + str(cdn.make_url("/media/abc")).encode() + b"\r\n\r\n\r\n--b0und--\r\n")
+        origin = ScriptedOrigin({"federation": (body, "multipart/mixed; boundary=b0und")})
+        monkeypatch.setattr(homeserver.hs.federation_client, "get_bytes", origin.get_bytes)
+        bob = await homeserver.register("bob")
+        for _ in range(2):
+            resp, data = await get_raw(bob, "/_matrix/client/v1/media/download/remote.example/abc")
+            assert resp.status == 200 and data == payload
+            assert resp.headers["Content-Disposition"] == 'inline; filename="cdn.png"'
+        assert origin.requests == [("remote.example", "/_matrix/federation/v1/media/download/abc",
+                                    {"timeout_ms": 20000})]  # the second download came from the cache
+    finally:
+        await cdn.close()
+
+
+async def test_origin_without_federation_media_falls_back_to_legacy_download(
+    homeserver: RunningHomeserver, monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    unrecognized = FederationHttpError(404, "M_UNRECOGNIZED", "Unrecognized request", {})
+    origin = ScriptedOrigin({"federation": unrecognized, "remote.example": (b"old server bytes", "text/plain")})
+    monkeypatch.setattr(homeserver.hs.federation_client, "get_bytes", origin.get_bytes)
+    bob = await homeserver.register("bob")
+    resp, data = await get_raw(bob, "/_matrix/client/v1/media/download/remote.example/abc")
+    assert resp.status == 200 and data == b"old server bytes"
+    # spec: "When falling back, servers MUST be sure to set allow_remote to false."
+    assert origin.requests[1] == ("remote.example", "/_matrix/media/v3/download/remote.example/abc",
+                                  {"allow_remote": False})
+
+
+async def test_remote_media_over_the_size_limit_is_502_too_large(
+    config_factory: Any, monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    hs, server = await start_homeserver(config_factory(media={"max_remote_bytes": 1000}))
+    try:
+        body = (b"--B\r\nContent-Type: application/json\r\n\r\n{}\r\n--B\r\n"
+                b"Content-Type: application/octet-stream\r\n\r\n" + bytes(1001) + b"\r\n--B--\r\n")
+        origin = ScriptedOrigin({"federation": (body, "multipart/mixed; boundary=B")})
+        monkeypatch.setattr(hs.federation_client, "get_bytes", origin.get_bytes)
+        async with ClientSession() as session:
+            bob = MatrixHttp(session, str(server.make_url("")).rstrip("/"))
+            await bob.register("bob")
+            resp, body = await get_raw(bob, "/_matrix/client/v1/media/download/remote.example/big")
+            assert resp.status == 502 and b'"M_TOO_LARGE"' in body
+    finally:
+        await server.close()
+
+
+async def test_unreachable_origin_is_502(homeserver: RunningHomeserver, monkeypatch: pytest.MonkeyPatch) -> None:
+    origin = ScriptedOrigin({"federation": FederationUnreachable("remote.example", "connection refused")})
+    monkeypatch.setattr(homeserver.hs.federation_client, "get_bytes", origin.get_bytes)
+    bob = await homeserver.register("bob")
+    resp, body = await get_raw(bob, "/_matrix/client/v1/media/download/remote.example/abc")
+    assert resp.status == 502 and b'"errcode"' in body
