@@ -293,6 +293,10 @@ class RoomService:
     async def forget(self, user_id: str, room_id: str) -> None:
         room = await self.events.get_room(room_id)
         membership = room.membership(user_id) if room is not None else None
+        if room is None:
+            # A remote invite or knock (and its rejection) in a room this server is not in.
+            oob = await self.hs.out_of_band.get(room_id, user_id)
+            membership = oob.membership if oob is not None else None
         if membership in ("join", "invite", "knock"):
             raise MatrixError("M_UNKNOWN", 400, "You must leave the room before forgetting it")
         if membership is None:

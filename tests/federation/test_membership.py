@@ -331,3 +331,19 @@ async def test_remote_invite_survives_a_restart_and_can_be_accepted(tmp_path: Pa
         assert any(e["state_key"] == bob.user_id for e in response["rooms"]["invite"][room_id]["invite_state"]["events"])
         await bob.join(room_id)  # through the inviter's server, remembered with the invite
         await wait_for_membership(alice, room_id, bob.user_id or "", "join")
+
+
+async def test_rejected_remote_invite_can_be_forgotten(tmp_path: Path) -> None:
+    async with federated_homeservers(tmp_path, 2) as (hs1, hs2):
+        alice = await hs1.register("alice")
+        bob = await hs2.register("bob")
+        room_id = await alice.create_room(preset="private_chat")
+        await alice.invite(room_id, bob.user_id or "")
+        forget = f"/_matrix/client/v3/rooms/{q(room_id)}/forget"
+        status, body = await bob.status_of("POST", forget, body={})
+        assert (status, body["errcode"]) == (400, "M_UNKNOWN")  # still invited
+        await bob.leave(room_id)
+        await bob.request("POST", forget, {})
+        response = await bob.sync(filter='{"room":{"include_leave":true}}')
+        assert room_id not in response.get("rooms", {}).get("leave", {})
+        assert not invited(response, room_id)
