@@ -5,7 +5,7 @@ Pure code, no I/O: the caller flattens the event once (``flatten_event``), build
 for each local member with that member's ordered ruleset.
 
 spec: client-server-api/modules/push.md, "Push Rules", "Conditions", "Actions";
-appendices.md, "Glob-style matching" and "Dot-separated property paths".
+appendices.md, "Dot-separated property paths"; globs are in push_glob.py.
 """
 
 from __future__ import annotations
@@ -17,6 +17,7 @@ from functools import lru_cache
 from typing import Any
 
 from federation.rooms.power_levels import PowerLevel, PowerLevelsContent, notification_level
+from homeserver.services.push_glob import glob_matches
 
 RULE_KINDS = ("override", "content", "room", "sender", "underride")  # in priority order
 # Historical actions: clients and homeservers MUST ignore them (spec: "Historical Actions").
@@ -135,29 +136,6 @@ def flatten_event(event: Mapping[str, Any]) -> dict[str, Any]:
 
     walk(event, "")
     return out
-
-
-# --- glob matching ------------------------------------------------------------------------
-
-
-def _glob_to_regex(glob: str) -> str:
-    return "".join(".*" if c == "*" else "." if c == "?" else re.escape(c) for c in glob)
-
-
-@lru_cache(maxsize=4096)
-def compile_glob(glob: str, word_boundary: bool) -> re.Pattern[str]:
-    """A case-insensitive matcher: the whole value, or (body) a substring between word boundaries."""
-    body = _glob_to_regex(glob)
-    if word_boundary:
-        return re.compile(f"(?<![{_WORD_CHAR}]){body}(?![{_WORD_CHAR}])", re.IGNORECASE | re.DOTALL)
-    return re.compile(f"{body}", re.IGNORECASE | re.DOTALL)
-
-
-def glob_matches(glob: str, value: str, *, word_boundary: bool = False) -> bool:
-    pattern = compile_glob(glob, word_boundary)
-    if word_boundary:
-        return pattern.search(value) is not None
-    return pattern.fullmatch(value) is not None
 
 
 # --- conditions ---------------------------------------------------------------------------
