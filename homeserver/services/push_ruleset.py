@@ -16,6 +16,10 @@ from homeserver.errors import MatrixError, bad_json, invalid_param, missing_para
 from homeserver.services.push_defaults import MASTER, default_rules
 from homeserver.services.push_rules import RULE_KINDS, PushRule, valid_action
 
+# Every event is evaluated against each member's rules while it is persisted: bound the work.
+MAX_USER_RULES = 500
+MAX_CONDITIONS = 50
+
 
 def check_kind(kind: str) -> None:
     if kind not in RULE_KINDS:
@@ -60,6 +64,8 @@ def parse_rule_body(kind: str, rule_id: str, body: Mapping[str, Any], enabled: b
             isinstance(c, dict) and isinstance(c.get("kind"), str) for c in raw
         ):
             raise bad_json("conditions must be an array of objects with a string kind")
+        if len(raw) > MAX_CONDITIONS:
+            raise invalid_param(f"A push rule may have at most {MAX_CONDITIONS} conditions")
         conditions = tuple(raw)
     elif kind == "content":
         pattern = body.get("pattern")
@@ -170,6 +176,8 @@ class UserPushRules:
         index = next((i for i, r in enumerate(rules) if r.rule_id == rule_id), None)
         existing = rules[index] if index is not None else None
         rule = parse_rule_body(kind, rule_id, body, existing.enabled if existing else True)
+        if existing is None and sum(len(r) for r in self.custom.values()) >= MAX_USER_RULES:
+            raise invalid_param(f"A user may have at most {MAX_USER_RULES} push rules")
         anchor = before if before is not None else after
         if anchor is None:
             if index is not None:

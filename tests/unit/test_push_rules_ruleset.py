@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from homeserver.errors import MatrixError
-from homeserver.services.push_ruleset import UserPushRules
+from homeserver.services.push_ruleset import MAX_CONDITIONS, MAX_USER_RULES, UserPushRules
 
 ALICE = "@alice:example.org"
 
@@ -140,3 +140,16 @@ def test_room_upgrade_copies_rules_about_the_old_room() -> None:
     copied = rules.find(ALICE, "override", "quiet-!new:example.org")
     assert copied.conditions[0]["pattern"] == "!new:example.org"
     assert not rules.copy_room_rules("!old:example.org", "!new:example.org")  # already there
+
+
+def test_number_of_rules_and_conditions_is_bounded() -> None:
+    rules = UserPushRules()
+    for i in range(MAX_USER_RULES):
+        put(rules, f"r{i}", kind="underride")
+    with pytest.raises(MatrixError) as err:
+        put(rules, "one-more")
+    assert err.value.errcode == "M_INVALID_PARAM"
+    put(rules, "r0", kind="underride")  # updating an existing rule is still fine
+    many = [{"kind": "room_member_count", "is": "2"}] * (MAX_CONDITIONS + 1)
+    with pytest.raises(MatrixError):
+        UserPushRules().put("override", "x", {"actions": [], "conditions": many}, None, None)
