@@ -21,6 +21,7 @@ from homeserver.errors import bad_json, invalid_param, missing_param
 from homeserver.services.push_rules import PushRule
 from homeserver.services.push_ruleset import UserPushRules, check_kind, parse_actions
 from homeserver.services.sync import SyncContext, SyncContribution
+from homeserver.storage.account_data import GLOBAL
 from homeserver.storage.push import Pusher, PushStore
 
 if TYPE_CHECKING:
@@ -47,7 +48,13 @@ class PushSettingsService:
 
     async def load(self) -> None:
         for user_id, raw in (await self.store.all_user_rules()).items():
-            self._customised[user_id] = UserPushRules.from_json(raw)
+            rules = self._customised[user_id] = UserPushRules.from_json(raw)
+            # The stored m.push_rules predates this start: if the server defaults changed
+            # since, clients get the new ruleset with their next sync.
+            current = {"global": rules.ruleset_json(user_id)}
+            stored = await self.hs.account_data_store.get(user_id, GLOBAL, PUSH_RULES)
+            if stored != current:
+                await self.hs.account_data.put(user_id, None, PUSH_RULES, current)
         self.http_pusher_users = await self.store.users_with_pushers("http")
 
     # --- rules ---------------------------------------------------------------------------

@@ -165,7 +165,8 @@ async def test_counts_and_rules_survive_a_restart(tmp_path: Path) -> None:
                           {"actions": ["notify", {"set_tweak": "highlight"}]})
         await alice.send(room_id, "one")
         await alice.send(room_id, "two")
-        assert counts(await bob.sync(), room_id) == {"notification_count": 2, "highlight_count": 2}
+        before = await bob.sync()
+        assert counts(before, room_id) == {"notification_count": 2, "highlight_count": 2}
         await server.close()
 
         hs, server = await start_homeserver(config)
@@ -177,6 +178,10 @@ async def test_counts_and_rules_survive_a_restart(tmp_path: Path) -> None:
             assert rule["actions"] == ["notify", {"set_tweak": "highlight"}]
             listed = (await bob.request("GET", f"{V3}/notifications"))["notifications"]
             assert len(listed) == 2
+            # Unchanged rules are not sent again after the restart.
+            since_restart = await bob.sync(since=before["next_batch"])
+            types = [e["type"] for e in since_restart.get("account_data", {}).get("events", [])]
+            assert "m.push_rules" not in types
         finally:
             await server.close()
 
