@@ -85,13 +85,21 @@ async def current_state(client: MatrixHttp, room_id: str) -> set[tuple[str, str,
     return {(e["type"], e["state_key"], e["event_id"]) for e in events}
 
 
-async def wait_until_converged(clients: list[MatrixHttp], room_id: str, *, within: float = WAIT_S
+async def wait_until_converged(clients: list[MatrixHttp], room_id: str, *, within: float = WAIT_S,
+                               same_order: bool = True
                                ) -> tuple[list[tuple[str, str]], set[tuple[str, str, str]]]:
     """Wait until every client's /messages and /state of the room are identical.
 
     Between checks each client long-polls /sync, so a check runs again as soon as
     any of them receives something (no timers). Returns the agreed history and state.
+    With ``same_order=False`` the histories need the same events only: concurrent
+    events (a fork in the graph) have no order every server must agree on.
     """
+
+    def agree(histories: list[list[tuple[str, str]]]) -> bool:
+        keyed = histories if same_order else [sorted(h) for h in histories]
+        return all(h == keyed[0] for h in keyed)
+
     tokens: list[str | None] = [None] * len(clients)
 
     async def next_change(index: int) -> None:
@@ -102,7 +110,7 @@ async def wait_until_converged(clients: list[MatrixHttp], room_id: str, *, withi
         while True:
             histories = [await message_history(c, room_id) for c in clients]
             states = [await current_state(c, room_id) for c in clients]
-            if all(h == histories[0] for h in histories) and all(s == states[0] for s in states):
+            if agree(histories) and all(s == states[0] for s in states):
                 return histories[0], states[0]
             pending = [asyncio.create_task(next_change(i)) for i in range(len(clients))]
             try:
