@@ -22,7 +22,7 @@ from homeserver.services.push_gateway import PushGatewayDelivery
 from homeserver.services.push_rules import EventContext, evaluate, flatten_event
 from homeserver.services.room_state import RoomState
 from homeserver.services.unread import NotificationCounter
-from homeserver.storage.push import PushAction, PushStore
+from homeserver.storage.push import Notified, PushAction, PushStore
 
 if TYPE_CHECKING:
     from homeserver.server import Homeserver
@@ -90,8 +90,10 @@ class NotificationService:
             if not outcome.notify:
                 continue
             highlight = outcome.highlight
-            self.counter.record(user_id, event.room_id, stream, highlight)
-            action = PushAction(user_id, event.room_id, stream, event.event_id, outcome.actions, highlight, now)
+            self.counter.record(user_id, event.room_id, Notified(stream, highlight, event.sender))
+            action = PushAction(
+                user_id, event.room_id, stream, event.event_id, event.sender, outcome.actions, highlight, now
+            )
             self._queued.append(action)
             if user_id in self.hs.push_settings.http_pusher_users:
                 self.gateway.enqueue(action)
@@ -138,10 +140,10 @@ class NotificationService:
         finally:
             self._writer = None
 
-    def _unflushed_for(self, user_id: str, room_id: str) -> list[tuple[int, bool]]:
+    def _unflushed_for(self, user_id: str, room_id: str) -> list[Notified]:
         redacted = {*self._redacted, *self._redacted_in_flight}
         return [
-            (a.stream_ordering, a.highlight)
+            Notified(a.stream_ordering, a.highlight, a.sender)
             for a in (*self._in_flight, *self._queued)
             if a.user_id == user_id and a.room_id == room_id and a.event_id not in redacted
         ]
@@ -168,7 +170,8 @@ class NotificationService:
                 raise invalid_param("from is not a token this server issued") from None
         await self.flush()
         found = await self.store.notifications(user_id, before, limit, only_highlight)
-        events = await self.hs.event_store.get_events([a.event_id for a in found])
+        ignored = await self.hs.account_data.ignored_users(user_id)
+        events = await self.hs.event_store.get_events([a.event_id for a in found if a.sender not in ignored])
         read_upto: dict[str, int] = {}
         now = self.hs.clock.time_ms()
         notifications: list[dict[str, Any]] = []

@@ -144,6 +144,8 @@ class PushGatewayDelivery:
         return total
 
     async def _deliver(self, action: PushAction) -> None:
+        if action.sender in await self.hs.account_data.ignored_users(action.user_id):
+            return
         pushers = [p for p in await self.hs.push_settings.live_pushers(action.user_id) if p.kind == "http"]
         if not pushers:
             return

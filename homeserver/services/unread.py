@@ -20,15 +20,15 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Protocol
 
-from homeserver.storage.push import PushStore
+from homeserver.storage.push import Notified, PushStore
 
 if TYPE_CHECKING:
     from homeserver.server import Homeserver
 
 CACHE_LIMIT = 100_000
 
-# (user_id, room_id) -> notifications not yet committed: (stream_ordering, highlight)
-UnflushedLookup = Callable[[str, str], list[tuple[int, bool]]]
+# (user_id, room_id) -> notifications not yet committed
+UnflushedLookup = Callable[[str, str], list[Notified]]
 
 
 class UnreadCounter(Protocol):
@@ -40,7 +40,7 @@ class UnreadCounter(Protocol):
 @dataclass(slots=True)
 class _RoomUnread:
     read_upto: int = 0  # stream ordering the user has read up to
-    entries: list[tuple[int, bool]] = field(default_factory=list)  # after read_upto, ascending
+    entries: list[Notified] = field(default_factory=list)  # after read_upto, ascending
     ready: asyncio.Event = field(default_factory=asyncio.Event)
     forgotten: set[int] = field(default_factory=set)  # redacted while loading
 
@@ -53,8 +53,12 @@ class _RoomUnread:
         if position <= self.read_upto:
             return
         self.read_upto = position
-        cut = bisect.bisect_right(self.entries, (position, True))
+        cut = bisect.bisect_right(self.entries, position, key=_stream_of)
         del self.entries[:cut]
+
+
+def _stream_of(entry: Notified) -> int:
+    return entry.stream_ordering
 
 
 class NotificationCounter:
@@ -67,11 +71,11 @@ class NotificationCounter:
         self._rooms: dict[tuple[str, str], _RoomUnread] = {}
         self._receipt_moved: set[tuple[str, str]] = set()
 
-    def record(self, user_id: str, room_id: str, stream_ordering: int, highlight: bool) -> None:
+    def record(self, user_id: str, room_id: str, notified: Notified) -> None:
         """A new notification; runs synchronously in the persist listener."""
         entry = self._rooms.get((user_id, room_id))
-        if entry is not None and stream_ordering > entry.read_upto:
-            bisect.insort(entry.entries, (stream_ordering, highlight))
+        if entry is not None and notified.stream_ordering > entry.read_upto:
+            bisect.insort(entry.entries, notified, key=_stream_of)
 
     def receipt_moved(self, user_id: str, room_id: str) -> None:
         self._receipt_moved.add((user_id, room_id))
@@ -113,12 +117,10 @@ class NotificationCounter:
             pending = self._unflushed(*key)
             position = await self._read_position(*key)
             stored = await self.store.notified_after(key[0], key[1], position)
-            merged = {s: h for s, h in stored}
-            merged.update(pending)
-            merged.update(entry.entries)
+            merged = {n.stream_ordering: n for n in (*stored, *pending, *entry.entries)}
             entry.read_upto = position
             entry.entries = sorted(
-                (s, h) for s, h in merged.items() if s > position and s not in entry.forgotten
+                (n for s, n in merged.items() if s > position and s not in entry.forgotten), key=_stream_of
             )
             entry.forgotten.clear()
         except BaseException:
@@ -153,7 +155,12 @@ class NotificationCounter:
 
     async def counts(self, user_id: str, room_id: str, upto: int) -> dict[str, int]:
         entry = await self._entry(user_id, room_id)
-        end = bisect.bisect_right(entry.entries, (upto, True))
-        notifications = end
-        highlights = sum(1 for _, highlight in entry.entries[:end] if highlight)
+        # Ignoring a user hides their events, so they do not count (spec: modules/ignore_users.md).
+        ignored = await self.hs.account_data.ignored_users(user_id)
+        end = bisect.bisect_right(entry.entries, upto, key=_stream_of)
+        notifications = highlights = 0
+        for notified in entry.entries[:end]:
+            if notified.sender not in ignored:
+                notifications += 1
+                highlights += notified.highlight
         return {"notification_count": notifications, "highlight_count": highlights}

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, NamedTuple
 
 import aiosqlite
 import orjson
@@ -20,9 +20,18 @@ class PushAction:
     room_id: str
     stream_ordering: int
     event_id: str
+    sender: str
     actions: list[Any]
     highlight: bool
     ts: int
+
+
+class Notified(NamedTuple):
+    """What an unread count needs of one notification."""
+
+    stream_ordering: int
+    highlight: bool
+    sender: str
 
 
 @dataclass(frozen=True, slots=True)
@@ -81,7 +90,7 @@ class PushStore:
     # --- push actions ----------------------------------------------------------------------
     async def add_push_actions(self, actions: Sequence[PushAction]) -> None:
         rows = [
-            (a.user_id, a.room_id, a.stream_ordering, a.event_id, orjson.dumps(a.actions).decode(),
+            (a.user_id, a.room_id, a.stream_ordering, a.event_id, a.sender, orjson.dumps(a.actions).decode(),
              int(a.highlight), a.ts)
             for a in actions
         ]
@@ -89,8 +98,8 @@ class PushStore:
         async def run(conn: aiosqlite.Connection) -> None:
             await conn.executemany(
                 "INSERT OR IGNORE INTO event_push_actions"
-                " (user_id, room_id, stream_ordering, event_id, actions, highlight, ts)"
-                " VALUES (?, ?, ?, ?, ?, ?, ?)",
+                " (user_id, room_id, stream_ordering, event_id, sender, actions, highlight, ts)"
+                " VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
                 rows,
             )
 
@@ -112,15 +121,15 @@ class PushStore:
 
         return await self.db.write("delete_push_actions", run)
 
-    async def notified_after(self, user_id: str, room_id: str, after: int) -> list[tuple[int, bool]]:
-        """(stream_ordering, highlight) of the user's notifications in the room after ``after``."""
+    async def notified_after(self, user_id: str, room_id: str, after: int) -> list[Notified]:
+        """The user's notifications in the room after ``after``, oldest first."""
         rows = await self.db.fetchall(
             "push_actions_after",
-            "SELECT stream_ordering, highlight FROM event_push_actions"
+            "SELECT stream_ordering, highlight, sender FROM event_push_actions"
             " WHERE user_id = ? AND room_id = ? AND stream_ordering > ? ORDER BY stream_ordering",
             (user_id, room_id, after),
         )
-        return [(r[0], bool(r[1])) for r in rows]
+        return [Notified(r[0], bool(r[1]), r[2]) for r in rows]
 
     async def last_sent_after(self, room_id: str, user_id: str, after: int) -> int | None:
         """Stream ordering of the user's latest event in the room after ``after``, if any."""
@@ -136,7 +145,7 @@ class PushStore:
     ) -> list[PushAction]:
         """The user's notifications, newest first, with stream_ordering < ``before``."""
         sql = (
-            "SELECT user_id, room_id, stream_ordering, event_id, actions, highlight, ts"
+            "SELECT user_id, room_id, stream_ordering, event_id, sender, actions, highlight, ts"
             " FROM event_push_actions WHERE user_id = ? AND stream_ordering < ?"
         )
         if only_highlight:
@@ -145,7 +154,7 @@ class PushStore:
         upper = before if before is not None else 2**62
         rows = await self.db.fetchall("get_notifications", sql, (user_id, upper, limit))
         return [
-            PushAction(r[0], r[1], r[2], r[3], orjson.loads(r[4]), bool(r[5]), r[6]) for r in rows
+            PushAction(r[0], r[1], r[2], r[3], r[4], orjson.loads(r[5]), bool(r[6]), r[7]) for r in rows
         ]
 
     # --- pushers ---------------------------------------------------------------------------

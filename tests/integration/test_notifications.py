@@ -229,3 +229,17 @@ async def test_historical_dont_notify_is_kept_but_ignored(homeserver: RunningHom
         assert ruleset["sender"][0]["actions"] == ["dont_notify"]
     await alice.send(room_id, "hello")
     assert counts(await bob.sync(), room_id) == {"notification_count": 0, "highlight_count": 0}
+
+
+async def test_ignored_users_do_not_count(homeserver: RunningHomeserver) -> None:
+    # Their events are hidden from the ignorer (spec: modules/ignore_users.md), so they do not notify.
+    alice, bob, room_id = await group_room(homeserver)
+    await alice.send(room_id, "before")
+    await bob.request("PUT", f"{V3}/user/{q(bob.user_id or '')}/account_data/m.ignored_user_list",
+                      {"ignored_users": {alice.user_id: {}}})
+    await alice.send(room_id, {"msgtype": "m.text", "body": "x", "m.mentions": {"user_ids": [bob.user_id]}})
+    assert counts(await bob.sync(), room_id) == {"notification_count": 0, "highlight_count": 0}
+    assert (await bob.request("GET", f"{V3}/notifications"))["notifications"] == []
+    await bob.request("PUT", f"{V3}/user/{q(bob.user_id or '')}/account_data/m.ignored_user_list",
+                      {"ignored_users": {}})
+    assert counts(await bob.sync(), room_id) == {"notification_count": 2, "highlight_count": 1}

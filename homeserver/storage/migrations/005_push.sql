@@ -14,6 +14,7 @@ CREATE TABLE event_push_actions (
     room_id TEXT NOT NULL,
     stream_ordering INTEGER NOT NULL,
     event_id TEXT NOT NULL,
+    sender TEXT NOT NULL,
     actions TEXT NOT NULL,
     highlight INTEGER NOT NULL,
     ts INTEGER NOT NULL,
