@@ -210,6 +210,8 @@ class RoomService:
     async def join(self, user_id: str, room_id_or_alias: str, reason: str | None = None,
                    servers: Sequence[str] = ()) -> str:
         room_id, candidates = await self._resolve_with_servers(room_id_or_alias, servers)
+        # A blocked room stays blocked even once no local member is left to refuse the join.
+        self.hs.moderation.check_blocked_join(room_id, user_id)
         room = await self.events.get_room(room_id)
         extra = await self._profile(user_id)
         if reason:
