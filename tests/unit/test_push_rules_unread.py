@@ -6,6 +6,8 @@ from __future__ import annotations
 import asyncio
 from typing import Any
 
+import pytest
+
 from homeserver.services.unread import NotificationCounter
 from homeserver.storage.push import Notified
 
@@ -63,14 +65,16 @@ async def test_counts_come_from_storage_and_queued_rows_after_the_read_receipt()
     assert await counter.counts(USER, ROOM, 8) == {"notification_count": 2, "highlight_count": 1}
 
 
-async def test_notification_arriving_while_loading_counts_once() -> None:
+@pytest.mark.parametrize("committed_before_read", [True, False])
+async def test_notification_arriving_while_loading_counts_once(committed_before_read: bool) -> None:
     storage = FakeStorage()
     storage.gate.clear()
     counter = counter_for(storage)
     loading = asyncio.create_task(counter.counts(USER, ROOM, 100))
     await asyncio.wait_for(storage.reading.wait(), 5)  # the load now waits on storage
     counter.record(USER, ROOM, n(7))
-    storage.stored = [n(7)]  # ... and its row got committed before the read
+    if committed_before_read:
+        storage.stored = [n(7)]
     storage.gate.set()
     assert await loading == {"notification_count": 1, "highlight_count": 0}
 
