@@ -33,6 +33,7 @@ from federation.transport.discovery import (
 from federation.transport.errors import (
     FederationBadResponse,
     FederationHttpError,
+    FederationResponseTooLarge,
     FederationUnreachable,
 )
 from federation.transport.tls import client_ssl_context
@@ -172,9 +173,7 @@ class FederationClient:
                 async with self.session().request(
                     method, url, data=data, headers=headers, allow_redirects=False
                 ) as resp:
-                    raw = await resp.content.read(max_bytes + 1)
-                    if len(raw) > max_bytes:
-                        raise FederationBadResponse(destination, f"response larger than {max_bytes} bytes")
+                    raw = await _read_capped(resp, destination, max_bytes)
                     content_type = resp.headers.get("Content-Type", "application/octet-stream")
                     if not 200 <= resp.status < 300:
                         raise _http_error(resp.status, raw)
@@ -198,6 +197,25 @@ class FederationClient:
             return "http", addresses[0]
         # spec: server-server-api.md, "TLS": plain HTTP is refused off loopback.
         return "https", resolved.connect_host
+
+
+async def _read_capped(resp: aiohttp.ClientResponse, destination: str, max_bytes: int) -> bytes:
+    """The whole body, read to its end; more than ``max_bytes`` is refused.
+
+    (``StreamReader.read(n)`` returns only what has arrived so far, so one call
+    would cut a body sent in several pieces short.)
+    """
+    length = resp.content_length
+    if length is not None and length > max_bytes:
+        raise FederationResponseTooLarge(destination, max_bytes)
+    chunks: list[bytes] = []
+    received = 0
+    async for chunk in resp.content.iter_chunked(64 * 1024):
+        received += len(chunk)
+        if received > max_bytes:
+            raise FederationResponseTooLarge(destination, max_bytes)
+        chunks.append(chunk)
+    return b"".join(chunks)
 
 
 async def _resolve_addresses(host: str, port: int) -> list[str]:

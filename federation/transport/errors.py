@@ -36,3 +36,11 @@ class FederationBadResponse(FederationError):
         super().__init__(f"bad response from {destination}: {reason}")
         self.destination = destination
         self.reason = reason
+
+
+class FederationResponseTooLarge(FederationBadResponse):
+    """The remote server's answer was longer than we accept for this request."""
+
+    def __init__(self, destination: str, max_bytes: int) -> None:
+        super().__init__(destination, f"response larger than {max_bytes} bytes")
+        self.max_bytes = max_bytes

@@ -180,6 +180,7 @@ class RemoteMediaFetcher:
             FederationBadResponse,
             FederationError,
             FederationHttpError,
+            FederationResponseTooLarge,
         )
 
         client = getattr(self.hs, "federation_client", None)
@@ -214,9 +215,9 @@ class RemoteMediaFetcher:
             if e.errcode == "M_TOO_LARGE":
                 raise remote_too_large() from None
             raise remote_failure(f"Remote server answered {e.status}") from None
-        except FederationBadResponse as e:
-            if "larger than" in e.reason:  # the client's max_bytes refusal
-                raise remote_too_large() from None
+        except FederationResponseTooLarge:
+            raise remote_too_large() from None
+        except FederationBadResponse:
             raise remote_failure("Remote server sent a bad response") from None
         except FederationError as e:
             logger.info("cannot fetch mxc://%s/%s: %s", origin, media_id, e)

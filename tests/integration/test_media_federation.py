@@ -7,7 +7,6 @@ The multipart parser is also checked directly, including the Location form.
 
 from __future__ import annotations
 
-import inspect
 import io
 from pathlib import Path
 from typing import Any
@@ -17,7 +16,6 @@ from aiohttp import ClientSession, web
 from aiohttp.test_utils import TestServer
 from PIL import Image
 
-from federation.transport.client import FederationClient
 from federation.transport.errors import FederationHttpError, FederationUnreachable
 from homeserver.services.media_remote import (
     MultipartError,
@@ -29,17 +27,7 @@ from tests.federation.harness import federated_homeservers
 from tests.http_client import MatrixHttp
 from tests.integration.test_media import get_raw, media_files, mxc_path, png_bytes, upload
 
-# FederationClient._request reads the body with one StreamReader.read(n), which returns
-# only the bytes that have arrived so far: a multipart media answer (written in several
-# pieces) comes back truncated. These tests run for real once the client reads to EOF.
-needs_full_federation_bodies = pytest.mark.xfail(
-    "content.read(max_bytes + 1)" in inspect.getsource(FederationClient._request),
-    reason="federation client truncates response bodies to the first chunk received",
-    strict=True,
-)
 
-
-@needs_full_federation_bodies
 async def test_remote_media_is_fetched_over_federation_and_cached(tmp_path: Path) -> None:
     async with federated_homeservers(tmp_path, 2) as (hs1, hs2):
         alice = await hs1.register("alice")
@@ -90,7 +78,6 @@ async def test_federation_media_endpoint_requires_a_signed_request(tmp_path: Pat
             assert resp.status == 401 and b'"M_UNAUTHORIZED"' in body
 
 
-@needs_full_federation_bodies
 async def test_federation_download_answers_two_part_multipart(tmp_path: Path) -> None:
     async with federated_homeservers(tmp_path, 2) as (hs1, hs2):
         alice = await hs1.register("alice")
@@ -104,7 +91,6 @@ async def test_federation_download_answers_two_part_multipart(tmp_path: Path) ->
         assert (part.metadata, part.content_type, part.filename, part.data) == ({}, "image/png", "x.png", png)
 
 
-@needs_full_federation_bodies
 async def test_federation_thumbnail_answers_multipart_image(tmp_path: Path) -> None:
     async with federated_homeservers(tmp_path, 2) as (hs1, hs2):
         alice = await hs1.register("alice")
