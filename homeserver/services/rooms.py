@@ -16,6 +16,7 @@ from federation.rooms.versions import KNOWN_ROOM_VERSIONS
 from homeserver.errors import MatrixError, forbidden, not_found
 from homeserver.services.restricted_joins import restricted_join_content
 from homeserver.services.room_state import RoomState
+from homeserver.services.room_summary import room_summary
 from schemas.identifiers import is_valid_room_alias, is_valid_user_id
 
 if TYPE_CHECKING:
@@ -57,29 +58,16 @@ def default_power_levels(creator: str, privileged_creators: bool) -> dict[str, A
     return content
 
 
+# spec: data/api/client-server/definitions/public_rooms_chunk.yaml
+_PUBLIC_CHUNK_KEYS = frozenset({
+    "room_id", "num_joined_members", "world_readable", "guest_can_join", "join_rule",
+    "name", "topic", "avatar_url", "canonical_alias", "room_type",
+})
+
+
 def public_room_chunk(room: RoomState) -> dict[str, Any]:
     """One entry of a published room directory (spec: PublishedRoomsChunk)."""
-    st = room.state_content
-    chunk: dict[str, Any] = {
-        "room_id": room.room_id,
-        "num_joined_members": len(room.members_with("join")),
-        "world_readable": st("m.room.history_visibility").get("history_visibility") == "world_readable",
-        "guest_can_join": st("m.room.guest_access").get("guest_access") == "can_join",
-        "join_rule": st("m.room.join_rules").get("join_rule", "invite"),
-    }
-    for key, etype, field in (
-        ("name", "m.room.name", "name"),
-        ("topic", "m.room.topic", "topic"),
-        ("avatar_url", "m.room.avatar", "url"),
-        ("canonical_alias", "m.room.canonical_alias", "alias"),
-    ):
-        value = st(etype).get(field)
-        if isinstance(value, str) and value:
-            chunk[key] = value
-    room_type = room.create_event.content.get("type")
-    if isinstance(room_type, str):
-        chunk["room_type"] = room_type
-    return chunk
+    return {k: v for k, v in room_summary(room).items() if k in _PUBLIC_CHUNK_KEYS}
 
 
 class RoomService:
