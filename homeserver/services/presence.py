@@ -16,6 +16,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections import deque
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -75,6 +76,11 @@ class PresenceService:
         self._task: asyncio.Task[None] | None = None
         self._next_sweep = 0.0
         self._flush_at = 0.0
+        # (user_id, presence content) after every change, e.g. for federation's m.presence.
+        self._change_listeners: list[Callable[[str, dict[str, Any]], None]] = []
+
+    def add_change_listener(self, listener: Callable[[str, dict[str, Any]], None]) -> None:
+        self._change_listeners.append(listener)
 
     # --- lifecycle ---------------------------------------------------------------
     async def load(self) -> None:
@@ -208,7 +214,29 @@ class PresenceService:
             self._flush_at = self.hs.clock.monotonic() + self.flush_delay_s
         self._dirty.add(r.user_id)
         self._wake.set()
+        for listener in self._change_listeners:
+            try:
+                listener(r.user_id, self._content(p, now))
+            except Exception:
+                logger.exception("presence listener failed for %s", r.user_id)
         return True
+
+    async def receive_remote(
+        self, user_id: str, state: str, status_msg: str | None, last_active_ago: int, currently_active: bool
+    ) -> None:
+        """A remote user's presence from an m.presence EDU (the caller checked the origin)."""
+        if state not in STATES:
+            return
+        now = self.hs.clock.time_ms()
+        p = self._users.get(user_id)
+        if p is None:
+            p = self._users[user_id] = _Presence(PresenceRecord(user_id, OFFLINE, None, now, False, 0))
+        p.last_sync_ts = now  # heard of them now: the sweep counts silence from here
+        changed = self._change(p, state, status_msg, now)
+        p.record.last_active_ts = now - max(0, last_active_ago)
+        p.record.currently_active = currently_active
+        if changed:
+            await self._notify(user_id)
 
     async def _notify(self, user_id: str) -> None:
         self.hs.notifier.notify_users(await self._interested(user_id))

@@ -9,6 +9,7 @@ same name, not a receipt.
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from homeserver.errors import MatrixError, forbidden, not_found
@@ -42,6 +43,12 @@ class ReceiptService:
         self.hs = hs
         self.store = store
         self.unread: UnreadCounter = hs.notifications.counter
+        # (room_id, receipt_type, user_id, event_id, data) for each new public receipt of a
+        # local user, e.g. for federation's m.receipt.
+        self._public_receipt_listeners: list[Callable[[str, str, str, str, dict[str, Any]], None]] = []
+
+    def add_public_receipt_listener(self, listener: Callable[[str, str, str, str, dict[str, Any]], None]) -> None:
+        self._public_receipt_listeners.append(listener)
 
     async def load(self) -> None:
         await self.store.load()
@@ -80,6 +87,22 @@ class ReceiptService:
         if receipt_type == READ_PRIVATE:
             self.hs.notifier.notify_users([user_id])
         else:
+            self.hs.notifier.notify_users(room.members_with("join"))
+            for listener in self._public_receipt_listeners:
+                listener(room_id, receipt_type, user_id, event_id, data)
+
+    async def receive_remote(
+        self, room_id: str, receipt_type: str, user_id: str, event_id: str, data: dict[str, Any]
+    ) -> None:
+        """A remote user's receipt from an m.receipt EDU (the caller checked origin and room)."""
+        thread_id = data.get("thread_id")
+        event = await self.hs.events.get_event(event_id)
+        position = await self.store.upsert(
+            room_id, receipt_type, user_id, thread_id if isinstance(thread_id, str) and thread_id else UNTHREADED,
+            event_id, data, (event.stream_ordering or 0) if event is not None else 0,
+        )
+        room = self.hs.events.cached_room(room_id)
+        if position is not None and room is not None:
             self.hs.notifier.notify_users(room.members_with("join"))
 
     async def set_read_markers(self, user_id: str, room_id: str, body: dict[str, Any]) -> None:

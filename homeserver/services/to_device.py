@@ -8,6 +8,7 @@ message up to its ``next_batch``, and the next sync's ``since`` deletes them.
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from homeserver.errors import MatrixError
@@ -33,6 +34,12 @@ class ToDeviceService:
         self._delivered: dict[tuple[str, str], int] = {}
         # Devices seen syncing since start-up (their older deliveries are unknown here).
         self._seen: set[tuple[str, str]] = set()
+        # (sender, event_type, {remote user: {device: content}}) for messages to other
+        # servers' users: federation sends them as m.direct_to_device EDUs.
+        self._remote_listeners: list[Callable[[str, str, dict[str, dict[str, Any]]], None]] = []
+
+    def add_remote_listener(self, listener: Callable[[str, str, dict[str, dict[str, Any]]], None]) -> None:
+        self._remote_listeners.append(listener)
 
     async def load(self) -> None:
         await self.store.load()
@@ -45,15 +52,12 @@ class ToDeviceService:
     ) -> None:
         deliveries: list[tuple[str, str, dict[str, Any]]] = []
         recipients: set[str] = set()
+        remote: dict[str, dict[str, Any]] = {}
         for user_id, by_device in messages.items():
             if not isinstance(by_device, dict):
                 raise MatrixError("M_BAD_JSON", 400, f"messages.{user_id} must be an object")
             if not self.hs.is_mine(user_id):
-                # Remote recipients go over federation (m.direct_to_device EDUs), added later.
-                logger.info(
-                    "to-device %s from %s: skipping remote user %s (federation not available yet)",
-                    event_type, requester.user_id, user_id,
-                )
+                remote[user_id] = by_device  # sent over federation by the remote listeners
                 continue
             known = {d.device_id for d in await self.hs.account_store.list_devices(user_id)}
             for device_id, content in by_device.items():
@@ -69,6 +73,34 @@ class ToDeviceService:
         )
         if last is not None and recipients:
             self.hs.notifier.notify_users(recipients)
+        if last is not None and remote:
+            for listener in self._remote_listeners:
+                listener(requester.user_id, event_type, remote)
+
+    async def receive_remote(
+        self, sender: str, event_type: str, message_id: str, messages: dict[str, Any]
+    ) -> None:
+        """Messages from an m.direct_to_device EDU (the caller checked the sender's origin).
+
+        The sender's message_id plays the part of a transaction ID, so a resent EDU
+        is stored once.
+        """
+        deliveries: list[tuple[str, str, dict[str, Any]]] = []
+        for user_id, by_device in messages.items():
+            if not self.hs.is_mine(user_id) or not isinstance(by_device, dict):
+                continue
+            known = {d.device_id for d in await self.hs.account_store.list_devices(user_id)}
+            for device_id, content in by_device.items():
+                if not isinstance(content, dict):
+                    continue
+                targets = sorted(known) if device_id == "*" else [device_id] if device_id in known else []
+                message = {"sender": sender, "type": event_type, "content": content}
+                deliveries.extend((user_id, target, message) for target in targets)
+        last = await self.store.add_messages(
+            (sender, ""), f"m.direct_to_device:{message_id}", self.hs.clock.time_ms(), deliveries
+        )
+        if last is not None and deliveries:
+            self.hs.notifier.notify_users({d[0] for d in deliveries})
 
     async def device_deleted(self, user_id: str, device_id: str) -> None:
         """Drop a deleted device's inbox (for the accounts service to call)."""

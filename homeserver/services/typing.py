@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from homeserver.errors import forbidden
@@ -35,6 +36,18 @@ class TypingService:
         self._typing: dict[str, dict[str, asyncio.TimerHandle]] = {}
         # room_id -> stream position of the room's last change
         self._changed_at: dict[str, int] = {}
+        # (room_id, user_id, typing) after every update, e.g. for federation's m.typing.
+        self._update_listeners: list[Callable[[str, str, bool], None]] = []
+
+    def add_update_listener(self, listener: Callable[[str, str, bool], None]) -> None:
+        self._update_listeners.append(listener)
+
+    def _tell_listeners(self, room_id: str, user_id: str, typing: bool) -> None:
+        for listener in self._update_listeners:
+            try:
+                listener(room_id, user_id, typing)
+            except Exception:
+                logger.exception("typing listener failed for %s in %s", user_id, room_id)
 
     def current_position(self) -> int:
         return self._position
@@ -58,6 +71,7 @@ class TypingService:
             del self._typing[room_id]
         if (previous is None) == typing:  # started, or stopped while typing
             self._changed(room_id)
+        self._tell_listeners(room_id, user_id, typing)
 
     def _expire(self, room_id: str, user_id: str) -> None:
         users = self._typing.get(room_id)
@@ -66,6 +80,7 @@ class TypingService:
         if not users:
             del self._typing[room_id]
         self._changed(room_id)
+        self._tell_listeners(room_id, user_id, False)
 
     def _changed(self, room_id: str) -> None:
         self._position += 1

@@ -1,0 +1,132 @@
+"""Inbound transactions: dedupe by (origin, txnId), PDUs per room, EDUs beside them.
+
+spec: server-server-api.md, "Transactions" and PUT /send/{txnId}. A sender
+retries a transaction with the same txnId until it gets a 200, so the answer
+to each (origin, txnId) is kept and a retry gets it again without being
+processed twice (a retry arriving while the first is still processed waits for
+its answer). PDUs of different rooms are handled concurrently, each room's in
+the order sent; EDUs are applied concurrently with the PDUs, so a slow room
+never holds back typing, receipts or to-device messages.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from typing import TYPE_CHECKING, Any
+
+from federation.api.request import check_server_acl
+from federation.crypto.hashes import compute_event_id
+from federation.edus import FederationEdus
+from federation.rooms.versions import KNOWN_ROOM_VERSIONS
+from homeserver.errors import MatrixError
+from homeserver.storage.federation_queue import FederationQueueStore
+
+if TYPE_CHECKING:
+    from homeserver.server import Homeserver
+
+logger = logging.getLogger(__name__)
+
+TXN_ANSWERS_KEPT_MS = 24 * 3600 * 1000
+
+TxnKey = tuple[str, str]
+
+
+class TransactionReceiver:
+    """``hs.federation_receiver``: processes PUT /send/{txnId} bodies."""
+
+    def __init__(self, hs: Homeserver, store: FederationQueueStore, edus: FederationEdus) -> None:
+        self.hs = hs
+        self.store = store
+        self.edus = edus
+        self._in_progress: dict[TxnKey, asyncio.Future[dict[str, Any]]] = {}
+
+    async def receive(
+        self, origin: str, txn_id: str, pdus: list[dict[str, Any]], edus: list[Any]
+    ) -> dict[str, Any]:
+        """The response body for a transaction; the same one for every retry of it."""
+        key = (origin, txn_id)
+        running = self._in_progress.get(key)
+        if running is not None:
+            return await asyncio.shield(running)
+        future: asyncio.Future[dict[str, Any]] = asyncio.get_running_loop().create_future()
+        self._in_progress[key] = future
+        try:
+            answer = await self.store.get_txn_response(origin, txn_id)
+            if answer is None:
+                answer = await self._process(origin, pdus, edus)
+                await self.store.save_txn_response(
+                    origin, txn_id, answer, self.hs.clock.time_ms(), TXN_ANSWERS_KEPT_MS
+                )
+            future.set_result(answer)
+            return answer
+        except BaseException as e:
+            future.set_exception(e)
+            future.exception()  # retrieved: waiters get it, nobody else needs to
+            raise
+        finally:
+            del self._in_progress[key]
+
+    async def _process(self, origin: str, pdus: list[dict[str, Any]], edus: list[Any]) -> dict[str, Any]:
+        edu_task = asyncio.create_task(self._apply_edus(origin, edus), name=f"federation-edus:{origin}")
+        try:
+            by_room: dict[str, list[dict[str, Any]]] = {}
+            for pdu in pdus:
+                room_id = pdu.get("room_id")
+                by_room.setdefault(room_id if isinstance(room_id, str) else "", []).append(pdu)
+            results: dict[str, dict[str, Any]] = {}
+            for room_results in await asyncio.gather(
+                *(self._room_pdus(origin, room_id, room_pdus) for room_id, room_pdus in by_room.items())
+            ):
+                results.update(room_results)
+        finally:
+            await edu_task
+        return {"pdus": results}
+
+    async def _apply_edus(self, origin: str, edus: list[Any]) -> None:
+        for edu in edus:
+            try:
+                await self.edus.handle(origin, edu)
+            except Exception:
+                logger.exception("federation: applying an EDU from %s failed", origin)
+
+    async def _room_pdus(
+        self, origin: str, room_id: str, pdus: list[dict[str, Any]]
+    ) -> dict[str, dict[str, Any]]:
+        """One room's PDUs, in order; every PDU whose ID we can tell gets an answer."""
+        ids = await self._event_ids(room_id, pdus)
+        for pdu, event_id in zip(pdus, ids, strict=True):
+            sender = pdu.get("sender")
+            if event_id is not None and isinstance(sender, str) and self.hs.is_mine(sender):
+                self.hs.federation_sender.note_received(event_id)  # our own event, echoed back
+        try:
+            await check_server_acl(self.hs, origin, room_id)
+        except MatrixError as e:
+            return self._errors(ids, e.message)
+        handler = getattr(self.hs, "federation_events", None)
+        if handler is None:
+            logger.warning("federation: cannot process %d PDUs from %s: no event handler", len(pdus), origin)
+            return self._errors(ids, "This server cannot process PDUs yet")
+        try:
+            outcome: dict[str, str | None] = await handler.on_receive_pdus(origin, pdus)
+        except Exception:
+            logger.exception("federation: processing PDUs from %s in %s failed", origin, room_id)
+            return self._errors(ids, "Internal error while processing the event")
+        return {eid: ({} if error is None else {"error": error}) for eid, error in outcome.items()}
+
+    async def _event_ids(self, room_id: str, pdus: list[dict[str, Any]]) -> list[str | None]:
+        version_id = await self.hs.room_store.get_room_version(room_id) if room_id else None
+        version = KNOWN_ROOM_VERSIONS.get(version_id) if version_id else None
+        if version is None:
+            return [None] * len(pdus)
+        ids: list[str | None] = []
+        for pdu in pdus:
+            try:
+                ids.append(compute_event_id(pdu, version))
+            except Exception:
+                ids.append(None)  # malformed: the event handler reports it, if it can
+        return ids
+
+    @staticmethod
+    def _errors(ids: list[str | None], message: str) -> dict[str, dict[str, Any]]:
+        return {eid: {"error": message} for eid in ids if eid is not None}
