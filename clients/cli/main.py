@@ -9,8 +9,9 @@ import os
 import sys
 from collections.abc import Sequence
 
-from clients.cli.commands import accounts, messages, rooms, social
+from clients.cli.commands import accounts, encryption, messages, rooms, social
 from clients.cli.config import DEFAULT_PROFILE, ProfileStore
+from clients.cli.encryption import PASSPHRASE_ENV
 from clients.cli.errors import CliError, ExitCode
 from clients.cli.output import Output
 from clients.cli.session import Context
@@ -31,6 +32,7 @@ def build_parser() -> argparse.ArgumentParser:
     rooms.add_parsers(sub)
     messages.add_parsers(sub)
     social.add_parsers(sub)
+    encryption.add_parsers(sub)
     chat = sub.add_parser("chat", help="interactive terminal chat")
     chat.set_defaults(func=run_chat)
     return parser
@@ -39,7 +41,7 @@ def build_parser() -> argparse.ArgumentParser:
 async def run_chat(ctx: Context, args: argparse.Namespace) -> int:
     from clients.cli.chat.app import ChatApp
 
-    client = ctx.logged_in_client()
+    client = await ctx.encrypted_client()
     app = ChatApp(client)
     await app.run_async()
     return ExitCode.OK
@@ -59,7 +61,7 @@ def exit_code_for(error: BaseException) -> tuple[ExitCode, str]:
     if isinstance(error, TransportError):
         return ExitCode.ERROR, f"cannot reach the homeserver: {error}"
     if isinstance(error, EncryptionUnavailableError):
-        return ExitCode.ERROR, str(error)
+        return ExitCode.ERROR, f"{error}: set ${PASSPHRASE_ENV} to use this device's encryption keys"
     raise error
 
 

@@ -6,9 +6,11 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from clients.cli.config import Credentials, ProfileStore
+from clients.cli.encryption import attach_crypto
 from clients.cli.errors import CliError, ExitCode
 from clients.cli.output import Output
 from clients.sdk import AsyncClient, MatrixRequestError
+from clients.sdk.crypto_machine import OlmMachine
 from clients.sdk.rooms import Room
 from clients.sdk.state import ClientState
 
@@ -22,6 +24,7 @@ class Context:
     profiles: ProfileStore
     out: Output
     client: AsyncClient | None = None
+    crypto: OlmMachine | None = None
 
     def logged_in_client(self) -> AsyncClient:
         if self.client is None:
@@ -29,10 +32,21 @@ class Context:
             self.client = client_for(creds)
         return self.client
 
+    async def encrypted_client(self) -> AsyncClient:
+        """The client, with end-to-end encryption when a passphrase is configured."""
+        client = self.logged_in_client()
+        if self.crypto is None:
+            self.crypto = await attach_crypto(self.profile, client)
+        return client
+
     async def synced_state(self) -> ClientState:
         client = self.logged_in_client()
         if client.state is None or client.state.next_batch is None:
-            await client.sync_once(0)
+            response = await client.sync_once(0)
+            if self.crypto is not None and (response.get("to_device") or {}).get("events"):
+                # Acknowledge the to-device messages (room keys) just read: the server
+                # deletes them once a sync moves past them (spec: send_to_device.md).
+                await client.sync_once(0)
         assert client.state is not None
         return client.state
 

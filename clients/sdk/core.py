@@ -271,11 +271,20 @@ class ClientCore:
     ) -> str:
         """Send a room event; retried with the same transaction ID until the server answers."""
         room = self.state.rooms.get(room_id) if self.state else None
-        event_type, content = await self.crypto.encrypt(
-            room_id, event_type, content, room_encrypted=bool(room and room.encrypted)
-        )
+        encrypted = room.encrypted if room is not None else await self._room_is_encrypted(room_id)
+        event_type, content = await self.crypto.encrypt(room_id, event_type, content, room_encrypted=encrypted)
         request = api.room_send(room_id, event_type, content, txn_id or self.new_txn_id())
         return responses.parse_event_id(await self.request_with_retry(request))
+
+    async def _room_is_encrypted(self, room_id: str) -> bool:
+        """For a room not synced yet: ask the server, so plaintext never goes to an encrypted room."""
+        try:
+            await self.request(api.room_get_state_event(room_id, "m.room.encryption"))
+        except MatrixRequestError as e:
+            if e.errcode == "M_NOT_FOUND":
+                return False
+            raise
+        return True
 
     async def send_state(
         self, room_id: str, event_type: str, content: dict[str, Any], state_key: str = ""

@@ -13,7 +13,8 @@ from clients.cli.output import format_message, message_record
 from clients.cli.session import Context, resolve_room
 from clients.sdk import api, content
 
-MESSAGE_FILTER = {"types": ["m.room.message"]}
+# m.room.encrypted too: in encrypted rooms messages arrive as ciphertext and are decrypted here.
+MESSAGE_FILTER = {"types": ["m.room.message", "m.room.encrypted"]}
 
 
 def add_parsers(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
@@ -49,7 +50,7 @@ def add_parsers(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-a
 
 
 async def send(ctx: Context, args: argparse.Namespace) -> int:
-    client = ctx.logged_in_client()
+    client = await ctx.encrypted_client()
     text = sys.stdin.read().rstrip("\n") if args.text == "-" else args.text
     if not text:
         raise CliError(ExitCode.USAGE, "nothing to send")
@@ -93,12 +94,19 @@ async def download(ctx: Context, args: argparse.Namespace) -> int:
 async def history(ctx: Context, args: argparse.Namespace) -> int:
     if args.n < 1:
         raise CliError(ExitCode.USAGE, "-n must be at least 1")
-    client = ctx.logged_in_client()
+    client = await ctx.encrypted_client()
     room_id = await resolve_room(ctx, args.room)
-    state = await ctx.synced_state()
+    state = await ctx.synced_state()  # also receives room keys waiting as to-device messages
     room = state.rooms.get(room_id)
     page = await client.request(api.room_messages(room_id, limit=args.n, filter=MESSAGE_FILTER))
-    events = [e for e in page.get("chunk", []) if e.get("type") == "m.room.message"]
+    chunk = [
+        await client.crypto.decrypt(room_id, e) if e.get("type") == "m.room.encrypted" else e
+        for e in page.get("chunk", [])
+    ]
+    undecryptable = sum(1 for e in chunk if e.get("type") == "m.room.encrypted")
+    if undecryptable:
+        sys.stderr.write(f"parley: {undecryptable} encrypted message(s) could not be decrypted (no key)\n")
+    events = [e for e in chunk if e.get("type") == "m.room.message"]
     events.reverse()  # oldest first, as a conversation reads
     records = [message_record(e, room_id) for e in events]
     ctx.out.emit(records, lambda: "\n".join(format_message(e, room) for e in events))
@@ -106,7 +114,7 @@ async def history(ctx: Context, args: argparse.Namespace) -> int:
 
 
 async def tail(ctx: Context, args: argparse.Namespace) -> int:
-    client = ctx.logged_in_client()
+    client = await ctx.encrypted_client()
     room_id = await resolve_room(ctx, args.room)
     await ctx.synced_state()  # the position to follow from, and member names
     assert client.state is not None
@@ -124,6 +132,14 @@ async def tail(ctx: Context, args: argparse.Namespace) -> int:
             done.set()
 
     client.callbacks.on_message(on_message)
+    if ctx.crypto is not None:
+        # Messages whose room key came late are shown once they decrypt.
+        ctx.crypto.late_decryption_handlers.append(
+            lambda late_room_id, event: (
+                on_message(client.state.room(late_room_id), event)  # type: ignore[union-attr]
+                if event.get("type") == "m.room.message" else None
+            )
+        )
     # On stderr, so scripts reading stdout see only messages but can wait for this line.
     sys.stderr.write(f"Following {room.display_name} ({room_id})\n")
     sys.stderr.flush()

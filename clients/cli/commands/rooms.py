@@ -6,6 +6,7 @@ import argparse
 import math
 from typing import Any
 
+from clients.cli.encryption import encryption_state_event
 from clients.cli.errors import ExitCode
 from clients.cli.session import Context, resolve_room
 from clients.sdk.rooms import Room
@@ -21,6 +22,8 @@ def add_parsers(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-a
     p.add_argument("--public", action="store_true", help="anyone may join (public_chat preset)")
     p.add_argument("--invite", action="append", default=[], metavar="USER")
     p.add_argument("--space", action="store_true", help="create a space (room type m.space)")
+    p.add_argument("--encrypted", action="store_true",
+                   help="end-to-end encrypt the room (m.room.encryption, Megolm)")
     p.add_argument("--parent", help="add the new room to this space")
     p.set_defaults(func=create)
 
@@ -91,6 +94,7 @@ async def create(ctx: Context, args: argparse.Namespace) -> int:
         preset="public_chat" if args.public else "private_chat",
         visibility="public" if args.public else None,
         room_type="m.space" if args.space else None,
+        extra={"initial_state": [encryption_state_event()]} if args.encrypted else None,
     )
     if args.parent:
         parent = await resolve_room(ctx, args.parent)
