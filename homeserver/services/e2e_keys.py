@@ -28,6 +28,8 @@ logger = logging.getLogger(__name__)
 
 JsonObject = dict[str, Any]
 MAX_KEYS_PER_UPLOAD = 500
+# Cached /sync key summaries (one per syncing device) kept before the cache is dropped.
+SYNC_SUMMARY_CACHE_LIMIT = 100_000
 
 
 def invalid_signature(message: str) -> MatrixError:
@@ -59,6 +61,16 @@ class E2EKeyService:
     def __init__(self, hs: Homeserver, store: E2EKeyStore) -> None:
         self.hs = hs
         self.store = store
+        # (user_id, device_id) -> (one-time key counts, unused fallback key types), so that
+        # /sync, which reports them on every response, asks storage only after a change.
+        self._sync_summaries: dict[tuple[str, str], tuple[dict[str, int], list[str]]] = {}
+        # Bumped on every change of a device's keys; a read that raced a change is not cached.
+        self._key_generation: dict[tuple[str, str], int] = {}
+
+    def _keys_changed(self, user_id: str, device_id: str) -> None:
+        key = (user_id, device_id)
+        self._sync_summaries.pop(key, None)
+        self._key_generation[key] = self._key_generation.get(key, 0) + 1
 
     # --- upload ------------------------------------------------------------------------
     async def upload(self, requester: Requester, body: JsonObject) -> dict[str, int]:
@@ -93,6 +105,8 @@ class E2EKeyService:
             await self.store.add_one_time_keys(user_id, device_id, one_time)
         if fallback:
             await self.store.set_fallback_keys(user_id, device_id, fallback)
+        if one_time or fallback:
+            self._keys_changed(user_id, device_id)
         return await self.store.count_one_time_keys(user_id, device_id)
 
     @staticmethod
@@ -145,11 +159,20 @@ class E2EKeyService:
     async def sync_summary(self, user_id: str, device_id: str) -> JsonObject:
         """The /sync top-level fields ``device_one_time_keys_count`` and
         ``device_unused_fallback_key_types`` (spec: "Extensions to /sync")."""
-        counts = await self.store.count_one_time_keys(user_id, device_id)
-        counts.setdefault("signed_curve25519", 0)
+        key = (user_id, device_id)
+        cached = self._sync_summaries.get(key)
+        if cached is None:
+            generation = self._key_generation.get(key, 0)
+            counts = await self.store.count_one_time_keys(user_id, device_id)
+            counts.setdefault("signed_curve25519", 0)
+            cached = (counts, await self.store.unused_fallback_key_types(user_id, device_id))
+            if self._key_generation.get(key, 0) == generation:
+                if len(self._sync_summaries) >= SYNC_SUMMARY_CACHE_LIMIT:
+                    self._sync_summaries.clear()
+                self._sync_summaries[key] = cached
         return {
-            "device_one_time_keys_count": counts,
-            "device_unused_fallback_key_types": await self.store.unused_fallback_key_types(user_id, device_id),
+            "device_one_time_keys_count": dict(cached[0]),
+            "device_unused_fallback_key_types": list(cached[1]),
         }
 
     # --- query ---------------------------------------------------------------------------
@@ -183,6 +206,8 @@ class E2EKeyService:
             for device_id, algorithm in devices.items()
         ]
         claimed = await self.store.claim_keys(requests)
+        for user_id, device_id, _ in requests:
+            self._keys_changed(user_id, device_id)
         out: dict[str, dict[str, JsonObject]] = {}
         for (user_id, device_id), (name, key) in claimed.items():
             out.setdefault(user_id, {})[device_id] = {name: key}
@@ -247,6 +272,8 @@ class E2EKeyService:
     async def forget_deleted_devices(self, user_id: str) -> None:
         """Called by the accounts service after devices are deleted: their keys go too."""
         await self.store.delete_keys_of_missing_devices(user_id)
+        for key in [k for k in self._sync_summaries if k[0] == user_id]:
+            self._keys_changed(*key)
 
 
 def _canonical(key: JsonObject | str) -> str:

@@ -84,14 +84,21 @@ class SyncService:
         self.hidden_senders: Callable[[str], Awaitable[frozenset[str]]] | None = None
         # Parsed sync filters by (user_id, filter parameter); see api/client/sync.py.
         self.parsed_filters: dict[tuple[str, str], SyncFilter] = {}
+        self._position_readers: tuple[Callable[[], int] | None, ...] = (None,) * (len(STREAM_NAMES) - 1)
 
     def add_source(self, source: SyncSource) -> None:
         assert source.stream in STREAM_NAMES
         self.sources.append(source)
+        # Token slot -> the position reader of the source that owns it (the last one added).
+        readers = {STREAM_NAMES.index(s.stream): s.current_position for s in self.sources}
+        self._position_readers = tuple(readers.get(i) for i in range(1, len(STREAM_NAMES)))
 
     def current_token(self) -> StreamToken:
-        positions = {source.stream: source.current_position() for source in self.sources}
-        return StreamToken(events=self.hs.events.persisted_stream, **positions)
+        # Called several times per /sync: positional, no per-call dict of stream names.
+        return StreamToken(
+            self.hs.events.persisted_stream,
+            *(read() if read is not None else 0 for read in self._position_readers),
+        )
 
     async def sync(self, req: SyncRequest) -> dict[str, Any]:
         user_id = req.requester.user_id
