@@ -9,7 +9,8 @@ A glob turned into a regex with ``.*`` backtracks catastrophically (``a*a*a*b`` 
 being persisted. So a glob is split at its stars into fixed-length segments (literals
 and ``?``), which are placed greedily leftmost: the leftmost placement of each
 segment leaves the most room for the ones after it, so it finds a match whenever one
-exists. Each segment is a quantifier-free regex, which cannot backtrack.
+exists. Each segment is a quantifier-free regex, which cannot backtrack. Globs without
+wildcards (most of them: types, user names, display names) skip regexes altogether.
 """
 
 from __future__ import annotations
@@ -22,6 +23,28 @@ _WORD_CHAR = "A-Za-z0-9_"  # spec: a word boundary is any character not in these
 _BOUNDARY_BEFORE = f"(?<![{_WORD_CHAR}])"
 _BOUNDARY_AFTER = f"(?![{_WORD_CHAR}])"
 _FLAGS = re.IGNORECASE | re.DOTALL
+_WORD_CHARS = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_")
+
+# Lower-cased values, reused while one event is evaluated for every member of a room.
+_lower = lru_cache(maxsize=256)(str.lower)
+
+
+def contains_word(text: str, word: str) -> bool:
+    """Whether ``word`` occurs in ``text`` between word boundaries, case-insensitively."""
+    haystack, needle = _lower(text), _lower(word)
+    start = 0
+    while True:
+        i = haystack.find(needle, start)
+        if i < 0:
+            return False
+        end = i + len(needle)
+        if (i == 0 or haystack[i - 1] not in _WORD_CHARS) and (
+            end == len(haystack) or haystack[end] not in _WORD_CHARS
+        ):
+            return True
+        start = i + 1
+        if start > len(haystack):
+            return False
 
 
 def _segment_regex(segment: str) -> str:
@@ -71,6 +94,10 @@ def _place_middles(compiled: CompiledGlob, value: str, pos: int, endpos: int) ->
 
 def glob_matches(glob: str, value: str, *, word_boundary: bool = False) -> bool:
     """Whether ``glob`` matches all of ``value`` (or, with ``word_boundary``, a word-bounded substring)."""
+    if "*" not in glob and "?" not in glob:
+        if word_boundary:
+            return contains_word(value, glob)
+        return _lower(value) == _lower(glob)
     compiled = compile_glob(glob)
     if word_boundary:
         return _matches_between_boundaries(compiled, value)

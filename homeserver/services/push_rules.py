@@ -17,7 +17,7 @@ from functools import lru_cache
 from typing import Any
 
 from federation.rooms.power_levels import PowerLevel, PowerLevelsContent, notification_level
-from homeserver.services.push_glob import glob_matches
+from homeserver.services.push_glob import contains_word, glob_matches
 
 RULE_KINDS = ("override", "content", "room", "sender", "underride")  # in priority order
 # Historical actions: clients and homeservers MUST ignore them (spec: "Historical Actions").
@@ -31,7 +31,6 @@ LEGACY_MENTION_RULES = frozenset(
 )
 
 JsonScalar = str | int | bool | None
-_WORD_CHAR = "A-Za-z0-9_"  # spec: a word boundary is any character not in these sets
 _MEMBER_COUNT = re.compile(r"^(==|<=|>=|<|>)?([0-9]+)$")
 
 
@@ -197,7 +196,7 @@ def condition_matches(
         body = ctx.flattened.get("content.body")
         if not display_name or not isinstance(body, str):
             return False
-        return compile_literal_word(display_name).search(body) is not None
+        return contains_word(body, display_name)
     if kind == "room_member_count":
         return member_count_matches(condition.get("is"), ctx.room_member_count)
     if kind == "sender_notification_permission":
@@ -206,13 +205,6 @@ def condition_matches(
             return False
         return ctx.sender_power_level >= notification_level(key, ctx.power_levels)
     return False
-
-
-@lru_cache(maxsize=4096)
-def compile_literal_word(text: str) -> re.Pattern[str]:
-    return re.compile(
-        f"(?<![{_WORD_CHAR}]){re.escape(text)}(?![{_WORD_CHAR}])", re.IGNORECASE
-    )
 
 
 def rule_matches(rule: PushRule, ctx: EventContext, user_id: str, display_name: str | None) -> bool:
