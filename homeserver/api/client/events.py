@@ -283,7 +283,7 @@ async def get_event(request: web.Request) -> web.Response:
         raise not_found("Event not found") from None
     hs = get_hs(request)
     event = await hs.event_store.get_event(request.match_info["event_id"])
-    if event is None or event.room_id != room_id or event.pdu.get("rejected") or (
+    if event is None or event.room_id != room_id or event.rejected_reason is not None or (
         bound is not None and (event.stream_ordering or 0) > bound
     ) or not await _readable(hs, requester, room, [event]):
         raise not_found("Event not found")
