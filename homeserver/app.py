@@ -47,6 +47,7 @@ ROUTE_MODULES = [
     "federation.api.query",
     "federation.api.public_rooms",
     "federation.api.keys",
+    "federation.api.user_keys",
     "federation.api.well_known",
 ]
 

@@ -8,12 +8,14 @@ A change of device keys is a device list change (``DeviceListService``).
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from typing import TYPE_CHECKING, Any
 
 import orjson
 
 from federation.crypto.signing import SignatureError, decode_verify_key, verify_json_signature
+from federation.transport.errors import FederationError, FederationHttpError
 from homeserver.errors import MatrixError, bad_json, invalid_param
 from homeserver.services.auth import Requester
 from homeserver.services.filtering import SyncFilter
@@ -28,6 +30,8 @@ logger = logging.getLogger(__name__)
 
 JsonObject = dict[str, Any]
 MAX_KEYS_PER_UPLOAD = 500
+# spec: keys.yaml "timeout" — the time to wait for remote servers (default 10 s).
+DEFAULT_REMOTE_TIMEOUT_MS = 10_000
 # Cached /sync key summaries (one per syncing device) kept before the cache is dropped.
 SYNC_SUMMARY_CACHE_LIMIT = 100_000
 
@@ -214,34 +218,90 @@ class E2EKeyService:
         return out
 
     # --- the client endpoints: local users here, remote servers over federation ------------------
-    async def query(self, requester: Requester, wanted: dict[str, list[str]]) -> JsonObject:
+    async def query(
+        self, requester: Requester, wanted: dict[str, list[str]], timeout_ms: int = DEFAULT_REMOTE_TIMEOUT_MS
+    ) -> JsonObject:
         """POST /keys/query: device keys and cross-signing keys of the wanted users."""
-        device_keys: dict[str, dict[str, JsonObject]] = {}
-        cross: dict[str, dict[str, JsonObject]] = {
+        result: JsonObject = {
+            "device_keys": {}, "failures": {},
             "master_keys": {}, "self_signing_keys": {}, "user_signing_keys": {},
         }
-        remote: dict[str, dict[str, list[str]]] = {}
-        for user_id, device_ids in wanted.items():
-            if not self.hs.is_mine(user_id):
-                remote.setdefault(user_id.split(":", 1)[-1], {})[user_id] = device_ids
+        local = {u: d for u, d in wanted.items() if self.hs.is_mine(u)}
+        local_answer = await self.query_local(local, requester.user_id)
+        for field, by_user in local_answer.items():
+            result[field].update(by_user)
+        remote = _by_server({u: d for u, d in wanted.items() if not self.hs.is_mine(u)})
+        answers = await asyncio.gather(*(
+            self._remote("user/keys/query", server, {"device_keys": users}, timeout_ms)
+            for server, users in remote.items()
+        ))
+        for (server, users), (answer, failure) in zip(remote.items(), answers, strict=True):
+            if failure is not None:
+                result["failures"][server] = failure
                 continue
-            device_keys[user_id] = await self.query_local_devices(user_id, device_ids)
-            for key_type, key in (await self.hs.cross_signing.keys_for_query(requester.user_id, user_id)).items():
-                cross[f"{key_type}_keys"][user_id] = key
-        failures: dict[str, JsonObject] = {}
-        for server in remote:
-            failures[server] = self._unreachable(server)
-        return {"device_keys": device_keys, "failures": failures, **cross}
+            for field in ("device_keys", "master_keys", "self_signing_keys"):
+                by_user = answer.get(field)
+                if isinstance(by_user, dict):
+                    # Only what the server may speak for: its own users that we asked about.
+                    result[field].update({u: v for u, v in by_user.items() if u in users and isinstance(v, dict)})
+        return result
 
-    async def claim(self, wanted: dict[str, dict[str, str]]) -> JsonObject:
+    async def query_local(self, wanted: dict[str, list[str]], requester_id: str | None) -> JsonObject:
+        """Local users' keys; ``requester_id`` None for a remote server (no user-signing keys,
+        only the owner's own signatures)."""
+        out: JsonObject = {"device_keys": {}, "master_keys": {}, "self_signing_keys": {}, "user_signing_keys": {}}
+        for user_id, device_ids in wanted.items():
+            out["device_keys"][user_id] = await self.query_local_devices(user_id, device_ids)
+            viewer = requester_id if requester_id is not None else ""
+            for key_type, key in (await self.hs.cross_signing.keys_for_query(viewer, user_id)).items():
+                out[f"{key_type}_keys"][user_id] = key
+        if requester_id is None:
+            del out["user_signing_keys"]
+        return out
+
+    async def claim(self, wanted: dict[str, dict[str, str]], timeout_ms: int = DEFAULT_REMOTE_TIMEOUT_MS) -> JsonObject:
         """POST /keys/claim: one key per requested device."""
         local = {u: d for u, d in wanted.items() if self.hs.is_mine(u)}
-        one_time_keys = await self.claim_local(local)
-        failures: dict[str, JsonObject] = {}
-        for user_id in wanted:
-            if not self.hs.is_mine(user_id):
-                failures[user_id.split(":", 1)[-1]] = self._unreachable(user_id.split(":", 1)[-1])
-        return {"one_time_keys": one_time_keys, "failures": failures}
+        result: JsonObject = {"one_time_keys": await self.claim_local(local), "failures": {}}
+        remote = _by_server({u: d for u, d in wanted.items() if not self.hs.is_mine(u)})
+        answers = await asyncio.gather(*(
+            self._remote("user/keys/claim", server, {"one_time_keys": users}, timeout_ms)
+            for server, users in remote.items()
+        ))
+        for (server, users), (answer, failure) in zip(remote.items(), answers, strict=True):
+            if failure is not None:
+                result["failures"][server] = failure
+                continue
+            claimed = answer.get("one_time_keys")
+            if isinstance(claimed, dict):
+                result["one_time_keys"].update(
+                    {u: v for u, v in claimed.items() if u in users and isinstance(v, dict)}
+                )
+        return result
+
+    async def _remote(
+        self, endpoint: str, server: str, body: JsonObject, timeout_ms: int
+    ) -> tuple[JsonObject, JsonObject | None]:
+        """(answer, None), or ({}, failure) when the server could not give one in time.
+
+        spec: keys.yaml "failures" — unreachable servers are listed, not fatal.
+        """
+        client = getattr(self.hs, "federation_client", None)
+        if client is None or not self.hs.config.federation.enabled:
+            return {}, {"status": 503, "message": "Federation is disabled on this server"}
+        try:
+            answer = await client.post_json(
+                server, f"/_matrix/federation/v1/{endpoint}", body, timeout=max(timeout_ms, 1) / 1000
+            )
+        except FederationHttpError as e:
+            logger.info("%s at %s failed: %s", endpoint, server, e)
+            return {}, {"status": e.status, "errcode": e.errcode, "message": e.message}
+        except FederationError as e:
+            logger.info("%s at %s failed: %s", endpoint, server, e)
+            return {}, {"status": 503, "message": str(e)}
+        if not isinstance(answer, dict):
+            return {}, {"status": 502, "message": "The server's answer was not a JSON object"}
+        return answer, None
 
     async def changes(self, requester: Requester, since: StreamToken, upto: StreamToken) -> JsonObject:
         """GET /keys/changes: users whose device lists changed between two sync tokens,
@@ -262,11 +322,36 @@ class E2EKeyService:
         section = (await self.hs.device_lists.contribute(ctx)).top_level.get("device_lists", {})
         return {"changed": section.get("changed", []), "left": section.get("left", [])}
 
-    def _unreachable(self, server: str) -> JsonObject:
-        # spec: "failures" — servers that could not be reached. Until the federation
-        # client lands, no remote server can be.
-        logger.info("keys request for %s: federation is not available", server)
-        return {"status": 503, "message": "Federation is not available on this server"}
+    async def user_devices(self, user_id: str) -> JsonObject:
+        """GET /_matrix/federation/v1/user/devices/{userId} for a local user.
+
+        stream_id is the position of the user's m.device_list_update EDUs, so the
+        asking server can apply the later updates on top of this list.
+        """
+        devices = await self.hs.account_store.list_devices(user_id)
+        keys = await self.query_local_devices(user_id, [d.device_id for d in devices]) if devices else {}
+        listed: list[JsonObject] = []
+        for device in devices:
+            device_keys = keys.get(device.device_id)
+            if device_keys is None:
+                continue  # no keys uploaded: nothing another server can encrypt to
+            entry: JsonObject = {
+                "device_id": device.device_id,
+                "keys": {k: v for k, v in device_keys.items() if k != "unsigned"},
+            }
+            if device.display_name:
+                entry["device_display_name"] = device.display_name
+            listed.append(entry)
+        out: JsonObject = {
+            "user_id": user_id,
+            "stream_id": await self.store.device_list_stream_id(user_id),
+            "devices": listed,
+        }
+        cross = await self.hs.cross_signing.keys_for_query("", user_id)
+        for key_type in ("master", "self_signing"):
+            if key_type in cross:
+                out[f"{key_type}_key"] = cross[key_type]
+        return out
 
     # --- device lifecycle ------------------------------------------------------------------------
     async def forget_deleted_devices(self, user_id: str) -> None:
@@ -278,3 +363,10 @@ class E2EKeyService:
 
 def _canonical(key: JsonObject | str) -> str:
     return orjson.dumps(key, option=orjson.OPT_SORT_KEYS).decode()
+
+
+def _by_server(wanted: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    out: dict[str, dict[str, Any]] = {}
+    for user_id, value in wanted.items():
+        out.setdefault(user_id.split(":", 1)[-1], {})[user_id] = value
+    return out

@@ -107,6 +107,15 @@ class E2EKeyStore:
 
         await self.db.write("delete_keys_of_missing_devices", run)
 
+    async def device_list_stream_id(self, user_id: str) -> int:
+        """The stream_id of the user's last m.device_list_update EDU (0 if none was sent)."""
+        value = await self.db.fetchval(
+            "device_list_stream_id",
+            "SELECT last_stream_id FROM federation_device_list_streams WHERE user_id = ?",
+            (user_id,),
+        )
+        return int(value or 0)
+
     # --- one-time and fallback keys -----------------------------------------------------
     async def get_one_time_keys(self, user_id: str, device_id: str, ids: list[tuple[str, str]]) -> dict[tuple[str, str], str]:
         """(algorithm, key_id) -> stored JSON for those of ``ids`` already held."""

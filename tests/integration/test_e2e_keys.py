@@ -220,8 +220,10 @@ async def test_deleting_a_device_deletes_its_keys(homeserver: RunningHomeserver)
 
 async def test_remote_users_are_listed_as_failures(homeserver: RunningHomeserver) -> None:
     alice = await homeserver.register("alice")
-    result = await query(alice, {"@bob:unreachable.invalid": []})
+    result = await alice.request("POST", f"{V3}/keys/query",
+                                 {"device_keys": {"@bob:unreachable.invalid": []}, "timeout": 2000})
     assert "unreachable.invalid" in result["failures"]
     assert "@bob:unreachable.invalid" not in result["device_keys"]
-    claimed = await claim(alice, {"@bob:unreachable.invalid": {"DEV": "signed_curve25519"}})
+    claimed = await alice.request("POST", f"{V3}/keys/claim", {
+        "one_time_keys": {"@bob:unreachable.invalid": {"DEV": "signed_curve25519"}}, "timeout": 2000})
     assert "unreachable.invalid" in claimed["failures"]

@@ -14,10 +14,12 @@ from aiohttp import web
 from homeserver.api.request import get_hs, read_json_object, require_user
 from homeserver.api.response import json_response
 from homeserver.errors import bad_json, missing_param
+from homeserver.services.e2e_keys import DEFAULT_REMOTE_TIMEOUT_MS
 from homeserver.services.stream_token import StreamToken
 
 routes = web.RouteTableDef()
 V3 = "/_matrix/client/{version:(?:v3|r0)}"
+MAX_REMOTE_TIMEOUT_MS = 60_000
 
 
 @routes.post(V3 + "/keys/upload")
@@ -37,28 +39,38 @@ def _object_field(body: dict[str, Any], name: str) -> dict[str, Any]:
     return value
 
 
+def _timeout_ms(body: dict[str, Any]) -> int:
+    """spec: keys.yaml "timeout" — milliseconds to wait for remote servers (default 10 s)."""
+    timeout = body.get("timeout", DEFAULT_REMOTE_TIMEOUT_MS)
+    if not isinstance(timeout, int) or isinstance(timeout, bool) or timeout < 0:
+        raise bad_json("timeout must be a non-negative integer")
+    return min(timeout, MAX_REMOTE_TIMEOUT_MS)
+
+
 @routes.post(V3 + "/keys/query")
 async def query_keys(request: web.Request) -> web.Response:
     requester = await require_user(request)
-    wanted_raw = _object_field(await read_json_object(request), "device_keys")
+    body = await read_json_object(request)
+    wanted_raw = _object_field(body, "device_keys")
     wanted: dict[str, list[str]] = {}
     for user_id, device_ids in wanted_raw.items():
         if not isinstance(device_ids, list) or not all(isinstance(d, str) for d in device_ids):
             raise bad_json(f"device_keys.{user_id} must be a list of device IDs")
         wanted[user_id] = device_ids
-    return json_response(await get_hs(request).e2e_keys.query(requester, wanted))
+    return json_response(await get_hs(request).e2e_keys.query(requester, wanted, _timeout_ms(body)))
 
 
 @routes.post(V3 + "/keys/claim")
 async def claim_keys(request: web.Request) -> web.Response:
     await require_user(request)
-    wanted_raw = _object_field(await read_json_object(request), "one_time_keys")
+    body = await read_json_object(request)
+    wanted_raw = _object_field(body, "one_time_keys")
     wanted: dict[str, dict[str, str]] = {}
     for user_id, devices in wanted_raw.items():
         if not isinstance(devices, dict) or not all(isinstance(a, str) for a in devices.values()):
             raise bad_json(f"one_time_keys.{user_id} must map device IDs to algorithms")
         wanted[user_id] = devices
-    return json_response(await get_hs(request).e2e_keys.claim(wanted))
+    return json_response(await get_hs(request).e2e_keys.claim(wanted, _timeout_ms(body)))
 
 
 @routes.get(V3 + "/keys/changes")
