@@ -1,0 +1,168 @@
+"""Each EDU type, sent by one real server, shows up in the other server's /sync.
+
+spec: server-server-api.md, "Typing Notifications", "Receipts", "Presence",
+"Send-to-device messaging", "Device Management".
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tests.federation.harness import FederatedHomeserver, federated_homeservers
+from tests.federation.test_sender_outages import WAIT_S, shared_room
+from tests.http_client import MatrixHttp, q
+from tests.integration.sync_waiting import ephemeral_of, sync_until
+from tests.integration.test_to_device import send_to_device, to_device_events
+
+V3 = "/_matrix/client/v3"
+
+
+@dataclass
+class SharedRoom:
+    hs1: FederatedHomeserver
+    hs2: FederatedHomeserver
+    alice: MatrixHttp  # on hs1, created the room
+    bob: MatrixHttp  # on hs2, joined over federation
+    room_id: str
+    bob_token: str
+
+
+@pytest.fixture
+async def shared(tmp_path: Path) -> AsyncIterator[SharedRoom]:
+    async with federated_homeservers(tmp_path, 2) as (hs1, hs2):
+        alice, bob, room_id, bob_token = await shared_room(hs1, hs2)
+        yield SharedRoom(hs1, hs2, alice, bob, room_id, bob_token)
+
+
+async def test_typing_reaches_the_other_server(shared: SharedRoom) -> None:
+    alice, bob, room_id = shared.alice, shared.bob, shared.room_id
+    await alice.request("PUT", f"{V3}/rooms/{q(room_id)}/typing/{q(alice.user_id or '')}",
+                        {"typing": True, "timeout": 30000})
+
+    def alice_typing(response: dict[str, Any]) -> bool:
+        return any(alice.user_id in e["content"]["user_ids"] for e in ephemeral_of(response, room_id, "m.typing"))
+
+    _, token = await sync_until(bob, shared.bob_token, alice_typing, within=WAIT_S)
+    await alice.request("PUT", f"{V3}/rooms/{q(room_id)}/typing/{q(alice.user_id or '')}", {"typing": False})
+    await sync_until(bob, token, lambda r: any(
+        e["content"]["user_ids"] == [] for e in ephemeral_of(r, room_id, "m.typing")), within=WAIT_S)
+
+
+async def test_typing_of_the_joining_side_reaches_the_room_creator(shared: SharedRoom) -> None:
+    alice, bob, room_id = shared.alice, shared.bob, shared.room_id
+    since = (await alice.sync())["next_batch"]
+    await bob.request("PUT", f"{V3}/rooms/{q(room_id)}/typing/{q(bob.user_id or '')}", {"typing": True})
+    await sync_until(alice, since, lambda r: any(
+        bob.user_id in e["content"]["user_ids"] for e in ephemeral_of(r, room_id, "m.typing")), within=WAIT_S)
+
+
+async def test_read_receipt_reaches_the_other_server(shared: SharedRoom) -> None:
+    alice, bob, room_id = shared.alice, shared.bob, shared.room_id
+    event_id = await alice.send(room_id, "read me")
+    await alice.request("POST", f"{V3}/rooms/{q(room_id)}/receipt/m.read/{q(event_id)}", {})
+
+    def alice_read(response: dict[str, Any]) -> bool:
+        return any(alice.user_id in e["content"].get(event_id, {}).get("m.read", {})
+                   for e in ephemeral_of(response, room_id, "m.receipt"))
+
+    response, _ = await sync_until(bob, shared.bob_token, alice_read, within=WAIT_S)
+    [receipt] = [e for e in ephemeral_of(response, room_id, "m.receipt") if event_id in e["content"]]
+    assert isinstance(receipt["content"][event_id]["m.read"][alice.user_id]["ts"], int)
+
+
+async def test_private_receipt_stays_home(shared: SharedRoom) -> None:
+    alice, room_id = shared.alice, shared.room_id
+    sender = shared.hs1.hs.federation_sender
+    receipts_sent: list[dict[str, Any]] = []
+    receipt_sent = asyncio.Event()
+
+    def on_delivered(_dest: str, body: dict[str, Any]) -> None:
+        receipts_sent.extend(e["content"] for e in body.get("edus", []) if e["edu_type"] == "m.receipt")
+        if receipts_sent:
+            receipt_sent.set()
+
+    sender.on_delivered.append(on_delivered)
+    private_id = await alice.send(room_id, "private")
+    await alice.request("POST", f"{V3}/rooms/{q(room_id)}/receipt/m.read.private/{q(private_id)}", {})
+    public_id = await alice.send(room_id, "public")
+    await alice.request("POST", f"{V3}/rooms/{q(room_id)}/receipt/m.read/{q(public_id)}", {})
+
+    def only_public(response: dict[str, Any]) -> bool:
+        receipts = ephemeral_of(response, room_id, "m.receipt")
+        assert not any(private_id in e["content"] for e in receipts)
+        return any(public_id in e["content"] for e in receipts)
+
+    await sync_until(shared.bob, shared.bob_token, only_public, within=WAIT_S)
+    await asyncio.wait_for(receipt_sent.wait(), WAIT_S)
+    assert receipts_sent == [
+        {room_id: {"m.read": {alice.user_id: {"event_ids": [public_id], "data": receipts_sent[0][room_id]
+                                               ["m.read"][alice.user_id]["data"]}}}}
+    ]
+
+
+async def test_presence_reaches_a_user_sharing_a_room(shared: SharedRoom) -> None:
+    alice, bob = shared.alice, shared.bob
+    await alice.request("PUT", f"{V3}/presence/{q(alice.user_id or '')}/status",
+                        {"presence": "online", "status_msg": "federating"})
+
+    def alice_presence(response: dict[str, Any]) -> bool:
+        return any(e["sender"] == alice.user_id and e["content"].get("status_msg") == "federating"
+                   for e in response.get("presence", {}).get("events", []))
+
+    response, _ = await sync_until(bob, shared.bob_token, alice_presence, within=WAIT_S)
+    [event] = [e for e in response["presence"]["events"] if e["sender"] == alice.user_id]
+    assert event["content"]["presence"] == "online"
+
+
+async def test_to_device_message_reaches_the_remote_device_once(shared: SharedRoom) -> None:
+    alice, bob = shared.alice, shared.bob
+    messages = {bob.user_id: {bob.device_id: {"nonce": "c5a01ee071dc"}}}
+    await send_to_device(alice, "m.test.interop", "txn-1", messages)
+    await send_to_device(alice, "m.test.interop", "txn-1", messages)  # client retry: no second copy
+    response, token = await sync_until(bob, shared.bob_token, lambda r: bool(to_device_events(r)), within=WAIT_S)
+    assert to_device_events(response) == [
+        {"sender": alice.user_id, "type": "m.test.interop", "content": {"nonce": "c5a01ee071dc"}}
+    ]
+    await send_to_device(alice, "m.test.interop", "txn-2", {bob.user_id: {"*": {"n": 2}}})
+    response, _ = await sync_until(bob, token, lambda r: bool(to_device_events(r)), within=WAIT_S)
+    assert [e["content"] for e in to_device_events(response)] == [{"n": 2}]
+
+
+async def test_new_device_of_a_remote_user_shows_in_device_lists(shared: SharedRoom) -> None:
+    alice, bob = shared.alice, shared.bob
+    since = (await bob.sync(since=shared.bob_token))["next_batch"]
+    second = shared.hs1.api()
+    await second.login("alice")
+
+    def alice_changed(response: dict[str, Any]) -> bool:
+        return alice.user_id in response.get("device_lists", {}).get("changed", [])
+
+    await sync_until(bob, since, alice_changed, within=WAIT_S)
+
+
+async def test_device_list_updates_are_numbered_per_user(shared: SharedRoom) -> None:
+    alice = shared.alice
+    sent: list[dict[str, Any]] = []
+    two_sent = asyncio.Event()
+
+    def on_delivered(_dest: str, body: dict[str, Any]) -> None:
+        sent.extend(e["content"] for e in body.get("edus", []) if e["edu_type"] == "m.device_list_update")
+        if len(sent) >= 2:
+            two_sent.set()
+
+    shared.hs1.hs.federation_sender.on_delivered.append(on_delivered)
+    second = shared.hs1.api()
+    await second.login("alice")
+    await second.request("POST", f"{V3}/logout", {})
+    await asyncio.wait_for(two_sent.wait(), WAIT_S)
+    added, deleted = sent[-2], sent[-1]
+    assert added["user_id"] == deleted["user_id"] == alice.user_id
+    assert added["device_id"] == deleted["device_id"] == second.device_id
+    assert deleted["deleted"] is True and "deleted" not in added
+    assert deleted["prev_id"] == [added["stream_id"]] and deleted["stream_id"] > added["stream_id"]
