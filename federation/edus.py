@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING, Any
 
 from pydantic import BaseModel, ConfigDict, ValidationError
 
+from federation.api.request import check_server_acl
 from federation.crypto.canonical_json import encode_canonical_json
 from federation.sender import FederationSender
 from homeserver.errors import MatrixError
@@ -245,11 +246,23 @@ class FederationEdus:
         room = await self.hs.events.get_room(room_id)
         return room is not None and room.membership(user_id) == "join"
 
+    async def _allowed_in_room(self, origin: str, user_id: str, room_id: str) -> bool:
+        """The origin owns the user, the user is joined, and the room's server ACL allows
+        the origin (spec: "Server Access Control Lists" — typing and receipts included)."""
+        if server_of(user_id) != origin or not await self._joined(user_id, room_id):
+            logger.info("federation: %s may not send EDUs for %s in %s", origin, user_id, room_id)
+            return False
+        try:
+            await check_server_acl(self.hs, origin, room_id)
+        except MatrixError:
+            logger.info("federation: %s is denied by the server ACL of %s", origin, room_id)
+            return False
+        return True
+
     async def _on_typing(self, origin: str, content: dict[str, Any]) -> None:
         edu = TypingEdu.model_validate(content)
         # spec: "Typing Notifications" — the user must belong to the origin and be in the room.
-        if server_of(edu.user_id) != origin or not await self._joined(edu.user_id, edu.room_id):
-            logger.info("federation: %s may not send typing for %s in %s", origin, edu.user_id, edu.room_id)
+        if not await self._allowed_in_room(origin, edu.user_id, edu.room_id):
             return
         await self.hs.typing.set_typing(edu.user_id, edu.room_id, edu.typing, None)
 
@@ -262,10 +275,7 @@ class FederationEdus:
                 continue
             for user_id, raw in receipts.items():
                 receipt = UserReceipt.model_validate(raw)
-                if server_of(user_id) != origin or not receipt.event_ids:
-                    continue
-                if not await self._joined(user_id, room_id):
-                    logger.info("federation: receipt of %s in %s: not joined", user_id, room_id)
+                if not receipt.event_ids or not await self._allowed_in_room(origin, user_id, room_id):
                     continue
                 await self.hs.receipts.receive_remote(room_id, READ, user_id, receipt.event_ids[0], receipt.data)
 
