@@ -19,7 +19,16 @@ from bench.http import TRANSIENT_ERRORS
 from bench.population import Target
 from bench.process import cpu_seconds, own_cpu_seconds, raise_nofile_limit
 from bench.report import ScenarioResult, print_result, print_summary_table, write_json
-from bench.scenarios import initial_sync, latency, paginate, rss, suite, throughput, wakeup
+from bench.scenarios import (
+    federation,
+    initial_sync,
+    latency,
+    paginate,
+    rss,
+    suite,
+    throughput,
+    wakeup,
+)
 
 log = logging.getLogger("bench")
 
@@ -30,6 +39,9 @@ SCENARIOS: dict[str, tuple[ModuleType, str]] = {
     "initial-sync": (initial_sync, "time of an initial /sync in R rooms of M messages"),
     "paginate": (paginate, "events/s walking a room's history with /messages"),
     "rss": (rss, "the server's resident memory (needs --server-pid)"),
+    # These start their own two parleyd processes (--base-url is not used).
+    "federation-send": (federation, "events/s and delay from server A to server B through /send"),
+    "federation-join": (federation, "time for a user on B to join a big room held by A"),
 }
 
 LOOPBACK_HOSTS = {"127.0.0.1", "localhost", "::1"}
