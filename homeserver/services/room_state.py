@@ -44,10 +44,17 @@ class RoomState:
         """Events with after < stream <= upto, or None if the cache cannot tell."""
         if after < self.recent_floor:
             return None
-        return [
-            e for e in self.recent
-            if after < e.stream_ordering <= upto  # type: ignore[operator]
-        ]
+        # Walk back from the newest: /sync asks for the last few events, not all 200.
+        found: list[Event] = []
+        for e in reversed(self.recent):
+            stream = e.stream_ordering
+            assert stream is not None
+            if stream <= after:
+                break
+            if stream <= upto:
+                found.append(e)
+        found.reverse()
+        return found
 
     def membership(self, user_id: str) -> str | None:
         ev = self.state.get(("m.room.member", user_id))
