@@ -22,7 +22,9 @@ from pydantic import BaseModel, ConfigDict, ValidationError
 
 from federation.api.request import check_server_acl
 from federation.crypto.canonical_json import encode_canonical_json
+from federation.rooms.events import Event
 from federation.sender import FederationSender
+from homeserver.services.room_state import RoomState
 from homeserver.errors import MatrixError
 from homeserver.storage.federation_queue import NewEdu
 
@@ -114,6 +116,7 @@ class FederationEdus:
         self.hs.presence.add_change_listener(self._presence_changed)
         self.hs.to_device.add_remote_listener(self._to_device_sent)
         self.hs.device_lists.add_change_listener(self._devices_changed)
+        self.hs.events.add_persist_listener(self._member_joined)
 
     # --- who needs to hear ------------------------------------------------------------
     async def joined_servers(self, room_id: str) -> set[str]:
@@ -173,6 +176,34 @@ class FederationEdus:
             NewEdu(d, PRESENCE, {"push": [update]}, f"presence:{user_id}")
             for d in sorted(await self.servers_sharing_rooms(user_id))
         ])
+
+    def _member_joined(self, room: RoomState, event: Event) -> None:
+        """A server that newly shares a room hears the presence of its members from us.
+
+        spec: "Presence" — servers send presence to the servers likely interested in
+        it; a server that joins a room is, and would otherwise wait for the next change.
+        """
+        if event.type != "m.room.member" or event.membership != "join" or not event.state_key:
+            return
+        joiner = event.state_key
+        if self.hs.is_mine(joiner):
+            servers = {server_of(u) for u in room.members_with("join")} - {self.hs.server_name, ""}
+            users = [joiner]
+        else:
+            servers = {server_of(joiner)}
+            users = [u for u in room.members_with("join") if self.hs.is_mine(u)]
+        if servers and users:
+            self.sender.spawn(self._send_presence_of(users, servers), f"federation-edu-presence-join:{room.room_id}")
+
+    async def _send_presence_of(self, users: list[str], servers: set[str]) -> None:
+        edus = []
+        for user_id in users:
+            content = self.hs.presence.presence_of(user_id)
+            if content is None or content.get("presence") == "offline":
+                continue
+            update = {"user_id": user_id, **content}
+            edus += [NewEdu(d, PRESENCE, {"push": [update]}, f"presence:{user_id}") for d in sorted(servers)]
+        await self.sender.send_edus(edus)
 
     def _to_device_sent(self, sender: str, event_type: str, messages: dict[str, dict[str, Any]]) -> None:
         by_server: dict[str, dict[str, dict[str, Any]]] = {}

@@ -157,8 +157,14 @@ class FederationSender:
         self._destinations.clear()
 
     # --- queueing -------------------------------------------------------------------
+    @property
+    def enabled(self) -> bool:
+        return self.hs.config.federation.enabled
+
     async def send_pdu(self, event: Event, destinations: Iterable[str]) -> None:
         """Queue a PDU for each destination; returns once the queue rows are committed."""
+        if not self.enabled:
+            return
         targets = sorted({d for d in destinations if d != self.hs.server_name})
         if not targets:
             return
@@ -174,7 +180,7 @@ class FederationSender:
 
     async def send_edus(self, edus: list[NewEdu]) -> None:
         edus = [e for e in edus if e.destination != self.hs.server_name]
-        if not edus:
+        if not edus or not self.enabled:
             return
         await self.store.enqueue([], edus, self.hs.clock.time_ms())
         for d in {e.destination for e in edus}:
@@ -201,7 +207,9 @@ class FederationSender:
             self._received.popitem(last=False)
 
     def _on_event_persisted(self, room: RoomState, event: Event) -> None:
-        if not self._running or not self.hs.is_mine(event.sender) or event.event_id in self._received:
+        if not self._running or not self.enabled or not self.hs.is_mine(event.sender):
+            return
+        if event.event_id in self._received:
             return
         destinations = destinations_for_event(room.state, event, self.hs.server_name)
         if destinations:

@@ -125,6 +125,11 @@ class PresenceService:
             content["status_msg"] = r.status_msg
         return content
 
+    def presence_of(self, user_id: str) -> dict[str, Any] | None:
+        """The user's current presence content, or None if we never heard of them."""
+        p = self._users.get(user_id)
+        return None if p is None else self._content(p, self.hs.clock.time_ms())
+
     async def get_presence(self, requester: str, user_id: str) -> dict[str, Any]:
         if user_id != requester:
             if not self.hs.is_mine(user_id) or await self.hs.account_store.get_user(user_id) is None:

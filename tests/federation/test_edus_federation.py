@@ -166,3 +166,19 @@ async def test_device_list_updates_are_numbered_per_user(shared: SharedRoom) -> 
     assert added["device_id"] == deleted["device_id"] == second.device_id
     assert deleted["deleted"] is True and "deleted" not in added
     assert deleted["prev_id"] == [added["stream_id"]] and deleted["stream_id"] > added["stream_id"]
+
+
+async def test_a_joining_server_hears_the_presence_of_the_rooms_members(tmp_path: Path) -> None:
+    async with federated_homeservers(tmp_path, 2) as (hs1, hs2):
+        alice = await hs1.register("alice")
+        await alice.request("PUT", f"{V3}/presence/{q(alice.user_id or '')}/status",
+                            {"presence": "online", "status_msg": "here before you"})
+        bob = await hs2.register("bob")
+        room_id = await alice.create_room(preset="public_chat")
+        await bob.request("POST", f"{V3}/join/{q(room_id)}", {}, params={"via": hs1.server_name})
+
+        def alice_presence(response: dict[str, Any]) -> bool:
+            return any(e["sender"] == alice.user_id and e["content"].get("status_msg") == "here before you"
+                       for e in response.get("presence", {}).get("events", []))
+
+        await sync_until(bob, None, alice_presence, within=WAIT_S)
