@@ -24,8 +24,8 @@ from federation.api.request import check_server_acl
 from federation.crypto.canonical_json import encode_canonical_json
 from federation.rooms.events import Event
 from federation.sender import FederationSender
-from homeserver.services.room_state import RoomState
 from homeserver.errors import MatrixError
+from homeserver.services.room_state import RoomState
 from homeserver.storage.federation_queue import NewEdu
 
 if TYPE_CHECKING:

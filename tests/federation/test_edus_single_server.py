@@ -14,11 +14,19 @@ from typing import Any
 import pytest
 
 from tests.conftest import RunningHomeserver
-from tests.federation.test_sender_queue import RecordingClient, client  # noqa: F401 (fixture)
+from tests.federation.test_sender_queue import RecordingClient
 from tests.integration.sync_waiting import sync_until
 from tests.integration.test_to_device import send_to_device, to_device_events
 
 REMOTE = "remote.test:8448"
+
+
+@pytest.fixture
+def client(homeserver: RunningHomeserver, monkeypatch: pytest.MonkeyPatch) -> RecordingClient:
+    """Records what the homeserver sends to other servers (restored before it stops)."""
+    recording = RecordingClient()
+    monkeypatch.setattr(homeserver.hs, "federation_client", recording)
+    return recording
 
 
 class RecordingEventHandler:

@@ -13,6 +13,7 @@ from typing import Any
 
 import pytest
 
+from federation.crypto.signing import generate_signing_key
 from federation.rooms.builder import build_event
 from federation.rooms.versions import KNOWN_ROOM_VERSIONS
 from federation.sender import (
@@ -23,7 +24,6 @@ from federation.sender import (
     destinations_for_event,
     federation_pdu,
 )
-from federation.crypto.signing import generate_signing_key
 from tests.conftest import RunningHomeserver
 
 REMOTE = "remote.test:8448"
@@ -41,7 +41,7 @@ class RecordingClient:
         self.changed = asyncio.Event()
 
     async def put_json(
-        self, destination: str, path: str, body: dict[str, Any], query: Any = None, *, timeout: float = 30.0
+        self, destination: str, path: str, body: dict[str, Any], query: Any = None, *, timeout: float = 30.0  # noqa: ASYNC109 (team interface)
     ) -> dict[str, Any]:
         self.attempts.append((destination, path, body))
         self.changed.set()
