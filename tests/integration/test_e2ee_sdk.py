@@ -215,3 +215,36 @@ def claim_request(user_id: str, device_id: str) -> Any:
     from clients.sdk import e2ee_api
 
     return e2ee_api.keys_claim({user_id: {device_id: "signed_curve25519"}})
+
+
+async def test_room_key_is_redelivered_until_the_device_syncs_past_it(
+    pair: tuple[AsyncClient, AsyncClient, str],
+) -> None:
+    """spec: send_to_device.md — the server keeps a to-device message until the device
+    acknowledges it with a later since token; a client that crashed after receiving the
+    room key but before saving its token gets the key again."""
+    alice, bob, room_id = pair
+    before = (await bob.sync_once())["next_batch"]
+    await alice.send_text(room_id, "key must not be lost")
+    first = await bob.sync_once(since=before)
+    assert [e["type"] for e in first.get("to_device", {}).get("events", [])] == ["m.room.encrypted"]
+    replay = await bob.sync_once(since=before)  # as if first's next_batch was never saved
+    assert replay.get("to_device", {}).get("events") == first["to_device"]["events"]
+    acknowledged = await bob.sync_once(since=first["next_batch"])
+    after_ack = await bob.sync_once(since=before)
+    assert "to_device" not in acknowledged and "to_device" not in after_ack
+
+
+def test_queried_device_keys_must_be_self_signed_and_name_their_device() -> None:
+    from clients.crypto import OlmAccount
+    from clients.sdk.device_tracker import parse_device_keys
+
+    account = OlmAccount.create()
+    good = account.device_keys("@bob:hs", "DEV")
+    assert parse_device_keys("@bob:hs", "DEV", good) is not None
+    assert parse_device_keys("@mallory:hs", "DEV", good) is None  # listed under another user
+    assert parse_device_keys("@bob:hs", "OTHER", good) is None  # listed under another device
+    tampered = {**good, "keys": {**good["keys"], "curve25519:DEV": OlmAccount.create().curve25519_key}}
+    assert parse_device_keys("@bob:hs", "DEV", tampered) is None
+    assert parse_device_keys("@bob:hs", "DEV", {k: v for k, v in good.items() if k != "signatures"}) is None
+    assert parse_device_keys("@bob:hs", "DEV", "not an object") is None

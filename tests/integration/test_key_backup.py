@@ -8,6 +8,10 @@ from __future__ import annotations
 
 from typing import Any
 
+import pytest
+
+from homeserver.services.key_backup import should_replace
+from homeserver.storage.key_backup import BackedUpSession
 from tests.conftest import RunningHomeserver
 from tests.http_client import MatrixHttp
 
@@ -148,3 +152,24 @@ async def test_malformed_key_data_is_400(homeserver: RunningHomeserver) -> None:
         assert status == 400, bad
     status, _ = await alice.status_of("PUT", f"{V3}/room_keys/keys", body={"rooms": []}, params={"version": version})
     assert status == 400
+
+
+# The replacement rules as a table (pure function, no server).
+REPLACEMENT_CASES = [
+    # (old (verified, first index, forwarded), new, new replaces old?)
+    ((False, 0, 0), (True, 9, 9), True),     # verified beats unverified, whatever the rest
+    ((True, 0, 0), (False, 0, 0), False),
+    ((False, 5, 0), (False, 4, 9), True),    # then the lower first_message_index
+    ((False, 4, 0), (False, 5, 0), False),
+    ((False, 4, 3), (False, 4, 2), True),    # then the lower forwarded_count
+    ((False, 4, 2), (False, 4, 3), False),
+    ((True, 4, 2), (True, 4, 2), False),     # identical: keep what is stored
+]
+
+
+@pytest.mark.parametrize(("old", "new", "replaces"), REPLACEMENT_CASES)
+def test_replacement_rule_table(old: tuple[bool, int, int], new: tuple[bool, int, int], replaces: bool) -> None:
+    def session(values: tuple[bool, int, int]) -> BackedUpSession:
+        return BackedUpSession(ROOM, "s", values[1], values[2], values[0], {})
+
+    assert should_replace(session(old), session(new)) is replaces
