@@ -22,9 +22,11 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 from urllib.parse import quote
 
+import orjson
+
 from federation.rooms.events import Event, StateKey
 from homeserver.services.room_state import RoomState
-from homeserver.storage.federation_queue import FederationQueueStore, NewEdu, QueuedEdu, QueuedPdu
+from homeserver.storage.federation_queue import FederationQueueStore, NewEdu, QueuedPdu
 
 if TYPE_CHECKING:
     from homeserver.server import Homeserver
@@ -33,6 +35,8 @@ logger = logging.getLogger(__name__)
 
 MAX_PDUS_PER_TXN = 50  # spec: "Transactions" — at most 50 PDUs and 100 EDUs
 MAX_EDUS_PER_TXN = 100
+# Stay under the receiver's body limit (Parley's default limits.max_request_body_bytes is 1 MiB).
+MAX_TXN_BYTES = 900_000
 SEND_TIMEOUT_S = 60.0
 # unsigned keys that mean something to other servers; the rest (redacted_because,
 # transaction_id, aggregations) is local bookkeeping.
@@ -280,36 +284,55 @@ class FederationSender:
                 return
 
     async def _next_transaction(self, destination: str) -> _InFlight | None:
-        queued_pdus, queued_edus = await self.store.next_batch(
-            destination, MAX_PDUS_PER_TXN, MAX_EDUS_PER_TXN
-        )
-        if not queued_pdus and not queued_edus:
-            return None
-        pdus, unsendable = await self._load_pdus(queued_pdus)
-        if unsendable:
-            logger.warning("federation: dropping %d queued events unknown to storage for %s",
-                           len(unsendable), destination)
-        queue_ids = [p.queue_id for p in queued_pdus] + [e.queue_id for e in queued_edus]
-        if not pdus and not queued_edus:
-            await self.store.remove(queue_ids)
-            return await self._next_transaction(destination)
-        body = build_transaction(
-            self.hs.server_name, self.hs.clock.time_ms(), pdus, [_edu(e) for e in queued_edus]
-        )
-        return _InFlight(f"{self._txn_prefix}.{next(self._txn_ids)}", body, queue_ids)
+        while True:
+            queued_pdus, queued_edus = await self.store.next_batch(
+                destination, MAX_PDUS_PER_TXN, MAX_EDUS_PER_TXN
+            )
+            if not queued_pdus and not queued_edus:
+                return None
+            loaded = await self._load_pdus(queued_pdus)
+            unknown = [queue_id for queue_id, pdu in loaded if pdu is None]
+            if unknown:
+                logger.warning("federation: dropping %d queued events unknown to storage for %s",
+                               len(unknown), destination)
+                await self.store.remove(unknown)
+            # The receiver limits request bodies too (ours: limits.max_request_body_bytes):
+            # fill up to a byte budget, always taking at least one item, in queue order.
+            budget = MAX_TXN_BYTES
+            pdus: list[dict[str, Any]] = []
+            edus: list[dict[str, Any]] = []
+            queue_ids: list[int] = []
+            for queue_id, pdu in loaded:
+                if pdu is None:
+                    continue
+                size = len(orjson.dumps(pdu))
+                if pdus and size > budget:
+                    break
+                budget -= size
+                pdus.append(pdu)
+                queue_ids.append(queue_id)
+            for queued in queued_edus:
+                size = len(orjson.dumps(queued.edu))
+                if (pdus or edus) and size > budget:
+                    break
+                budget -= size
+                edus.append(queued.edu)
+                queue_ids.append(queued.queue_id)
+            if not queue_ids:
+                continue  # everything was unknown and is gone now: look again
+            body = build_transaction(self.hs.server_name, self.hs.clock.time_ms(), pdus, edus)
+            return _InFlight(f"{self._txn_prefix}.{next(self._txn_ids)}", body, queue_ids)
 
-    async def _load_pdus(self, queued: list[QueuedPdu]) -> tuple[list[dict[str, Any]], list[str]]:
+    async def _load_pdus(self, queued: list[QueuedPdu]) -> list[tuple[int, dict[str, Any] | None]]:
+        """(queue_id, federation PDU or None when storage no longer has the event)."""
         if not queued:
-            return [], []
+            return []
         events = await self.hs.event_store.get_events([q.event_id for q in queued])
-        pdus, missing = [], []
+        out: list[tuple[int, dict[str, Any] | None]] = []
         for q in queued:
             event = events.get(q.event_id)
-            if event is None:
-                missing.append(q.event_id)
-            else:
-                pdus.append(federation_pdu(event))
-        return pdus, missing
+            out.append((q.queue_id, None if event is None else federation_pdu(event)))
+        return out
 
     async def _send(self, destination: str, txn: _InFlight) -> bool:
         client = getattr(self.hs, "federation_client", None)
@@ -340,7 +363,3 @@ class FederationSender:
     def failures(self, destination: str) -> int:
         dest = self._destinations.get(destination)
         return dest.failures if dest is not None else 0
-
-
-def _edu(queued: QueuedEdu) -> dict[str, Any]:
-    return queued.edu

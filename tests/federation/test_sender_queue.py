@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 from typing import Any
 
+import orjson
 import pytest
 
 from federation.crypto.signing import generate_signing_key
@@ -19,6 +20,7 @@ from federation.rooms.versions import KNOWN_ROOM_VERSIONS
 from federation.sender import (
     MAX_EDUS_PER_TXN,
     MAX_PDUS_PER_TXN,
+    MAX_TXN_BYTES,
     BackoffPolicy,
     FederationSender,
     destinations_for_event,
@@ -247,3 +249,20 @@ async def test_a_destination_talking_to_us_ends_its_backoff(
         await client.wait_for(lambda: len(client.delivered) == 1)
     finally:
         await slow.stop()
+
+
+async def test_transactions_stay_under_the_body_size_budget(
+    homeserver: RunningHomeserver, client: RecordingClient
+) -> None:
+    sender = await _new_sender(homeserver, client)
+    padding = "x" * 60_000
+    for i in range(40):  # ~2.4 MB in all: too much for one request body
+        await sender.send_edu(REMOTE, "m.test", {"n": i, "padding": padding})
+    await sender.start()
+    try:
+        await client.wait_for(lambda: sum(len(b.get("edus", [])) for _, _, b in client.delivered) >= 40)
+    finally:
+        await sender.stop()
+    assert len(client.delivered) >= 3
+    assert all(len(orjson.dumps(body)) <= MAX_TXN_BYTES + 1000 for _, _, body in client.delivered)
+    assert [e["content"]["n"] for _, _, b in client.delivered for e in b["edus"]] == list(range(40))
