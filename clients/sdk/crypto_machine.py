@@ -168,7 +168,7 @@ class OlmMachine:
     async def encrypt(
         self, room_id: str, event_type: str, content: JsonObject, *, room_encrypted: bool
     ) -> tuple[str, JsonObject]:
-        if not room_encrypted and not await self._is_encrypted(room_id):
+        if not room_encrypted and not self._room_settings.get(room_id):
             return event_type, content
         async with self._lock:
             session = await self._outbound_session(room_id)
@@ -182,9 +182,6 @@ class OlmMachine:
             "session_id": session.session_id,
             "device_id": self.device_id,
         }
-
-    async def _is_encrypted(self, room_id: str) -> bool:
-        return bool(await self._settings(room_id))
 
     async def _settings(self, room_id: str) -> JsonObject:
         settings = self._room_settings.get(room_id)
@@ -333,16 +330,20 @@ class OlmMachine:
         message_type, body = int(mine["type"]), mine["body"]
         sessions = self.state.olm_sessions.setdefault(sender_key, [])
         plaintext: bytes | None = None
+        matched = False
         for session in reversed(sessions):
             if message_type == 0 and not session.matches(body, sender_key):
                 continue
+            matched = True
             try:
                 plaintext = session.decrypt(message_type, body)
                 break
             except CryptoError:
                 continue
         if plaintext is None:
-            if message_type != 0:
+            if message_type != 0 or matched:
+                # A pre-key message of a session we have (a replay, e.g. a to-device message
+                # delivered again) must not start a second copy of that session.
                 raise ValueError("no Olm session decrypts this message")
             session, plaintext = self.state.account.create_inbound_session(sender_key, body)
             sessions.append(session)
