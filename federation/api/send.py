@@ -27,10 +27,17 @@ class TransactionBody(BaseModel):
     edus: list[Any] = Field(default_factory=list, max_length=MAX_EDUS)
 
 
+# 50 PDUs of up to 64 KiB each plus 100 EDUs: a full transaction from Synapse is bigger
+# than the client API's body limit, and a 413 would make the sender retry it forever.
+MAX_TRANSACTION_BYTES = 16 * 1024 * 1024
+
+
 @routes.put("/_matrix/federation/v1/send/{txn_id}")
 async def send_transaction(request: web.Request) -> web.Response:
-    origin = await require_origin(request)  # reads and verifies the body too
     hs = get_hs(request)
+    limit = max(MAX_TRANSACTION_BYTES, hs.config.limits.max_request_body_bytes)
+    request = request.clone(client_max_size=limit)
+    origin = await require_origin(request)  # reads and verifies the body too
     body = parse_model(TransactionBody, await read_json_object(request))
     if body.origin != origin:
         raise MatrixError("M_FORBIDDEN", 403, "Transaction origin does not match the signing server")

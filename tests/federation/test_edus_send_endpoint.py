@@ -10,6 +10,7 @@ from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
+import orjson
 import pytest
 from aiohttp import ClientSession
 
@@ -108,3 +109,12 @@ async def test_retried_transaction_is_applied_once(pair: list[FederatedHomeserve
     response, token = await sync_until(bob, since, lambda r: bool(to_device_events(r)))
     assert len(to_device_events(response)) == 1
     assert to_device_events(await bob.sync(since=token)) == []
+
+
+async def test_transaction_larger_than_the_client_body_limit_is_accepted(pair: list[FederatedHomeserver]) -> None:
+    hs1, hs2 = pair
+    padding = "x" * 60_000
+    edus = [{"edu_type": "org.example.big", "content": {"n": i, "padding": padding}} for i in range(30)]
+    body = transaction(hs1.server_name, edus=edus)
+    assert len(orjson.dumps(body)) > hs2.config.limits.max_request_body_bytes
+    assert await put_send(hs1, hs2, "big", body) == {"pdus": {}}
