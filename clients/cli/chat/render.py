@@ -31,6 +31,9 @@ def timeline_line(room: Room, item: TimelineItem) -> str:
     name = room.member_name(item.sender)
     if item.redacted:
         return f"{when} {name}: (message deleted)"
+    if item.type == "m.room.encrypted":
+        # Still ciphertext: its room key has not arrived (the line updates when it does).
+        return f"{when} {name}: 🔒 (unable to decrypt yet)"
     if item.msgtype == "m.emote":
         text = f"{when} * {name} {item.body}"
     else:
