@@ -39,33 +39,47 @@ class TransactionReceiver:
         self.hs = hs
         self.store = store
         self.edus = edus
-        self._in_progress: dict[TxnKey, asyncio.Future[dict[str, Any]]] = {}
+        self._in_progress: dict[TxnKey, asyncio.Task[dict[str, Any]]] = {}
 
     async def receive(
         self, origin: str, txn_id: str, pdus: list[dict[str, Any]], edus: list[Any]
     ) -> dict[str, Any]:
         """The response body for a transaction; the same one for every retry of it."""
         key = (origin, txn_id)
-        running = self._in_progress.get(key)
-        if running is not None:
-            return await asyncio.shield(running)
-        future: asyncio.Future[dict[str, Any]] = asyncio.get_running_loop().create_future()
-        self._in_progress[key] = future
-        try:
-            answer = await self.store.get_txn_response(origin, txn_id)
-            if answer is None:
-                answer = await self._process(origin, pdus, edus)
-                await self.store.save_txn_response(
-                    origin, txn_id, answer, self.hs.clock.time_ms(), TXN_ANSWERS_KEPT_MS
-                )
-            future.set_result(answer)
-            return answer
-        except BaseException as e:
-            future.set_exception(e)
-            future.exception()  # retrieved: waiters get it, nobody else needs to
-            raise
-        finally:
+        task = self._in_progress.get(key)
+        if task is None:
+            # Its own task: a sender that gives up waiting (and retries) does not cancel
+            # the processing; the retry waits for the same answer.
+            task = asyncio.get_running_loop().create_task(
+                self._receive_once(origin, txn_id, pdus, edus), name=f"federation-txn:{origin}:{txn_id}"
+            )
+            self._in_progress[key] = task
+            task.add_done_callback(lambda done: self._forget(key, done))
+        return await asyncio.shield(task)
+
+    def _forget(self, key: TxnKey, done: asyncio.Task[dict[str, Any]]) -> None:
+        if self._in_progress.get(key) is done:
             del self._in_progress[key]
+        if not done.cancelled() and done.exception() is not None:
+            logger.error("federation: transaction %s from %s failed", key[1], key[0], exc_info=done.exception())
+
+    async def _receive_once(
+        self, origin: str, txn_id: str, pdus: list[dict[str, Any]], edus: list[Any]
+    ) -> dict[str, Any]:
+        answer = await self.store.get_txn_response(origin, txn_id)
+        if answer is None:
+            answer = await self._process(origin, pdus, edus)
+            await self.store.save_txn_response(
+                origin, txn_id, answer, self.hs.clock.time_ms(), TXN_ANSWERS_KEPT_MS
+            )
+        return answer
+
+    async def stop(self) -> None:
+        """Cancel transactions still being processed (shutdown); their senders retry them."""
+        tasks = list(self._in_progress.values())
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
 
     async def _process(self, origin: str, pdus: list[dict[str, Any]], edus: list[Any]) -> dict[str, Any]:
         edu_task = asyncio.create_task(self._apply_edus(origin, edus), name=f"federation-edus:{origin}")

@@ -241,6 +241,7 @@ class Homeserver:
         self.notifier.shutdown()
         self.typing.stop()
         await self.presence.stop()
+        await self.federation_receiver.stop()
         await self.federation_sender.stop()
         await self.search.stop()
         await self.keyring.stop()

@@ -9,6 +9,7 @@ queue are driven directly.
 
 from __future__ import annotations
 
+import asyncio
 from typing import Any
 
 import pytest
@@ -147,3 +148,27 @@ async def test_to_device_for_a_remote_user_is_queued_as_an_edu(
     await send_to_device(alice, "m.test", "t2", {f"@bob:{REMOTE}": {"DEV": {"k": 2}}})
     await client.wait_for(lambda: len(client.delivered) == 2)
     assert client.delivered[1][2]["edus"][0]["content"]["type"] == "m.test"
+
+
+async def test_a_retry_during_processing_gets_the_same_answer_even_if_the_first_caller_left(
+    homeserver: RunningHomeserver, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    started, release = asyncio.Event(), asyncio.Event()
+
+    class SlowHandler(RecordingEventHandler):
+        async def on_receive_pdus(self, origin: str, pdus: list[dict[str, Any]]) -> dict[str, str | None]:
+            started.set()
+            await release.wait()
+            return await super().on_receive_pdus(origin, pdus)
+
+    handler = SlowHandler()
+    monkeypatch.setattr(homeserver.hs, "federation_events", handler, raising=False)
+    receiver = homeserver.hs.federation_receiver
+    pdus = [{"room_id": "!a:r", "n": 1}]
+    first = asyncio.create_task(receiver.receive(REMOTE, "slow", pdus, []))
+    await asyncio.wait_for(started.wait(), 10)
+    retry = asyncio.create_task(receiver.receive(REMOTE, "slow", pdus, []))
+    first.cancel()  # the sender timed out and hung up
+    release.set()
+    assert await asyncio.wait_for(retry, 10) == {"pdus": {"$1": {}}}
+    assert len(handler.calls) == 1
