@@ -70,8 +70,16 @@ def _canonical(obj: JsonObject) -> str:
 
 
 class OlmMachine:
-    def __init__(self, client: ClientCore, store: PickleStore | None = None, *, otk_target: int = 50) -> None:
+    def __init__(
+        self,
+        client: ClientCore,
+        store: PickleStore | None = None,
+        *,
+        otk_target: int = 50,
+        clock_ms: Callable[[], int] | None = None,
+    ) -> None:
         self.client = client
+        self.clock_ms = clock_ms or (lambda: int(time.time() * 1000))
         self.store = store
         self.otk_target = otk_target
         self.state = CryptoState(account=OlmAccount.create())
@@ -201,7 +209,7 @@ class OlmMachine:
         recipients = await self._recipients(room_id)
         session = self.state.outbound_group_sessions.get(room_id)
         meta = self._outbound.get(room_id)
-        now = int(time.time() * 1000)
+        now = self.clock_ms()
         if (
             session is None
             or meta is None  # loaded from the store: who has it is unknown, so start afresh
@@ -380,12 +388,17 @@ class OlmMachine:
         if content.get("algorithm") != MEGOLM_ALGORITHM:
             return {**event, UNDECRYPTABLE: f"unsupported algorithm {content.get('algorithm')}"}
         session_id = str(content.get("session_id"))
-        session = self._inbound_session(room_id, content.get("sender_key"), session_id)
-        if session is None:
+        found = self._inbound_session(room_id, content.get("sender_key"), session_id)
+        if found is None:
             waiting = self.pending.setdefault((room_id, session_id), [])
             if all(e.get("event_id") != event.get("event_id") for e in waiting):
                 waiting.append(event)
             return {**event, UNDECRYPTABLE: "the room key for this message has not arrived (yet)"}
+        session_sender_key, session = found
+        owner = self._owner_of(session_sender_key)
+        if owner is not None and owner != event.get("sender"):
+            # The session came over Olm from another user's device: not this sender's message.
+            return {**event, UNDECRYPTABLE: f"the session belongs to {owner}, not the sender"}
         try:
             plaintext, index = session.decrypt(content["ciphertext"])
             payload = json.loads(plaintext)
@@ -395,18 +408,39 @@ class OlmMachine:
             return {**event, UNDECRYPTABLE: "encrypted for another room"}
         return {
             **event, "type": payload.get("type"), "content": payload.get("content"),
-            DECRYPTED: {"session_id": session_id, "message_index": index, "sender_key": content.get("sender_key")},
+            DECRYPTED: {
+                "session_id": session_id, "message_index": index, "sender_key": session_sender_key,
+                # None when the sender's device list is not known here (not yet queried, or deleted).
+                "sender_device": self._device_id_of(str(event.get("sender")), session_sender_key),
+            },
         }
 
-    def _inbound_session(self, room_id: str, sender_key: Any, session_id: str) -> InboundGroupSession | None:
+    def _inbound_session(
+        self, room_id: str, sender_key: Any, session_id: str
+    ) -> tuple[str, InboundGroupSession] | None:
+        """(the Curve25519 key of the device that shared it, the session)."""
         if isinstance(sender_key, str):
             found = self.state.inbound_group_sessions.get((room_id, sender_key, session_id))
             if found is not None:
-                return found
+                return sender_key, found
         # sender_key is deprecated (spec v1.3): find the session by room and ID.
-        for (r, _sender, s), session in self.state.inbound_group_sessions.items():
+        for (r, sharer_key, s), session in self.state.inbound_group_sessions.items():
             if r == room_id and s == session_id:
-                return session
+                return sharer_key, session
+        return None
+
+    def _device_id_of(self, user_id: str, curve25519: str) -> str | None:
+        if user_id == self.user_id and curve25519 == self.curve25519_key:
+            return self.device_id
+        device = self.devices.by_curve_key(user_id, curve25519)
+        return device.device_id if device is not None else None
+
+    def _owner_of(self, curve25519: str) -> str | None:
+        if curve25519 == self.curve25519_key:
+            return self.user_id
+        for user_id, devices in self.devices.devices.items():
+            if any(d.curve25519 == curve25519 for d in devices.values()):
+                return user_id
         return None
 
     async def _retry_pending(self, room_id: str, session_id: str) -> None:

@@ -248,3 +248,45 @@ def test_queried_device_keys_must_be_self_signed_and_name_their_device() -> None
     assert parse_device_keys("@bob:hs", "DEV", tampered) is None
     assert parse_device_keys("@bob:hs", "DEV", {k: v for k, v in good.items() if k != "signatures"}) is None
     assert parse_device_keys("@bob:hs", "DEV", "not an object") is None
+
+
+async def test_session_rotates_after_rotation_period_ms(homeserver: RunningHomeserver, tmp_path: Path) -> None:
+    alice, machine = await encrypted_client(homeserver, tmp_path, "alice")
+    bob, _ = await encrypted_client(homeserver, tmp_path, "bob")
+    now = [1_000_000]
+    machine.clock_ms = lambda: now[0]
+    try:
+        room_id = await create_encrypted_room(alice, [bob.require_user_id()], rotation_period_ms=3_600_000)
+        await bob.join(room_id)
+        await alice.send_text(room_id, "hour one")
+        first = machine.state.outbound_group_sessions[room_id].session_id
+        now[0] += 3_599_999
+        await alice.send_text(room_id, "still hour one")
+        assert machine.state.outbound_group_sessions[room_id].session_id == first
+        now[0] += 1
+        await alice.send_text(room_id, "hour two")
+        assert machine.state.outbound_group_sessions[room_id].session_id != first
+        async with Syncing(bob):
+            await wait_for_body(bob, room_id, "hour two")
+        assert bodies(bob, room_id)[-3:] == ["hour one", "still hour one", "hour two"]
+    finally:
+        await alice.close()
+        await bob.close()
+
+
+async def test_event_claiming_another_sender_than_the_session_owner_is_not_decrypted(
+    pair: tuple[AsyncClient, AsyncClient, str],
+) -> None:
+    alice, bob, room_id = pair
+    await bob.send_text(room_id, "bob learns alice's devices")  # bob now tracks alice's device keys
+    event_id = await alice.send_text(room_id, "from alice")
+    await bob.sync_once()
+    machine = bob.crypto
+    assert isinstance(machine, OlmMachine)
+    page = await bob.room_messages(room_id, limit=5)
+    encrypted = next(e for e in page.chunk if e["event_id"] == event_id)
+    genuine = await machine.decrypt(room_id, encrypted)
+    assert genuine["content"]["body"] == "from alice"
+    assert genuine["parley_decrypted"]["sender_device"] == alice.device_id
+    forged = await machine.decrypt(room_id, {**encrypted, "sender": "@carol:localhost"})
+    assert UNDECRYPTABLE in forged and "belongs to" in forged[UNDECRYPTABLE]
