@@ -10,11 +10,14 @@ queue are driven directly.
 from __future__ import annotations
 
 import asyncio
+import json
+from pathlib import Path
 from typing import Any
 
 import pytest
+from aiohttp import ClientSession
 
-from tests.conftest import RunningHomeserver
+from tests.conftest import RunningHomeserver, make_config, start_homeserver
 from tests.federation.test_sender_queue import RecordingClient
 from tests.integration.sync_waiting import sync_until
 from tests.integration.test_to_device import send_to_device, to_device_events
@@ -172,3 +175,36 @@ async def test_a_retry_during_processing_gets_the_same_answer_even_if_the_first_
     release.set()
     assert await asyncio.wait_for(retry, 10) == {"pdus": {"$1": {}}}
     assert len(handler.calls) == 1
+
+
+CAPTURES = Path("/work/shared/interop/captures")
+
+
+def captured_transaction(name: str) -> dict[str, Any]:
+    return json.loads((CAPTURES / name).read_text())["request"]["body"]
+
+
+@pytest.mark.skipif(not CAPTURES.exists(), reason="interop captures not present")
+async def test_synapse_captured_to_device_and_presence_are_applied(tmp_path: Path) -> None:
+    """Bodies exactly as Synapse 1.163.2 sent them from 127.0.0.1:8481 to 127.0.0.1:8482."""
+    hs, server = await start_homeserver(make_config(tmp_path / "hs2", "127.0.0.1:8482"))
+    try:
+        async with ClientSession() as session:
+            running = RunningHomeserver(hs, server, session)
+            bob = await running.register("bob031a82")
+            await bob.login("bob031a82", device_id="MDYPAGCUIK")
+            to_device = captured_transaction("send_txn_edu_m_direct_to_device.json")
+            presence = captured_transaction("send_txn_edu_m_presence.json")
+            assert await hs.federation_receiver.receive(
+                to_device["origin"], "1795259421279", to_device["pdus"], to_device["edus"]) == {"pdus": {}}
+            await hs.federation_receiver.receive(presence["origin"], "1795259421275", [], presence["edus"])
+            response, _ = await sync_until(bob, None, lambda r: bool(to_device_events(r)))
+            assert to_device_events(response) == [{
+                "sender": "@alice031a82:127.0.0.1:8481", "type": "m.test.interop",
+                "content": {"nonce": "c5a01ee071dc"},
+            }]
+            alice_presence = hs.presence.presence_of("@alice031a82:127.0.0.1:8481")
+            assert alice_presence is not None
+            assert alice_presence["presence"] == "online" and alice_presence["currently_active"] is True
+    finally:
+        await server.close()
