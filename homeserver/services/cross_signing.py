@@ -12,9 +12,10 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
+from federation.crypto.signing import decode_verify_key
 from homeserver.errors import MatrixError, bad_json, forbidden, missing_param
 from homeserver.services.auth import Requester
-from homeserver.services.e2e_keys import check_signed, device_ed25519_key
+from homeserver.services.e2e_keys import check_signed, device_ed25519_key, signatures_of
 from homeserver.storage.e2e_keys import E2EKeyStore, StoredSignature
 
 if TYPE_CHECKING:
@@ -32,6 +33,10 @@ def cross_signing_public_key(key: JsonObject) -> str:
     (name, value), = keys.items()
     if not isinstance(name, str) or not isinstance(value, str) or name != f"ed25519:{value}":
         raise bad_json("keys must be {\"ed25519:<public key>\": \"<public key>\"}")
+    try:
+        decode_verify_key(value)
+    except ValueError:
+        raise bad_json("the public key is not a base64 Ed25519 key") from None
     return value
 
 
@@ -121,7 +126,8 @@ class CrossSigningService:
     async def _check_signature_upload(
         self, me: str, mine: dict[str, JsonObject], target_user: str, key_id: str, signed: JsonObject
     ) -> list[StoredSignature]:
-        signatures = (signed.get("signatures") or {}).get(me)
+        all_signatures = signed.get("signatures")
+        signatures = all_signatures.get(me) if isinstance(all_signatures, dict) else None
         if not isinstance(signatures, dict) or not signatures:
             raise MatrixError("M_INVALID_SIGNATURE", 400, f"No signature by {me}")
         if target_user == me:
@@ -183,7 +189,7 @@ class CrossSigningService:
         out: dict[str, JsonObject] = {}
         for key_type, key in keys.items():
             public = cross_signing_public_key(key)
-            merged: dict[str, dict[str, str]] = {s: dict(v) for s, v in (key.get("signatures") or {}).items()}
+            merged = signatures_of(key)
             for sig in extra:
                 # Signatures by other users are visible only to the user who made them.
                 if sig.target_key_id == public and sig.signer_user_id in (user_id, requester_id):

@@ -48,6 +48,18 @@ def check_signed(obj: JsonObject, user_id: str, key_id: str, public_key_base64: 
         raise invalid_signature(f"Invalid signature by {user_id} {key_id}: {e}") from None
 
 
+def signatures_of(obj: JsonObject) -> dict[str, dict[str, str]]:
+    """A copy of ``obj``'s well-formed signatures (other entries are dropped)."""
+    raw = obj.get("signatures")
+    if not isinstance(raw, dict):
+        return {}
+    return {
+        signer: {k: v for k, v in sigs.items() if isinstance(v, str)}
+        for signer, sigs in raw.items()
+        if isinstance(sigs, dict)
+    }
+
+
 def device_ed25519_key(device_keys: JsonObject, device_id: str) -> str | None:
     keys = device_keys.get("keys")
     key = keys.get(f"ed25519:{device_id}") if isinstance(keys, dict) else None
@@ -191,9 +203,7 @@ class E2EKeyService:
     @staticmethod
     def _device_keys_for_query(device: StoredDeviceKeys, signatures: list[Any]) -> JsonObject:
         keys = dict(device.keys)
-        merged: dict[str, dict[str, str]] = {
-            signer: dict(sigs) for signer, sigs in (keys.get("signatures") or {}).items()
-        }
+        merged = signatures_of(keys)
         for s in signatures:
             if s.target_key_id == device.device_id:
                 merged.setdefault(s.signer_user_id, {})[s.signer_key_id] = s.signature

@@ -227,3 +227,33 @@ async def test_remote_users_are_listed_as_failures(homeserver: RunningHomeserver
     claimed = await alice.request("POST", f"{V3}/keys/claim", {
         "one_time_keys": {"@bob:unreachable.invalid": {"DEV": "signed_curve25519"}}, "timeout": 2000})
     assert "unreachable.invalid" in claimed["failures"]
+
+
+async def test_malformed_ids_and_signatures_are_4xx_not_500(homeserver: RunningHomeserver) -> None:
+    alice = await homeserver.register("alice")
+    bob = await homeserver.register("bob")
+    assert alice.user_id and alice.device_id
+    for path, body in ((f"{V3}/keys/query", {"device_keys": {"not-a-user": []}}),
+                       (f"{V3}/keys/claim", {"one_time_keys": {"bob": {"D": "signed_curve25519"}}}),
+                       (f"{V3}/keys/query", {"device_keys": {}, "timeout": "soon"})):
+        status, error = await alice.status_of("POST", path, body=body)
+        assert status == 400, (path, body, error)
+    # Extra signatures of odd shapes beside a valid self-signature are stored and served safely.
+    keys = OlmAccount.create().device_keys(alice.user_id, alice.device_id)
+    keys["signatures"]["@someone:else"] = "not an object"
+    await alice.request("POST", f"{V3}/keys/upload", {"device_keys": keys})
+    shown = (await query(bob, {alice.user_id: []}))["device_keys"][alice.user_id][alice.device_id]
+    assert "@someone:else" not in shown["signatures"]
+    for bad in ({"device_keys": {**keys, "signatures": []}},
+                {"device_keys": {**keys, "keys": {f"ed25519:{alice.device_id}": "!!"}}}):
+        status, error = await alice.status_of("POST", f"{V3}/keys/upload", body=bad)
+        assert status == 400, (bad, error)
+    for bad_signed in ({alice.device_id: {"signatures": ["x"]}}, {alice.device_id: "x"}):
+        status, result = await alice.status_of("POST", f"{V3}/keys/signatures/upload",
+                                               body={alice.user_id: bad_signed})
+        assert status in (200, 400), result
+        if status == 200:
+            assert alice.device_id in result["failures"][alice.user_id]
+    master = {"user_id": alice.user_id, "usage": ["master"], "keys": {"ed25519:bad": "bad"}}
+    status, _ = await alice.status_of("POST", f"{V3}/keys/device_signing/upload", body={"master_key": master})
+    assert status == 400

@@ -13,9 +13,10 @@ from aiohttp import web
 
 from homeserver.api.request import get_hs, read_json_object, require_user
 from homeserver.api.response import json_response
-from homeserver.errors import bad_json, missing_param
+from homeserver.errors import bad_json, invalid_param, missing_param
 from homeserver.services.e2e_keys import DEFAULT_REMOTE_TIMEOUT_MS
 from homeserver.services.stream_token import StreamToken
+from schemas.identifiers import is_valid_user_id
 
 routes = web.RouteTableDef()
 V3 = "/_matrix/client/{version:(?:v3|r0)}"
@@ -39,6 +40,12 @@ def _object_field(body: dict[str, Any], name: str) -> dict[str, Any]:
     return value
 
 
+def _check_user_id(user_id: str) -> None:
+    # A malformed ID must not send us asking some arbitrary host over federation.
+    if not is_valid_user_id(user_id):
+        raise invalid_param(f"{user_id!r} is not a user ID")
+
+
 def _timeout_ms(body: dict[str, Any]) -> int:
     """spec: keys.yaml "timeout" — milliseconds to wait for remote servers (default 10 s)."""
     timeout = body.get("timeout", DEFAULT_REMOTE_TIMEOUT_MS)
@@ -54,6 +61,7 @@ async def query_keys(request: web.Request) -> web.Response:
     wanted_raw = _object_field(body, "device_keys")
     wanted: dict[str, list[str]] = {}
     for user_id, device_ids in wanted_raw.items():
+        _check_user_id(user_id)
         if not isinstance(device_ids, list) or not all(isinstance(d, str) for d in device_ids):
             raise bad_json(f"device_keys.{user_id} must be a list of device IDs")
         wanted[user_id] = device_ids
@@ -67,6 +75,7 @@ async def claim_keys(request: web.Request) -> web.Response:
     wanted_raw = _object_field(body, "one_time_keys")
     wanted: dict[str, dict[str, str]] = {}
     for user_id, devices in wanted_raw.items():
+        _check_user_id(user_id)
         if not isinstance(devices, dict) or not all(isinstance(a, str) for a in devices.values()):
             raise bad_json(f"one_time_keys.{user_id} must map device IDs to algorithms")
         wanted[user_id] = devices
