@@ -9,7 +9,6 @@ graph to the handler through the ``RemoteEventSource`` interface.
 from __future__ import annotations
 
 import copy
-from pathlib import Path
 from typing import Any
 
 import pytest
