@@ -52,6 +52,24 @@ ROUTE_MODULES = [
 ]
 
 
+# aiohttp indexes routes by their static prefix; a "{version:(?:v3|r0)}" segment puts
+# every client route in one bucket that is regex-matched route by route (~30 us per
+# request). Registered as two literal paths each, lookups stay a dict hit.
+_VERSION_SEGMENT = "{version:(?:v3|r0)}"
+
+
+def _with_literal_versions(routes: web.RouteTableDef) -> list[web.AbstractRouteDef]:
+    out: list[web.AbstractRouteDef] = []
+    for route in routes:
+        if isinstance(route, web.RouteDef) and _VERSION_SEGMENT in route.path:
+            for version in ("v3", "r0"):
+                path = route.path.replace(_VERSION_SEGMENT, version)
+                out.append(web.RouteDef(route.method, path, route.handler, route.kwargs))
+        else:
+            out.append(route)
+    return out
+
+
 def build_app(hs: Homeserver, *, manage_lifecycle: bool = True) -> web.Application:
     app = web.Application(
         middlewares=[cors_middleware, error_middleware, ip_ban_middleware],
@@ -59,7 +77,7 @@ def build_app(hs: Homeserver, *, manage_lifecycle: bool = True) -> web.Applicati
     )
     app[HOMESERVER_KEY] = hs
     for name in ROUTE_MODULES:
-        app.router.add_routes(import_module(name).routes)
+        app.router.add_routes(_with_literal_versions(import_module(name).routes))
 
     if manage_lifecycle:
 
