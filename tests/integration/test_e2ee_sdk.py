@@ -290,3 +290,26 @@ async def test_event_claiming_another_sender_than_the_session_owner_is_not_decry
     assert genuine["parley_decrypted"]["sender_device"] == alice.device_id
     forged = await machine.decrypt(room_id, {**encrypted, "sender": "@carol:localhost"})
     assert UNDECRYPTABLE in forged and "belongs to" in forged[UNDECRYPTABLE]
+
+
+async def test_used_fallback_key_is_replaced(homeserver: RunningHomeserver, tmp_path: Path) -> None:
+    alice, _ = await encrypted_client(homeserver, tmp_path, "alice", otk_target=2)
+    bob, _ = await encrypted_client(homeserver, tmp_path, "bob")
+    try:
+        alice_id, alice_device = alice.require_user_id(), alice.device_id or ""
+        first = await alice.sync_once()
+        assert first["device_unused_fallback_key_types"] == ["signed_curve25519"]
+        claimed = [await bob.request(claim_request(alice_id, alice_device)) for _ in range(3)]
+        fallback = next(iter(claimed[-1]["one_time_keys"][alice_id][alice_device].values()))
+        assert fallback.get("fallback") is True
+        used = await alice.sync_once()  # reports the fallback key used: a new one is uploaded
+        assert used["device_unused_fallback_key_types"] == []
+        again = await alice.sync_once(since=used["next_batch"])
+        assert again["device_unused_fallback_key_types"] == ["signed_curve25519"]
+        assert again["device_one_time_keys_count"]["signed_curve25519"] == 2  # topped up as well
+        later = [await bob.request(claim_request(alice_id, alice_device)) for _ in range(3)]
+        newer = next(iter(later[-1]["one_time_keys"][alice_id][alice_device].values()))
+        assert newer.get("fallback") is True and newer["key"] != fallback["key"]
+    finally:
+        await alice.close()
+        await bob.close()
