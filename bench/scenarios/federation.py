@@ -60,6 +60,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     send = parser.add_argument_group("federation-send")
     send.add_argument("--senders", type=int, default=4, help="users on A sending flat-out (default 4)")
     send.add_argument("--duration", type=float, default=10.0, help="seconds of sending (default 10)")
+    send.add_argument("--rate", type=float, default=0.0,
+                      help="total messages/s, open loop, spread over the senders (default 0: flat out)")
     send.add_argument("--drain", type=float, default=60.0,
                       help="max seconds to wait for arrivals at B after sending (default 60)")
     send.add_argument("--timeline-limit", type=int, default=500,
@@ -227,6 +229,21 @@ async def receive_loop(client: HomeserverClient, account: Account, filter_param:
         arrivals.check_done()
 
 
+async def send_marked(client: HomeserverClient, account: Account, room_id: str, marker: str,
+                      arrivals: Arrivals) -> None:
+    started = time.monotonic()
+    if arrivals.first_send is None:
+        arrivals.first_send = started
+    arrivals.sent_at[marker] = started
+    try:
+        await api.send_message(client, account, room_id, api.bench_content(marker))
+    except Exception as exc:  # noqa: BLE001 (counted; the run goes on)
+        arrivals.send_failures += 1
+        log.debug("send failed: %s", exc)
+        return
+    arrivals.send_latencies.append(time.monotonic() - started)
+
+
 async def send_flat_out(client: HomeserverClient, senders: list[Account], room_id: str, duration_s: float,
                         run_tag: str, arrivals: Arrivals) -> None:
     deadline = time.monotonic() + duration_s
@@ -234,21 +251,25 @@ async def send_flat_out(client: HomeserverClient, senders: list[Account], room_i
     async def one_sender(index: int, account: Account) -> None:
         n = 0
         while time.monotonic() < deadline:
-            marker = f"{run_tag}.{index}.{n}"
+            await send_marked(client, account, room_id, f"{run_tag}.{index}.{n}", arrivals)
             n += 1
-            started = time.monotonic()
-            if arrivals.first_send is None:
-                arrivals.first_send = started
-            arrivals.sent_at[marker] = started
-            try:
-                await api.send_message(client, account, room_id, api.bench_content(marker))
-            except Exception as exc:  # noqa: BLE001 (counted; the run goes on)
-                arrivals.send_failures += 1
-                log.debug("send failed: %s", exc)
-                continue
-            arrivals.send_latencies.append(time.monotonic() - started)
 
     await asyncio.gather(*(one_sender(i, a) for i, a in enumerate(senders)))
+
+
+async def send_at_rate(client: HomeserverClient, senders: list[Account], room_id: str, rate_per_s: float,
+                       duration_s: float, run_tag: str, arrivals: Arrivals) -> None:
+    """Open loop: message i is due at start + i/rate, whether or not earlier ones returned."""
+    start = time.monotonic()
+    tasks: list[asyncio.Task[None]] = []
+    for i in range(int(rate_per_s * duration_s)):
+        delay = start + i / rate_per_s - time.monotonic()
+        if delay > 0:
+            await asyncio.sleep(delay)  # the schedule itself, not a wait for a condition
+        tasks.append(asyncio.create_task(
+            send_marked(client, senders[i % len(senders)], room_id, f"{run_tag}.{i}", arrivals),
+            name=f"bench-federation-send-{i}"))
+    await asyncio.gather(*tasks)
 
 
 async def wait_for_marker(client: HomeserverClient, account: Account, filter_param: str, since: str,
@@ -289,7 +310,8 @@ async def count_markers(client: HomeserverClient, account: Account, room_id: str
 
 async def run_send(args: argparse.Namespace, target: Target) -> ScenarioResult:
     result = ScenarioResult("federation-send", params={
-        "senders": args.senders, "duration_s": args.duration, "timeline_limit": args.timeline_limit})
+        "senders": args.senders, "rate": args.rate or "flat-out", "duration_s": args.duration,
+        "timeline_limit": args.timeline_limit})
     async with two_servers(args.data_root) as (a, b), scenario_client(
             server_target(a, target)) as on_a, scenario_client(server_target(b, target)) as on_b:
         senders = await register_users(on_a, server_target(a, target), max(args.senders, 1), "fsa")
@@ -309,7 +331,10 @@ async def run_send(args: argparse.Namespace, target: Target) -> ScenarioResult:
             cpu = CpuMeter(a, b)
             run_tag = api.new_run_id()
             send_started = time.monotonic()
-            await send_flat_out(on_a, senders, room_id, args.duration, run_tag, arrivals)
+            if args.rate > 0:
+                await send_at_rate(on_a, senders, room_id, args.rate, args.duration, run_tag, arrivals)
+            else:
+                await send_flat_out(on_a, senders, room_id, args.duration, run_tag, arrivals)
             send_elapsed = time.monotonic() - send_started
             arrivals.sending_done = True
             arrivals.check_done()
