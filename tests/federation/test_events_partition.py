@@ -96,3 +96,30 @@ async def test_partitioned_servers_converge_to_the_same_state(tmp_path: Path) ->
         assert merge is not None and len(merge.prev_event_ids) == 2
         await wait_for_body(bob, room_id, "merged")
         assert hs2.hs.events.cached_room(room_id).extremities == [merge_id]
+
+
+async def test_resolved_state_survives_a_restart(tmp_path: Path) -> None:
+    async with federated_homeservers(tmp_path, 2) as (hs1, hs2):
+        alice = await hs1.register("alice")
+        bob = await hs2.register("bob")
+        room_id = await alice.create_room(preset="public_chat")
+        await alice.invite(room_id, bob.user_id or "")
+        await sync_until(bob, None, lambda r: room_id in r.get("rooms", {}).get("invite", {}), within=15.0)
+        await bob.join(room_id)
+        levels = await alice.get_state(room_id, "m.room.power_levels")
+        levels.setdefault("users", {})[bob.user_id] = 50
+        await alice.send_state(room_id, "m.room.power_levels", levels)
+        await wait_for_event(bob, room_id, "m.room.power_levels", "users", levels["users"])
+        partition(hs1, hs2)
+        await alice.send_state(room_id, "m.room.topic", {"topic": "from alice"})
+        await bob.send_state(room_id, "m.room.name", {"name": "from bob"})
+        heal(hs1, hs2)
+        await wait_for_event(bob, room_id, "m.room.topic", "topic", "from alice")
+        before = await room_state(bob, room_id)
+        assert len(hs2.hs.events.cached_room(room_id).extremities) == 2  # a real fork
+        await hs2.restart()
+        assert await room_state(bob, room_id) == before
+        # A local send after the restart builds on the resolved state.
+        await bob.send_state(room_id, "m.room.topic", {"topic": "after restart"})
+        await wait_for_event(alice, room_id, "m.room.topic", "topic", "after restart")
+        assert await room_state(alice, room_id) == await room_state(bob, room_id)
