@@ -155,15 +155,16 @@ class OlmMachine:
         self.devices.mark_changed(list(lists.get("changed") or []))
         self.devices.forget(list(lists.get("left") or []))
         counts = response.get("device_one_time_keys_count")
+        count: int | None = None
         if isinstance(counts, dict):
             count = int(counts.get(SIGNED_CURVE25519, 0))
             if count < self.otk_target // 2:
-                await self.publish_keys(count)
+                count = await self.publish_keys(count)
         unused = response.get("device_unused_fallback_key_types")
         if isinstance(unused, list) and SIGNED_CURVE25519 not in unused:
             # spec: replace a used fallback key with a new one.
             self.state.account.generate_fallback_key()
-            await self.publish_keys(int((counts or {}).get(SIGNED_CURVE25519, self.otk_target)))
+            await self.publish_keys(self.otk_target if count is None else count)
         for room_id, section in ((response.get("rooms") or {}).get("join") or {}).items():
             for part in ("state", "timeline"):
                 for event in (section.get(part) or {}).get("events") or []:
