@@ -69,7 +69,12 @@ async def resolve_state_sets(
     ids = {event_id for state in distinct for event_id in state.values()}
     event_map = await load_auth_closure(store, ids, known)
     event_map.setdefault(create_event.event_id, create_event)
-    return resolve_state(version, distinct, event_map, create_event)
+    # Signatures were verified on receipt, so a restricted join's authorising server
+    # signature is present exactly when it was valid (rooms/v12.md rule 5.3.2.2).
+    return resolve_state(
+        version, distinct, event_map, create_event,
+        is_signed_by=lambda event, server: server in (event.pdu.get("signatures") or {}),
+    )
 
 
 def auth_chain_ids(events: Iterable[Event], loaded: Mapping[str, Event]) -> set[str]:
