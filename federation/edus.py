@@ -36,6 +36,9 @@ logger = logging.getLogger(__name__)
 TYPING, RECEIPT, PRESENCE = "m.typing", "m.receipt", "m.presence"
 DIRECT_TO_DEVICE, DEVICE_LIST_UPDATE = "m.direct_to_device", "m.device_list_update"
 READ = "m.read"  # the only receipt type that crosses servers (m.read.private stays home)
+PRESENCE_CHECK_INTERVAL_S = 60.0
+PRESENCE_PING_INTERVAL_S = 25 * 60.0
+REMOTE_PRESENCE_TIMEOUT_S = 30 * 60.0
 
 
 def server_of(user_id: str) -> str:
@@ -98,6 +101,12 @@ class FederationEdus:
         self.hs = hs
         self.sender = sender
         self._device_announce_lock = asyncio.Lock()
+        self._presence_task: asyncio.Task[None] | None = None
+        self.presence_check_interval_s = PRESENCE_CHECK_INTERVAL_S
+        self.presence_ping_interval_s = PRESENCE_PING_INTERVAL_S
+        self.remote_presence_timeout_s = REMOTE_PRESENCE_TIMEOUT_S
+        self._presence_sent_at: dict[str, float] = {}  # local user -> when last sent
+        self._remote_presence_heard_at: dict[str, float] = {}  # remote user -> when last heard
         # Called with (origin, update content) for each accepted m.device_list_update,
         # e.g. for an end-to-end key cache of remote users.
         self.device_list_update_listeners: list[Callable[[str, dict[str, Any]], Awaitable[None]]] = []
@@ -108,6 +117,42 @@ class FederationEdus:
             DIRECT_TO_DEVICE: self._on_direct_to_device,
             DEVICE_LIST_UPDATE: self._on_device_list_update,
         }
+
+    # --- lifecycle: the presence keep-alive -------------------------------------------------
+    def start(self) -> None:
+        self._presence_task = asyncio.get_running_loop().create_task(
+            self._presence_keepalive(), name="federation-presence-keepalive"
+        )
+
+    async def stop(self) -> None:
+        if self._presence_task is not None:
+            self._presence_task.cancel()
+            await asyncio.gather(self._presence_task, return_exceptions=True)
+            self._presence_task = None
+
+    async def _presence_keepalive(self) -> None:
+        """Re-send the presence of local users who stay online (their state does not
+        change, so nothing else would), and time out remote users whose servers went
+        quiet — Synapse does both (FEDERATION_PING_INTERVAL 25 min, FEDERATION_TIMEOUT 30 min)."""
+        started = self.hs.clock.monotonic()
+        while True:
+            await asyncio.sleep(self.presence_check_interval_s)
+            try:
+                await self._presence_tick(started)
+            except Exception:
+                logger.exception("federation: presence keep-alive failed")
+
+    async def _presence_tick(self, started: float) -> None:
+        now = self.hs.clock.monotonic()
+        for user_id in self.hs.presence.users_not_offline():
+            if self.hs.is_mine(user_id):
+                if now - self._presence_sent_at.get(user_id, started) >= self.presence_ping_interval_s:
+                    content = self.hs.presence.presence_of(user_id)
+                    if content is not None:
+                        await self._send_presence(user_id, content)
+            elif now - self._remote_presence_heard_at.get(user_id, started) >= self.remote_presence_timeout_s:
+                self._remote_presence_heard_at.pop(user_id, None)
+                await self.hs.presence.receive_remote(user_id, "offline", None, 0, False)
 
     def register(self) -> None:
         """Listen to the local services for changes other servers must hear of."""
@@ -171,6 +216,7 @@ class FederationEdus:
 
     async def _send_presence(self, user_id: str, content: dict[str, Any]) -> None:
         # spec: "Presence" — only to servers likely to be interested: those sharing a room.
+        self._presence_sent_at[user_id] = self.hs.clock.monotonic()
         update = {"user_id": user_id, **content}
         await self.sender.send_edus([
             NewEdu(d, PRESENCE, {"push": [update]}, f"presence:{user_id}")
@@ -315,6 +361,7 @@ class FederationEdus:
             if server_of(update.user_id) != origin:
                 logger.info("federation: %s may not send presence of %s", origin, update.user_id)
                 continue
+            self._remote_presence_heard_at[update.user_id] = self.hs.clock.monotonic()
             await self.hs.presence.receive_remote(
                 update.user_id, update.presence, update.status_msg,
                 update.last_active_ago, update.currently_active,

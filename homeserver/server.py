@@ -38,6 +38,7 @@ class Homeserver:
             await social.load()
         await self.push_settings.load()
         await self.federation_sender.start()
+        self.federation_edus.start()
         await self.media.start()
         await self._start_admin()
         self._started = True
@@ -241,6 +242,7 @@ class Homeserver:
         self.notifier.shutdown()
         self.typing.stop()
         await self.presence.stop()
+        await self.federation_edus.stop()
         await self.federation_receiver.stop()
         await self.federation_sender.stop()
         await self.search.stop()

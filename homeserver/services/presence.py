@@ -125,6 +125,10 @@ class PresenceService:
             content["status_msg"] = r.status_msg
         return content
 
+    def users_not_offline(self) -> list[str]:
+        """Local and remote users currently online or unavailable."""
+        return list(self._active)
+
     def presence_of(self, user_id: str) -> dict[str, Any] | None:
         """The user's current presence content, or None if we never heard of them."""
         p = self._users.get(user_id)
@@ -272,6 +276,8 @@ class PresenceService:
         now = self.hs.clock.time_ms()
         changed = []
         for user_id in list(self._active):
+            if not self.hs.is_mine(user_id):
+                continue  # remote users' servers report their changes (federation times them out)
             p = self._users[user_id]
             r = p.record
             if now - max(p.last_sync_ts, r.last_active_ts) >= self.offline_after_ms:

@@ -237,3 +237,45 @@ async def test_outbound_edus_have_the_shape_synapse_sends(shared: SharedRoom) ->
     theirs = shape(captured_edu("m.device_list_update"))["content"]
     theirs.pop("keys")
     assert ours == {**theirs, "prev_id": ours["prev_id"]} and ours["prev_id"] in ([], ["int"])
+
+
+async def restart_keepalive(server: FederatedHomeserver, *, check_s: float, ping_s: float, timeout_s: float) -> None:
+    edus = server.hs.federation_edus
+    await edus.stop()
+    edus.presence_check_interval_s = check_s
+    edus.presence_ping_interval_s = ping_s
+    edus.remote_presence_timeout_s = timeout_s
+    edus.start()
+
+
+async def test_presence_of_a_user_who_stays_online_is_sent_again(shared: SharedRoom) -> None:
+    alice = shared.alice
+    pushes: list[dict[str, Any]] = []
+    three = asyncio.Event()
+
+    def on_delivered(_dest: str, body: dict[str, Any]) -> None:
+        pushes.extend(u for e in body.get("edus", []) if e["edu_type"] == "m.presence"
+                      for u in e["content"]["push"] if u["user_id"] == alice.user_id)
+        if len(pushes) >= 3:
+            three.set()
+
+    shared.hs1.hs.federation_sender.on_delivered.append(on_delivered)
+    await alice.request("PUT", f"{V3}/presence/{q(alice.user_id or '')}/status", {"presence": "online"})
+    await restart_keepalive(shared.hs1, check_s=0.05, ping_s=0.1, timeout_s=3600)
+    await asyncio.wait_for(three.wait(), WAIT_S)  # one change, then keep-alives
+    assert all(p["presence"] == "online" for p in pushes)
+
+
+async def test_remote_user_whose_server_goes_quiet_times_out_to_offline(shared: SharedRoom) -> None:
+    alice, bob = shared.alice, shared.bob
+    await alice.request("PUT", f"{V3}/presence/{q(alice.user_id or '')}/status", {"presence": "online"})
+
+    def alice_is(state: str) -> Any:
+        def found(response: dict[str, Any]) -> bool:
+            return any(e["sender"] == alice.user_id and e["content"]["presence"] == state
+                       for e in response.get("presence", {}).get("events", []))
+        return found
+
+    _, token = await sync_until(bob, shared.bob_token, alice_is("online"), within=WAIT_S)
+    await restart_keepalive(shared.hs2, check_s=0.05, ping_s=3600, timeout_s=0.2)
+    await sync_until(bob, token, alice_is("offline"), within=WAIT_S)

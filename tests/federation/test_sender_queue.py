@@ -77,6 +77,27 @@ async def _new_sender(homeserver: RunningHomeserver, client: RecordingClient) ->
     return FederationSender(hs, hs.federation_queue_store, backoff=FAST_RETRIES, random_unit=lambda: 0.5)
 
 
+class Acknowledged:
+    """Bodies the sender got a 200 for, recorded after their rows were removed."""
+
+    def __init__(self, sender: FederationSender) -> None:
+        self.bodies: list[dict[str, Any]] = []
+        self._changed = asyncio.Event()
+        sender.on_delivered.append(self._record)
+
+    def _record(self, _destination: str, body: dict[str, Any]) -> None:
+        self.bodies.append(body)
+        self._changed.set()
+
+    async def wait_for_pdus(self, count: int) -> None:
+        async def until() -> None:
+            while sum(len(b["pdus"]) for b in self.bodies) < count:
+                self._changed.clear()
+                await self._changed.wait()
+
+        await asyncio.wait_for(until(), WAIT_S)
+
+
 async def _room_with_messages(homeserver: RunningHomeserver, count: int) -> list[str]:
     alice = await homeserver.register("alice")
     room_id = await alice.create_room()
@@ -141,9 +162,10 @@ async def test_queued_pdus_go_out_in_order_at_most_50_per_transaction(
     events = await homeserver.hs.event_store.get_events(event_ids)
     for event_id in event_ids:  # queued while the sender is not running yet
         await sender.send_pdu(events[event_id], [REMOTE])
+    acknowledged = Acknowledged(sender)
     await sender.start()
     try:
-        await client.wait_for(lambda: sum(len(b["pdus"]) for _, _, b in client.delivered) >= 120)
+        await acknowledged.wait_for_pdus(120)
     finally:
         await sender.stop()
     sizes = [len(body["pdus"]) for _, _, body in client.delivered]
@@ -208,9 +230,11 @@ async def test_rows_stay_queued_until_a_200(homeserver: RunningHomeserver, clien
     # a new sender (as after a restart) picks the row up and delivers it
     client.failures_left = 0
     again = await _new_sender(homeserver, client)
+    acknowledged = asyncio.Event()  # set after the rows are removed, unlike client.delivered
+    again.on_delivered.append(lambda _dest, _body: acknowledged.set())
     await again.start()
     try:
-        await client.wait_for(lambda: len(client.delivered) == 1)
+        await asyncio.wait_for(acknowledged.wait(), WAIT_S)
     finally:
         await again.stop()
     assert client.delivered[0][2]["edus"] == [{"edu_type": "m.test", "content": {"n": 1}}]
