@@ -277,9 +277,12 @@ class ClientCore:
         return responses.parse_event_id(await self.request_with_retry(request))
 
     async def _room_is_encrypted(self, room_id: str) -> bool:
-        """For a room not synced yet: ask the server, so plaintext never goes to an encrypted room."""
+        """For a room not synced yet: ask the server, so plaintext never goes to an encrypted room.
+
+        Retried like the send it precedes, so a send during an outage still waits for the server.
+        """
         try:
-            await self.request(api.room_get_state_event(room_id, "m.room.encryption"))
+            await self.request_with_retry(api.room_get_state_event(room_id, "m.room.encryption"))
         except MatrixRequestError as e:
             if e.errcode == "M_NOT_FOUND":
                 return False
