@@ -195,6 +195,9 @@ class FederationSender:
 
         Tasks start in creation order, so queue rows keep the order of the calls.
         """
+        if not self._running:
+            coro.close()  # shutting down: ephemeral EDUs are dropped; PDU listeners stop earlier
+            return
         task = asyncio.get_running_loop().create_task(coro, name=name)
         self._enqueues.add(task)
         task.add_done_callback(self._enqueue_done)
