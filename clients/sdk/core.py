@@ -384,6 +384,9 @@ async def _until_stopped(awaitable: Awaitable[T], stop: asyncio.Event) -> T | No
     stopper = asyncio.ensure_future(stop.wait())
     try:
         done, _ = await asyncio.wait({task, stopper}, return_when=asyncio.FIRST_COMPLETED)
+    except asyncio.CancelledError:
+        task.cancel()  # cancelled from outside: the request must not outlive us
+        raise
     finally:
         stopper.cancel()
     if task in done:
