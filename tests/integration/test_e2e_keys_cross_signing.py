@@ -166,3 +166,15 @@ async def test_user_signing_signature_is_visible_only_to_the_signer(homeserver: 
     assert alice_id.user_signing.key_id in seen_by_alice["signatures"][alice.user_id]
     seen_by_charlie = (await query(charlie, {bob.user_id: []}))["master_keys"][bob.user_id]
     assert alice.user_id not in seen_by_charlie.get("signatures", {})
+
+
+async def test_cross_signing_upload_is_a_device_list_change(homeserver: RunningHomeserver) -> None:
+    from tests.integration.sync_waiting import sync_until
+
+    alice = await homeserver.register("alice")
+    bob = await homeserver.register("bob")
+    room_id = await alice.create_room(invite=[bob.user_id])
+    await bob.join(room_id)
+    since = (await bob.sync())["next_batch"]
+    await upload_identity(alice)
+    await sync_until(bob, since, lambda r: alice.user_id in r.get("device_lists", {}).get("changed", []))
