@@ -7,6 +7,7 @@ reach the other; healing lets the queued transactions through.
 
 from __future__ import annotations
 
+import asyncio
 from pathlib import Path
 from typing import Any
 
@@ -123,3 +124,38 @@ async def test_resolved_state_survives_a_restart(tmp_path: Path) -> None:
         await bob.send_state(room_id, "m.room.topic", {"topic": "after restart"})
         await wait_for_event(alice, room_id, "m.room.topic", "topic", "after restart")
         assert await room_state(alice, room_id) == await room_state(bob, room_id)
+
+
+async def test_lost_transactions_are_recovered_with_get_missing_events(tmp_path: Path) -> None:
+    async with federated_homeservers(tmp_path, 2) as (hs1, hs2):
+        alice = await hs1.register("alice")
+        bob = await hs2.register("bob")
+        room_id = await alice.create_room(preset="public_chat")
+        await alice.invite(room_id, bob.user_id or "")
+        await sync_until(bob, None, lambda r: room_id in r.get("rooms", {}).get("invite", {}), within=15.0)
+        await bob.join(room_id)
+        handler = hs2.hs.federation_events
+        real = handler.on_receive_pdus
+        dropped: list[str] = []
+        all_lost = asyncio.Event()
+
+        async def lose(origin: str, pdus: list[Any]) -> dict[str, str | None]:
+            # SYNAPSE.md §8 "Lost transactions": answered 200, never processed.
+            dropped.extend(p["content"].get("body", "") for p in pdus)
+            if len(dropped) >= 3:
+                all_lost.set()
+            return {}
+
+        handler.on_receive_pdus = lose
+        for i in range(3):
+            await alice.send(room_id, f"lost {i}")
+        await asyncio.wait_for(all_lost.wait(), 15.0)
+        handler.on_receive_pdus = real
+        await alice.send(room_id, "arrives")
+        await sync_until(
+            bob, None, lambda r: any(e["content"].get("body") == "arrives" for e in timeline_of(r, room_id)),
+            within=15.0,
+        )
+        page = await bob.messages(room_id, dir="b", limit=10)
+        bodies = [e["content"].get("body") for e in page["chunk"] if e["type"] == "m.room.message"]
+        assert bodies == ["arrives", "lost 2", "lost 1", "lost 0"]
