@@ -44,9 +44,16 @@ class _RoomUnread:
     entries: list[Notified] = field(default_factory=list)  # after read_upto, ascending
     ready: asyncio.Event = field(default_factory=asyncio.Event)
     forgotten: set[int] = field(default_factory=set)  # redacted while loading
+    # Highlights among `entries`, kept as they change: /sync asks for the counts on every
+    # response and an unread list can be long.
+    highlights: int = 0
+
+    def recount(self) -> None:
+        self.highlights = sum(map(_highlight_of, self.entries))
 
     def forget(self, stream_ordering: int) -> None:
         self.entries = [e for e in self.entries if e[0] != stream_ordering]
+        self.recount()
         if not self.ready.is_set():
             self.forgotten.add(stream_ordering)
 
@@ -55,6 +62,7 @@ class _RoomUnread:
             return
         self.read_upto = position
         cut = bisect.bisect_right(self.entries, position, key=_stream_of)
+        self.highlights -= sum(map(_highlight_of, self.entries[:cut]))
         del self.entries[:cut]
 
 
@@ -80,6 +88,7 @@ class NotificationCounter:
         entry = self._rooms.get((user_id, room_id))
         if entry is not None and notified.stream_ordering > entry.read_upto:
             bisect.insort(entry.entries, notified, key=_stream_of)
+            entry.highlights += notified.highlight
 
     def receipt_moved(self, user_id: str, room_id: str) -> None:
         self._receipt_moved.add((user_id, room_id))
@@ -127,6 +136,7 @@ class NotificationCounter:
                 (n for s, n in merged.items() if s > position and s not in entry.forgotten), key=_stream_of
             )
             entry.forgotten.clear()
+            entry.recount()
         except BaseException:
             self._rooms.pop(key, None)
             raise
@@ -162,9 +172,9 @@ class NotificationCounter:
         # Ignoring a user hides their events, so they do not count (spec: modules/ignore_users.md).
         ignored = await self.hs.account_data.ignored_users(user_id)
         end = bisect.bisect_right(entry.entries, upto, key=_stream_of)
-        if not ignored:
-            # Every /sync asks; unread lists can be long, so no per-entry Python loop here.
-            return {"notification_count": end, "highlight_count": sum(map(_highlight_of, entry.entries[:end]))}
+        if not ignored and end == len(entry.entries):
+            # The usual case (counts up to now, nothing ignored): no pass over the list.
+            return {"notification_count": end, "highlight_count": entry.highlights}
         notifications = highlights = 0
         for notified in entry.entries[:end]:
             if notified.sender not in ignored:
