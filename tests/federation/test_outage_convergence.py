@@ -6,13 +6,31 @@ until the destination answers) and "Backfilling and retrieving missing events"
 stopped, the other two keep talking and change the room's state; once it is back,
 the durable queues of both deliver what it missed and every server ends with the
 same /messages and the same /state.
+
+A lossy link (``LossyLink``) sits in front of one server: it passes a
+transaction on but loses the 200, so the sender retries (with the same txnId) a
+transaction the receiver already processed; nothing shows twice, and what was
+queued behind it follows in order.
 """
 
 from __future__ import annotations
 
+import asyncio
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from pathlib import Path
 
-from tests.federation.harness import federated_homeservers
+from aiohttp import ClientSession, web
+from aiohttp.test_utils import TestServer
+
+from tests.conftest import make_config
+from tests.federation.harness import (
+    LOOPBACK,
+    FederatedHomeserver,
+    bind_loopback_socket,
+    federated_homeservers,
+    federation_overrides,
+)
 from tests.federation.test_three_servers import (
     WAIT_S,
     has_body,
@@ -103,3 +121,93 @@ async def test_restarted_server_speaking_before_it_caught_up_still_converges(tmp
             bodies = [body for _, body in await message_history(client, room_id)]
             assert sorted(bodies) == sorted([*during, "carol is back"])
             assert [b for b in bodies if b.startswith("missed")] == during
+
+
+class LossyLink:
+    """A loopback proxy in front of a server; it may lose the answers to PUT /send."""
+
+    def __init__(self, session: ClientSession) -> None:
+        self.sock = bind_loopback_socket()
+        self.server_name = f"{LOOPBACK}:{self.sock.getsockname()[1]}"
+        self.session = session
+        self.target_url = ""
+        self.answers_to_lose = 0  # how many more 200s to PUT /send to lose
+        self.lost_txn_ids: list[str] = []
+        self.answer_lost = asyncio.Event()
+        self.retried_txn_answered = asyncio.Event()  # a lost transaction, retried, got its 200
+        self._server: TestServer | None = None
+
+    async def start(self, target_url: str) -> None:
+        self.target_url = target_url
+        app = web.Application()
+        app.router.add_route("*", "/{path:.*}", self._forward)
+        sock = self.sock
+        self._server = TestServer(app, host=LOOPBACK, socket_factory=lambda *_: sock)
+        await self._server.start_server()
+
+    async def close(self) -> None:
+        if self._server is not None:
+            await self._server.close()
+
+    async def _forward(self, request: web.Request) -> web.Response:
+        body = await request.read()
+        headers = {k: v for k, v in request.headers.items() if k.lower() in ("authorization", "content-type")}
+        async with self.session.request(request.method, self.target_url + request.path_qs,
+                                        data=body or None, headers=headers) as upstream:
+            answer = await upstream.read()
+            status = upstream.status
+        is_send = request.method == "PUT" and request.path.startswith("/_matrix/federation/v1/send/")
+        txn_id = request.path.rsplit("/", 1)[-1]
+        if is_send and status == 200:
+            if self.answers_to_lose > 0:
+                self.answers_to_lose -= 1
+                self.lost_txn_ids.append(txn_id)
+                self.answer_lost.set()
+                return web.json_response({"errcode": "M_UNKNOWN", "error": "lost on the way back"}, status=502)
+            if txn_id in self.lost_txn_ids:
+                self.retried_txn_answered.set()
+        return web.Response(body=answer, status=status, content_type="application/json")
+
+
+@asynccontextmanager
+async def server_behind_link(tmp_path: Path, session: ClientSession
+                             ) -> AsyncIterator[tuple[FederatedHomeserver, LossyLink]]:
+    """A server named after the link's port: other servers reach it only through the link."""
+    link = LossyLink(session)
+    sock = bind_loopback_socket()
+    config = make_config(tmp_path / "behind-link", link.server_name, **federation_overrides())
+    server = FederatedHomeserver(config, sock, session)
+    await server.start()
+    try:
+        await link.start(server.base_url)
+        yield server, link
+    finally:
+        await link.close()
+        await server.stop()
+
+
+async def test_transaction_whose_answer_was_lost_is_retried_without_duplicates(tmp_path: Path) -> None:
+    async with federated_homeservers(tmp_path, 1) as (hs1,), ClientSession() as session, \
+            server_behind_link(tmp_path, session) as (hs2, link):
+        alice = await hs1.register("alice")
+        bob = await hs2.register("bob")
+        room_id = await alice.create_room(preset="public_chat")
+        await join_via(bob, room_id, hs1.server_name)
+        _, bob_token = await sync_until(bob, None, is_joined(room_id), within=WAIT_S)
+
+        link.answers_to_lose = 1
+        await alice.send(room_id, "lossy 0")
+        # hs2 has it (the link passed it on) although hs1 never heard the 200.
+        _, bob_token = await sync_until(bob, bob_token, has_body(room_id, "lossy 0"), within=WAIT_S)
+        await asyncio.wait_for(link.answer_lost.wait(), WAIT_S)
+        assert len(link.lost_txn_ids) == 1
+        # Queued behind the unanswered transaction: one transaction in flight per destination.
+        await alice.send(room_id, "lossy 1")
+        await alice.send(room_id, "lossy 2")
+        # hs1 retries the same transaction (after its backoff); hs2 answers it again.
+        await asyncio.wait_for(link.retried_txn_answered.wait(), WAIT_S)
+
+        await alice.send(room_id, "after the retry")
+        await sync_until(bob, bob_token, has_body(room_id, "after the retry"), within=WAIT_S)
+        history = [body for _, body in await message_history(bob, room_id)]
+        assert history == ["lossy 0", "lossy 1", "lossy 2", "after the retry"]
