@@ -96,10 +96,12 @@ class OlmMachine:
     async def attach(cls, client: ClientCore, store: PickleStore | None = None, *, otk_target: int = 50) -> OlmMachine:
         """Load (or create) the device's account, publish its keys and plug into ``client``."""
         machine = cls(client, store, otk_target=otk_target)
-        if store is not None:
-            loaded = await store.aload()
-            if loaded is not None:
-                machine.state = loaded
+        loaded = await store.aload() if store is not None else None
+        if loaded is not None:
+            machine.state = loaded
+        else:
+            # A new account: its first fallback key. Later ones replace a used one (receive_sync).
+            machine.state.account.generate_fallback_key()
         await machine.publish_keys()
         client.crypto = machine
         return machine
@@ -127,7 +129,7 @@ class OlmMachine:
             await self.store.asave(self.state)
 
     async def publish_keys(self, server_count: int | None = None) -> int:
-        """Upload device keys, one-time keys up to ``otk_target`` and a fallback key."""
+        """Upload device keys, one-time keys up to ``otk_target`` and any unpublished fallback key."""
         account = self.state.account
         count = server_count
         if count is None:
@@ -135,8 +137,6 @@ class OlmMachine:
             count = int((data.get("one_time_key_counts") or {}).get(SIGNED_CURVE25519, 0))
         if count < self.otk_target:
             account.generate_one_time_keys(min(self.otk_target - count, account.max_number_of_one_time_keys))
-        if not account.fallback_key and server_count is None:
-            account.generate_fallback_key()
         data = await self.client.request(
             e2ee_api.keys_upload(
                 account.device_keys(self.user_id, self.device_id),

@@ -184,6 +184,9 @@ async def test_store_keeps_sessions_across_restarts_and_needs_the_passphrase(
         restarted.restore_session(bob.require_user_id(), bob.device_id, bob.access_token)
         machine = await OlmMachine.attach(restarted, PickleStore(path, "passphrase"), otk_target=10)
         assert machine.ed25519_fingerprint == bob_machine.ed25519_fingerprint
+        # The published fallback key is kept, not replaced on every start.
+        fallback_id = machine.state.account.to_dict()["fallback_key"]["key_id"]
+        assert fallback_id == bob_machine.state.account.to_dict()["fallback_key"]["key_id"]
         shown = await machine.decrypt(room_id, encrypted)
         assert shown["content"]["body"] == "remember me"
     finally:
