@@ -19,7 +19,6 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
 
 
-
 @dataclass(frozen=True)
 class LeafFiles:
     certificate: Path
@@ -43,7 +42,7 @@ class LoopbackCA:
         self.directory = directory
         self.certificate_path = directory / "ca.crt"
         self._key = ec.generate_private_key(ec.SECP256R1())
-        now = dt.datetime.now(dt.timezone.utc)
+        now = dt.datetime.now(dt.UTC)
         self._cert = (
             x509.CertificateBuilder()
             .subject_name(_name("Parley test CA"))
@@ -65,7 +64,7 @@ class LoopbackCA:
     def issue(self, name: str) -> LeafFiles:
         """A server certificate for loopback (IP and DNS SANs), signed by this CA."""
         key = ec.generate_private_key(ec.SECP256R1())
-        now = dt.datetime.now(dt.timezone.utc)
+        now = dt.datetime.now(dt.UTC)
         cert = (
             x509.CertificateBuilder()
             .subject_name(_name(name))

@@ -126,7 +126,8 @@ class SynapsePeer:
     async def start(self) -> None:
         self.configure()
         log = self.log_path.open("ab")
-        self.process = subprocess.Popen(
+        # Popen returns at once (no waiting on the child), so it does not block the loop.
+        self.process = subprocess.Popen(  # noqa: ASYNC220
             [self.python, "-m", "synapse.app.homeserver", "--config-path", str(self.config_path)],
             cwd=self.directory, stdout=log, stderr=subprocess.STDOUT,
         )

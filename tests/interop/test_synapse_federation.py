@@ -22,10 +22,10 @@ pytestmark = [pytest.mark.synapse, pytest.mark.slow]
 DEADLINE_S = 30.0
 
 
-async def eventually(probe: Callable[[], Awaitable[Any]], what: str, timeout: float = DEADLINE_S) -> Any:
+async def eventually(probe: Callable[[], Awaitable[Any]], what: str, within: float = DEADLINE_S) -> Any:
     """Re-ask ``probe`` until it returns something truthy (federation is asynchronous)."""
     loop = asyncio.get_running_loop()
-    deadline = loop.time() + timeout
+    deadline = loop.time() + within
     while True:
         result = await probe()
         if result:
@@ -129,7 +129,7 @@ async def test_parley_user_joins_synapse_room_and_pages_its_history(
                 break
         return seen if list(reversed(seen)) == sent else None
 
-    await eventually(full_history, "the whole history through backfill", timeout=60)
+    await eventually(full_history, "the whole history through backfill", within=60)
     await alice.send(room_id, "thanks for the history")
     bob_sync = Syncer(bob)
     await bob_sync.wait_for_body(room_id, "thanks for the history")
