@@ -10,8 +10,11 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
+
 from clients.crypto import OlmAccount
 from clients.sdk.crypto_machine import OlmMachine
+from federation.transport.errors import FederationHttpError
 from tests.federation.harness import federated_homeservers
 from tests.http_client import q
 from tests.integration.sync_waiting import sync_until
@@ -68,6 +71,12 @@ async def test_user_devices_lists_devices_with_keys(tmp_path: Path) -> None:
         assert device["device_id"] == alice.device_id and device["device_display_name"] == "laptop"
         assert "unsigned" not in device["keys"]
         assert "master_key" in answer and "self_signing_key" in answer
+        for unknown in (f"@nobody:{hs1.server_name}", f"@someone:{hs2.server_name}"):
+            with pytest.raises(FederationHttpError) as caught:
+                await hs2.hs.federation_client.get_json(
+                    hs1.server_name, f"/_matrix/federation/v1/user/devices/{q(unknown)}"
+                )
+            assert caught.value.status == 404
 
 
 async def test_unreachable_server_is_listed_in_failures(tmp_path: Path) -> None:
