@@ -30,6 +30,7 @@ logger = logging.getLogger(__name__)
 
 JsonObject = dict[str, Any]
 MAX_KEYS_PER_UPLOAD = 500
+MAX_ONE_TIME_KEYS_PER_DEVICE = 1000
 # spec: keys.yaml "timeout" — the time to wait for remote servers (default 10 s).
 DEFAULT_REMOTE_TIMEOUT_MS = 10_000
 # Cached /sync key summaries (one per syncing device) kept before the cache is dropped.
@@ -112,6 +113,13 @@ class E2EKeyService:
             held = existing.get((k.algorithm, k.key_id))
             if held is not None and held != _canonical(k.key):
                 raise invalid_param(f"One-time key {k.algorithm}:{k.key_id} already exists with other contents")
+
+        new_count = sum(1 for k in one_time if (k.algorithm, k.key_id) not in existing)
+        if new_count:
+            held_count = sum((await self.store.count_one_time_keys(user_id, device_id)).values())
+            if held_count + new_count > MAX_ONE_TIME_KEYS_PER_DEVICE:
+                # Clients keep about half their maximum (100) on the server; this bounds storage.
+                raise invalid_param(f"A device holds at most {MAX_ONE_TIME_KEYS_PER_DEVICE} one-time keys")
 
         if device_keys is not None:
             stored_keys = {k: v for k, v in device_keys.items() if k != "unsigned"}

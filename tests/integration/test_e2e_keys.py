@@ -257,3 +257,16 @@ async def test_malformed_ids_and_signatures_are_4xx_not_500(homeserver: RunningH
     master = {"user_id": alice.user_id, "usage": ["master"], "keys": {"ed25519:bad": "bad"}}
     status, _ = await alice.status_of("POST", f"{V3}/keys/device_signing/upload", body={"master_key": master})
     assert status == 400
+
+
+async def test_one_time_keys_per_device_are_bounded(homeserver: RunningHomeserver) -> None:
+    alice = await homeserver.register("alice")
+    for batch in range(2):
+        keys = {f"curve25519:K{batch}_{n}": f"a2V5{batch}{n}" for n in range(500)}
+        await alice.request("POST", f"{V3}/keys/upload", {"one_time_keys": keys})
+    status, error = await alice.status_of("POST", f"{V3}/keys/upload",
+                                          body={"one_time_keys": {"curve25519:one_more": "a2V5"}})
+    assert status == 400 and error["errcode"] == "M_INVALID_PARAM"
+    status, error = await alice.status_of("POST", f"{V3}/keys/upload", body={
+        "one_time_keys": {f"curve25519:X{n}": "a2V5" for n in range(501)}})
+    assert status == 400
