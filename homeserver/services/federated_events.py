@@ -243,7 +243,7 @@ class FederatedEventHandler:
                 new_current = state_after
             else:
                 current: StateIds = {k: ev.event_id for k, ev in room.state.items()}
-                known = {ev.event_id: ev for ev in room.state.values()}
+                known = in_memory_events(room)
                 known[event.event_id] = event
                 try:
                     new_current = await resolve_state_sets(
@@ -253,9 +253,11 @@ class FederatedEventHandler:
                     raise PduNotProcessed(event.event_id, str(e)) from None
                 if room.state_group != snapshot_group:
                     continue  # a local state event landed meanwhile: resolve again
-            loaded = await self.store.get_events(
-                [eid for eid in new_current.values() if eid != event.event_id]
-            )
+            # Local events still being written are only in memory.
+            loaded = in_memory_events(room)
+            loaded.update(await self.store.get_events(
+                [eid for eid in new_current.values() if eid not in loaded and eid != event.event_id]
+            ))
             loaded[event.event_id] = event
             if room.state_group != snapshot_group:
                 continue
@@ -295,6 +297,13 @@ def _carries_signature(event: Event, server_name: str) -> bool:
     # requires, including a restricted join's authorising server) before this runs.
     signatures = event.pdu.get("signatures")
     return isinstance(signatures, dict) and server_name in signatures
+
+
+def in_memory_events(room: RoomState) -> dict[str, Event]:
+    """The room's current state and recent events by ID (some may not be committed yet)."""
+    known = {ev.event_id: ev for ev in room.recent}
+    known.update((ev.event_id, ev) for ev in room.state.values())
+    return known
 
 
 def servers_in_room(room: RoomState, exclude: str) -> list[str]:

@@ -182,7 +182,8 @@ class FederatedGraphWriter:
         if len(groups) == 1:
             return await self._existing(groups[0])
         sets = [await self.state_store.get_state_ids(g) for g in groups]
-        known = {ev.event_id: ev for ev in room.state.values()}
+        known = {ev.event_id: ev for ev in room.recent}
+        known.update((ev.event_id, ev) for ev in room.state.values())
         try:
             resolved = await resolve_state_sets(self.store, room.version, room.create_event, sets, known)
         except MissingAuthEvents as e:

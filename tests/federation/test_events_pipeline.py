@@ -8,6 +8,7 @@ graph to the handler through the ``RemoteEventSource`` interface.
 
 from __future__ import annotations
 
+import asyncio
 import copy
 from typing import Any
 
@@ -339,3 +340,33 @@ async def test_fork_of_local_message_and_remote_state_keeps_both_extremities(joi
     merged = await alice.send(room.room_id, "merge")
     ours = await server.hs.event_store.get_event(merged)
     assert ours is not None and set(ours.prev_event_ids) == {local_msg, name.event_id}
+
+
+async def test_remote_ingestion_interleaved_with_local_sends_stays_consistent(joined: Any) -> None:
+    server, alice, room = joined
+    hs = server.hs
+    chain = []
+    for i in range(20):
+        if i % 5 == 4:
+            chain.append(room.state(BOB, "m.room.name", {"name": f"name {i}"}))
+        else:
+            chain.append(room.message(BOB, f"remote {i}"))
+
+    async def remote() -> None:
+        for event in chain:
+            assert await receive(hs, event) == {event.event_id: None}
+
+    async def local() -> None:
+        for i in range(20):
+            await hs.events.send(room.room_id, alice.user_id, "m.room.message",
+                                 {"msgtype": "m.text", "body": f"local {i}"})
+
+    await asyncio.gather(remote(), local())
+    live = hs.events.cached_room(room.room_id)
+    assert live.state_content("m.room.name") == {"name": "name 19"}
+    page = await alice.messages(room.room_id, dir="b", limit=100)
+    bodies = {e["content"].get("body") for e in page["chunk"] if e["type"] == "m.room.message"}
+    assert bodies == {f"local {i}" for i in range(20)} | {f"remote {i}" for i in range(20) if i % 5 != 4}
+    stored_state = await hs.room_store.get_current_state_ids(room.room_id)
+    assert stored_state == {k: ev.event_id for k, ev in live.state.items()}
+    assert set(live.extremities) == set(await hs.event_store.get_forward_extremities(room.room_id))
