@@ -8,7 +8,6 @@ receipts, typing, presence, to-device, device lists) plug in as ``SyncSource``s.
 
 from __future__ import annotations
 
-import asyncio
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
@@ -23,6 +22,7 @@ from homeserver.services.event_format import (
 from homeserver.services.filtering import SyncFilter
 from homeserver.services.room_state import RoomState
 from homeserver.services.stream_token import STREAM_NAMES, StreamToken
+from homeserver.services.sync_pacer import SyncPacer
 
 if TYPE_CHECKING:
     from homeserver.server import Homeserver
@@ -77,12 +77,6 @@ class SyncSource(Protocol):
     async def contribute(self, ctx: SyncContext) -> SyncContribution: ...
 
 
-# A long-poll woken again this soon after its previous wake is in a burst ...
-BUSY_WAKE_INTERVAL_S = 0.1
-# ... and waits this long so one response carries several events.
-COALESCE_S = 0.02
-
-
 class SyncService:
     def __init__(self, hs: Homeserver) -> None:
         self.hs = hs
@@ -92,8 +86,8 @@ class SyncService:
         # Parsed sync filters by (user_id, filter parameter); see api/client/sync.py.
         self.parsed_filters: dict[tuple[str, str], SyncFilter] = {}
         self._position_readers: tuple[Callable[[], int] | None, ...] = (None,) * (len(STREAM_NAMES) - 1)
-        # user_id -> monotonic time of their last long-poll wake (see _coalesce).
-        self._last_wake: dict[str, float] = {}
+        # Incremental responses per device are paced so a burst rides in few responses.
+        self.pacer = SyncPacer()
 
     def add_source(self, source: SyncSource) -> None:
         assert source.stream in STREAM_NAMES
@@ -116,37 +110,29 @@ class SyncService:
         since = req.since.clamp(self.current_token()) if req.since is not None else None
         if self.hidden_senders is not None:
             req.hidden_senders = await self.hidden_senders(user_id)
+        paced = since is not None and not req.full_state
+        device = (user_id, req.requester.device_id)
+        if paced:
+            await self.pacer.wait_turn(device, deadline)
         while True:
             version = notifier.version(user_id)
             upto = self.current_token()
             response, has_updates = await self._compute(req, since, upto)
             if has_updates or since is None or req.full_state:
+                if paced:
+                    self.pacer.answered(device)
                 return response
             remaining = deadline - time.monotonic()
             if remaining <= 0:
                 return response
             woke = await notifier.wait(user_id, version, remaining)
-            if woke:
-                await self._coalesce(user_id, deadline)
+            if woke and paced:
+                await self.pacer.wait_turn(device, deadline)
             if not woke:
                 # A final look: something may have landed in the same instant.
                 upto = self.current_token()
                 response, _ = await self._compute(req, since, upto)
                 return response
-
-    async def _coalesce(self, user_id: str, deadline: float) -> None:
-        """Let a busy stream gather a few more events before answering.
-
-        A user woken again within BUSY_WAKE_INTERVAL_S of the previous wake is
-        receiving a burst: waiting COALESCE_S lets one response carry what the
-        next few wakes would have carried one by one. Quiet users (the common
-        case) answer at once, so ordinary delivery latency is unchanged.
-        """
-        now = time.monotonic()
-        last = self._last_wake.get(user_id)
-        self._last_wake[user_id] = now
-        if last is not None and now - last < BUSY_WAKE_INTERVAL_S:
-            await asyncio.sleep(max(0.0, min(COALESCE_S, deadline - now)))
 
     # --- one pass ----------------------------------------------------------------
     async def _compute(
