@@ -18,7 +18,7 @@ from federation.crypto.signing import SigningKey, generate_signing_key
 from federation.rooms.auth import auth_types_for_event
 from federation.rooms.builder import build_event, verify_event_signature
 from federation.rooms.events import Event, StateKey
-from federation.rooms.versions import ROOM_VERSION_12, RoomVersion
+from federation.rooms.versions import ROOM_VERSION_10, ROOM_VERSION_11, ROOM_VERSION_12, RoomVersion
 from homeserver.server import Homeserver
 from tests.conftest import RunningHomeserver
 from tests.http_client import MatrixHttp
@@ -38,12 +38,19 @@ class RemoteRoom:
         self.events: dict[str, Event] = {}
         self.state_after: dict[str, dict[StateKey, str]] = {}
         self.ts = 1_700_000_000_000
-        create = self._build(BOB, "m.room.create", {"room_version": version.identifier}, "", [], None)
+        if not version.hash_room_ids:
+            self.room_id = f"!fork:{REMOTE}"
+        create_content: dict[str, Any] = {"room_version": version.identifier}
+        if not version.creator_is_sender:
+            create_content["creator"] = BOB
+        create = self._build(BOB, "m.room.create", create_content, "", [], None)
         self.create = create
         self.room_id = create.room_id
         self.head = create.event_id
         self.member(BOB, "join")
-        self.state(BOB, "m.room.power_levels", {"users": {CAROL: 50}, "events_default": 0,
+        # v10/v11: the creator's power comes from power levels (v12: creators are privileged).
+        users = {CAROL: 50} if version.privileged_creators else {BOB: 100, CAROL: 50}
+        self.state(BOB, "m.room.power_levels", {"users": users, "events_default": 0,
                                                  "state_default": 50, "ban": 50, "redact": 50})
         self.state(BOB, "m.room.join_rules", {"join_rule": "public"})
         self.state(BOB, "m.room.history_visibility", {"history_visibility": "shared"})
@@ -203,10 +210,12 @@ async def join_remote_room(hs: Homeserver, room: RemoteRoom, user_id: str) -> Ev
     )
 
 
-@pytest.fixture
-async def joined(homeserver: RunningHomeserver) -> tuple[RunningHomeserver, MatrixHttp, RemoteRoom]:
+@pytest.fixture(params=[ROOM_VERSION_10, ROOM_VERSION_11, ROOM_VERSION_12], ids=lambda v: f"v{v.identifier}")
+async def joined(
+    homeserver: RunningHomeserver, request: pytest.FixtureRequest
+) -> tuple[RunningHomeserver, MatrixHttp, RemoteRoom]:
     alice = await homeserver.register("alice")
-    room = RemoteRoom(generate_signing_key())
+    room = RemoteRoom(generate_signing_key(), request.param)
     room.member(CAROL, "join")
     install_fake_remote(homeserver.hs, room)
     await join_remote_room(homeserver.hs, room, alice.user_id or "")
