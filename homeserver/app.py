@@ -17,6 +17,7 @@ ROUTE_MODULES = [
     "homeserver.api.client.discovery",
     "homeserver.api.client.accounts",
     "homeserver.api.client.rooms",
+    "homeserver.api.client.room_upgrades",
     "homeserver.api.client.events",
     "homeserver.api.client.sync",
     "homeserver.api.client.typing",

@@ -54,6 +54,7 @@ class Homeserver:
         from homeserver.services.relations import RelationsService
         from homeserver.services.rooms import RoomService
         from homeserver.services.sync import SyncService
+        from homeserver.services.room_upgrades import RoomUpgradeService
         from homeserver.storage.accounts import AccountStore
         from homeserver.storage.events import EventStore
         from homeserver.storage.filters import FilterStore
@@ -79,6 +80,7 @@ class Homeserver:
         self.accounts = AccountService(self)
         self.sync = SyncService(self)
         self._build_social()
+        self.room_upgrades = RoomUpgradeService(self)
         self._build_federation_transport()
         self._build_federated_events()
         self._build_e2e()
