@@ -52,9 +52,9 @@ class Homeserver:
         from homeserver.services.notifier import Notifier
         from homeserver.services.passwords import PasswordHasher
         from homeserver.services.relations import RelationsService
+        from homeserver.services.room_upgrades import RoomUpgradeService
         from homeserver.services.rooms import RoomService
         from homeserver.services.sync import SyncService
-        from homeserver.services.room_upgrades import RoomUpgradeService
         from homeserver.storage.accounts import AccountStore
         from homeserver.storage.events import EventStore
         from homeserver.storage.filters import FilterStore
@@ -77,10 +77,10 @@ class Homeserver:
         self.events = EventService(self)
         self.relations = RelationsService(self)
         self.rooms = RoomService(self)
+        self.room_upgrades = RoomUpgradeService(self)
         self.accounts = AccountService(self)
         self.sync = SyncService(self)
         self._build_social()
-        self.room_upgrades = RoomUpgradeService(self)
         self._build_federation_transport()
         self._build_federated_events()
         self._build_e2e()
