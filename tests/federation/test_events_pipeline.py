@@ -379,3 +379,55 @@ async def test_remote_ingestion_interleaved_with_local_sends_stays_consistent(jo
     stored_state = await hs.room_store.get_current_state_ids(room.room_id)
     assert stored_state == {k: ev.event_id for k, ev in live.state.items()}
     assert set(live.extremities) == set(await hs.event_store.get_forward_extremities(room.room_id))
+
+
+async def test_remote_redaction_redacts_the_target(joined: Any) -> None:
+    server, alice, room = joined
+    message = room.message(BOB, "regret")
+    content: dict[str, Any] = {}
+    if room.version.v11_redaction:
+        content["redacts"] = message.event_id
+    redaction = room.add(BOB, "m.room.redaction", content)
+    if not room.version.v11_redaction:  # v10: `redacts` is a top-level key, so rebuild
+        redaction = _rebuild_with_top_level_redacts(room, redaction, message.event_id)
+    assert await receive(server.hs, message, redaction) == {message.event_id: None, redaction.event_id: None}
+    event = await alice.request(
+        "GET", f"/_matrix/client/v3/rooms/{room.room_id}/event/{message.event_id}"
+    )
+    assert event["content"] == {}
+    assert event["unsigned"]["redacted_because"]["event_id"] == redaction.event_id
+
+
+def _rebuild_with_top_level_redacts(room: RemoteRoom, redaction: Event, target: str) -> Event:
+    del room.events[redaction.event_id]
+    rebuilt = build_event(
+        room_version=room.version, room_id=room.room_id, sender=BOB, event_type="m.room.redaction",
+        content={}, prev_event_ids=redaction.prev_event_ids, auth_event_ids=redaction.auth_event_ids,
+        depth=redaction.depth, origin_server_ts=redaction.origin_server_ts, server_name=REMOTE,
+        signing_key=room.key, redacts=target,
+    )
+    room.events[rebuilt.event_id] = rebuilt
+    room.state_after[rebuilt.event_id] = room.state_after.pop(redaction.event_id)
+    room.head = rebuilt.event_id
+    return rebuilt
+
+
+async def test_remote_kick_of_a_local_user_reaches_their_sync(joined: Any) -> None:
+    server, alice, room = joined
+    first = await alice.sync()
+    kick = room.member(alice.user_id, "leave", sender=BOB)
+    assert await receive(server.hs, kick) == {kick.event_id: None}
+    later = await alice.sync(since=first["next_batch"])
+    assert room.room_id in later["rooms"]["leave"]
+    rooms = await alice.request("GET", "/_matrix/client/v3/joined_rooms")
+    assert room.room_id not in rooms["joined_rooms"]
+
+
+async def test_rejected_state_event_does_not_change_the_room_state(joined: Any) -> None:
+    server, alice, room = joined
+    # Carol (50) may send power levels but not raise anyone above her own level.
+    takeover = room.state(CAROL, "m.room.power_levels", {"users": {CAROL: 100}})
+    result = await receive(server.hs, takeover)
+    assert result[takeover.event_id] is not None
+    live = server.hs.events.cached_room(room.room_id)
+    assert live.state[("m.room.power_levels", "")].event_id != takeover.event_id
