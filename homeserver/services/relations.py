@@ -38,14 +38,47 @@ class RelationsService:
         self._replaced = await self.store.get_replaced_event_ids()
 
     def on_persisted(self, event: Event) -> None:
+        self.hs.threads.on_persisted(event)
         rel = event.content.get("m.relates_to")
         if isinstance(rel, dict) and rel.get("rel_type") == "m.replace":
             target = rel.get("event_id")
             if isinstance(target, str):
                 self._replaced.add(target)
 
-    async def bundle(self, events: list[Event], now_ms: int | None = None) -> dict[str, dict[str, Any]]:
-        """event_id -> the `m.relations` object to put in that event's unsigned."""
+    async def bundle(
+        self,
+        events: list[Event],
+        now_ms: int | None = None,
+        *,
+        viewer_user_id: str | None = None,
+        include_room_id: bool = True,
+    ) -> dict[str, dict[str, Any]]:
+        """event_id -> the `m.relations` object to put in that event's unsigned.
+
+        ``viewer_user_id`` decides ``m.thread.current_user_participated``.
+        """
+        out = await self._bundle_replacements(events, now_ms)
+        threads = await self.hs.threads.aggregations(events, viewer_user_id)
+        if threads:
+            # spec: threading.md — the latest event carries its own aggregations too;
+            # it cannot itself be a thread root, so only its edits apply.
+            latest = [t.latest_event for t in threads.values()]
+            latest_edits = await self._bundle_replacements(latest, now_ms)
+            for root_id, thread in threads.items():
+                formatted = client_event(thread.latest_event, include_room_id=include_room_id, now_ms=now_ms)
+                edits = latest_edits.get(thread.latest_event.event_id)
+                if edits is not None:
+                    formatted.setdefault("unsigned", {})["m.relations"] = edits
+                out.setdefault(root_id, {})["m.thread"] = {
+                    "latest_event": formatted,
+                    "count": thread.count,
+                    "current_user_participated": thread.current_user_participated,
+                }
+        return out
+
+    async def _bundle_replacements(
+        self, events: list[Event], now_ms: int | None
+    ) -> dict[str, dict[str, Any]]:
         targets = [e.event_id for e in events if e.event_id in self._replaced]
         if not targets:
             return {}
@@ -80,7 +113,10 @@ class RelationsService:
         ``viewer`` is (user_id, device_id): that device's own sends carry their
         transaction ID.
         """
-        bundles = await self.bundle(events, now_ms)
+        bundles = await self.bundle(
+            events, now_ms, viewer_user_id=viewer[0] if viewer is not None else None,
+            include_room_id=include_room_id,
+        )
         txns = (
             await self.hs.events.transaction_ids_for(events, viewer[0], viewer[1])
             if viewer is not None

@@ -369,10 +369,52 @@ async def relations(request: web.Request) -> web.Response:
         )
     more = len(page) > limit
     page = await _readable(hs, requester, room, page[:limit])
-    body: dict[str, Any] = {"chunk": await hs.relations.format_events(page, now_ms=hs.clock.time_ms())}
+    body: dict[str, Any] = {"chunk": await hs.relations.format_events(
+        page, now_ms=hs.clock.time_ms(), viewer=(requester.user_id, requester.device_id)
+    )}
     if more and page:
         last = page[-1].stream_ordering or 0
         body["next_batch"] = StreamToken(events=last - 1 if direction == "b" else last).serialize()
     if start is not None:
         body["prev_batch"] = request.query["from"]
+    return json_response(body)
+
+
+@routes.get("/_matrix/client/v1/rooms/{room_id}/threads")
+async def threads(request: web.Request) -> web.Response:
+    """spec: data/api/client-server/threads_list.yaml — thread roots by latest activity."""
+    room_id = request.match_info["room_id"]
+    requester, room, bound = await _visible_room(request, room_id)
+    hs = get_hs(request)
+    include = request.query.get("include", "all")
+    if include not in ("all", "participated"):
+        raise MatrixError("M_INVALID_PARAM", 400, "include must be all or participated")
+    limit = query_int(request, "limit", 20, minimum=1, maximum=100)
+    start = _parse_position(request.query.get("from"))
+    top = hs.events.persisted_stream if bound is None else bound
+    before = top + 1 if start is None else min(start, top + 1)
+    roots: list[Event] = []
+    cursor = before
+    more = True
+    # Roots the requester may not read are skipped, so a page may take several reads.
+    while len(roots) < limit and more:
+        page = await hs.threads.roots_by_activity(
+            room_id, before=cursor, limit=limit + 1,
+            participant=requester.user_id if include == "participated" else None,
+        )
+        more = len(page) > limit
+        page = page[:limit]
+        readable = {e.event_id for e in await _readable(hs, requester, room, [e for e, _ in page])}
+        for event, latest in page:
+            if len(roots) == limit:
+                more = True
+                break
+            cursor = latest
+            if event.event_id in readable:
+                roots.append(event)
+    body: dict[str, Any] = {"chunk": await hs.relations.format_events(
+        roots, now_ms=hs.clock.time_ms(), viewer=(requester.user_id, requester.device_id)
+    )}
+    if more:
+        body["next_batch"] = StreamToken(events=cursor).serialize()
     return json_response(body)
