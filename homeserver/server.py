@@ -33,6 +33,7 @@ class Homeserver:
         await self.events.load()
         await self.out_of_band.load()
         await self.relations.load()
+        await self.threads.load()
         await self.keyring.load()
         for social in (self.account_data, self.receipts, self.to_device, self.device_lists, self.presence):
             await social.load()
@@ -55,6 +56,7 @@ class Homeserver:
         from homeserver.services.room_upgrades import RoomUpgradeService
         from homeserver.services.rooms import RoomService
         from homeserver.services.sync import SyncService
+        from homeserver.services.threads import ThreadService
         from homeserver.storage.accounts import AccountStore
         from homeserver.storage.events import EventStore
         from homeserver.storage.filters import FilterStore
@@ -76,6 +78,7 @@ class Homeserver:
         self.auth = AuthService(self.account_store, self.clock)
         self.events = EventService(self)
         self.relations = RelationsService(self)
+        self.threads = ThreadService(self)
         self.rooms = RoomService(self)
         self.room_upgrades = RoomUpgradeService(self)
         self.accounts = AccountService(self)
