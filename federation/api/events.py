@@ -4,7 +4,9 @@ spec: server-server-api.md, "Retrieving events", "Backfilling and retrieving
 missing events"; data/api/server-server/{events,backfill}.yaml. Wire shapes
 follow Synapse 1.163.2 (SYNAPSE.md captures: event, state, state_ids, backfill,
 get_missing_events). Every request is X-Matrix authenticated, subject to the
-room's server ACL, and only servers in the room may read it.
+room's server ACL, and only servers in the room may read it; events the room's
+history visibility hid from the requesting server (Synapse's filter_events_for_server)
+are served redacted.
 """
 
 from __future__ import annotations
@@ -72,6 +74,7 @@ async def get_event(request: web.Request) -> web.Response:
         raise not_found("Unknown event")
     await check_server_acl(hs, origin, event.room_id)
     await history.require_server_in_room(origin, event.room_id)
+    [event] = await history.filter_for_server(origin, [event])
     return web.json_response(_transaction(hs, [federation_pdu(event)]))
 
 
@@ -106,7 +109,7 @@ async def get_event_auth(request: web.Request) -> web.Response:
 
 @routes.post(V1 + "/get_missing_events/{room_id}")
 async def get_missing_events(request: web.Request) -> web.Response:
-    hs, _origin, room = await _room_for(request, request.match_info["room_id"])
+    hs, origin, room = await _room_for(request, request.match_info["room_id"])
     body = await read_json_object(request)
     earliest = body.get("earliest_events", [])
     latest = body.get("latest_events")
@@ -120,16 +123,19 @@ async def get_missing_events(request: web.Request) -> web.Response:
         raise MatrixError("M_BAD_JSON", 400, "limit must be a non-negative integer")
     if not isinstance(min_depth, int) or isinstance(min_depth, bool):
         raise MatrixError("M_BAD_JSON", 400, "min_depth must be an integer")
-    events = await _history(hs).missing_events(room, earliest, latest, limit, min_depth)
+    history = _history(hs)
+    events = await history.missing_events(room, earliest, latest, limit, min_depth)
+    events = await history.filter_for_server(origin, events)
     return web.json_response({"events": [federation_pdu(e) for e in events]})
 
 
 @routes.get(V1 + "/backfill/{room_id}")
 async def backfill(request: web.Request) -> web.Response:
-    hs, _origin, room = await _room_for(request, request.match_info["room_id"])
+    hs, origin, room = await _room_for(request, request.match_info["room_id"])
     starts = request.query.getall("v", [])
     if not starts:
         raise MatrixError("M_MISSING_PARAM", 400, "v is required")
     limit = _limit(request, DEFAULT_BACKFILL_LIMIT)
-    events = await _history(hs).backfill(room, list(starts), limit)
+    history = _history(hs)
+    events = await history.filter_for_server(origin, await history.backfill(room, list(starts), limit))
     return web.json_response(_transaction(hs, [federation_pdu(e) for e in events]))

@@ -11,6 +11,7 @@ from collections.abc import Iterable
 from typing import TYPE_CHECKING, Any
 
 from federation.rooms.events import Event
+from federation.rooms.redaction import redact_pdu
 from homeserver.errors import MatrixError, not_found
 from homeserver.services.room_state import RoomState
 
@@ -47,6 +48,36 @@ class FederatedHistory:
         if event is None or event.rejected_reason is not None:
             return None
         return event
+
+    async def filter_for_server(self, origin: str, events: list[Event]) -> list[Event]:
+        """Events as ``origin`` may see them: redacted where the room's history visibility
+        at the event hid it from that server (no member joined, or invited for "invited")."""
+        flags = await self.store.get_graph_flags([e.event_id for e in events])
+        out: list[Event] = []
+        for event in events:
+            group = flags[event.event_id].state_group_before if event.event_id in flags else None
+            if group is None or await self._server_could_see(origin, group):
+                out.append(event)
+            else:
+                out.append(Event(event.event_id, redact_pdu(event.pdu, event.room_version),
+                                 event.room_version, event.rejected_reason, event.stream_ordering))
+        return out
+
+    async def _server_could_see(self, origin: str, state_group: int) -> bool:
+        state = await self.hs.state_store.get_state_ids(state_group)
+        visibility_id = state.get(("m.room.history_visibility", ""))
+        visibility = "shared"
+        if visibility_id is not None:
+            visibility_event = await self.store.get_event(visibility_id)
+            if visibility_event is not None:
+                visibility = visibility_event.content.get("history_visibility", "shared")
+        if visibility in ("world_readable", "shared"):
+            return True
+        allowed = ("join", "invite") if visibility == "invited" else ("join",)
+        member_ids = [eid for (t, k), eid in state.items()
+                      if t == "m.room.member" and k.split(":", 1)[-1] == origin]
+        members = await self.store.get_events(member_ids)
+        return any(m.membership in allowed for m in members.values())
 
     # --- state and auth chains -------------------------------------------------------
     async def state_ids_at(self, room: RoomState, event_id: str) -> tuple[list[str], list[str]]:

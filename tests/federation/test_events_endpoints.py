@@ -134,3 +134,24 @@ async def test_backfill_returns_the_given_event_and_its_ancestors_newest_first(s
                      {"v": [shared.messages[3]], "limit": 3})
     assert body["origin"] == shared.hs1.server_name
     assert [p["content"].get("body") for p in body["pdus"]] == ["m3", "m2", "m1"]
+
+
+async def test_history_hidden_by_joined_visibility_is_served_redacted(tmp_path: Path) -> None:
+    async with federated_homeservers(tmp_path, 2) as (hs1, hs2):
+        alice = await hs1.register("alice")
+        bob = await hs2.register("bob")
+        room_id = await alice.create_room(preset="private_chat")
+        await alice.send_state(room_id, "m.room.history_visibility", {"history_visibility": "joined"})
+        secret = await alice.send(room_id, "before bob")
+        await alice.invite(room_id, bob.user_id or "")
+        await sync_until(bob, None, lambda r: room_id in r.get("rooms", {}).get("invite", {}), within=15.0)
+        await bob.join(room_id)
+        after = await alice.send(room_id, "after bob")
+        body = await ask(hs2, hs1, f"{V1}/backfill/{seg(room_id)}", {"v": [after], "limit": 20})
+        by_id = {}
+        for pdu in body["pdus"]:
+            by_id[pdu["content"].get("body")] = pdu
+        assert "after bob" in by_id
+        assert "before bob" not in by_id  # its content is redacted away
+        served = await ask(hs2, hs1, f"{V1}/event/{seg(secret)}")
+        assert served["pdus"][0]["content"] == {}
