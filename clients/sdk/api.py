@@ -283,6 +283,36 @@ def search_users(term: str, limit: int = 10) -> Request:
     )
 
 
+def search_messages(
+    term: str, *, rooms: list[str] | None = None, order_by: str = "rank", limit: int = 10,
+    next_batch: str | None = None,
+) -> Request:
+    """spec: POST /search, the room_events category."""
+    room_filter: dict[str, Any] = {"limit": limit}
+    if rooms is not None:
+        room_filter["rooms"] = rooms
+    criteria = {"search_term": term, "order_by": order_by, "filter": room_filter}
+    query = {"next_batch": next_batch} if next_batch else {}
+    return Request("POST", f"{CLIENT_V3}/search", query=query,
+                   json={"search_categories": {"room_events": criteria}})
+
+
+def space_hierarchy(
+    room_id: str, *, limit: int | None = None, max_depth: int | None = None,
+    suggested_only: bool = False, from_token: str | None = None,
+) -> Request:
+    query: dict[str, str] = {}
+    if limit is not None:
+        query["limit"] = str(limit)
+    if max_depth is not None:
+        query["max_depth"] = str(max_depth)
+    if suggested_only:
+        query["suggested_only"] = "true"
+    if from_token:
+        query["from"] = from_token
+    return Request("GET", f"/_matrix/client/v1/rooms/{q(room_id)}/hierarchy", query=query)
+
+
 # --- account data -----------------------------------------------------------------------
 def get_account_data(user_id: str, event_type: str) -> Request:
     return Request("GET", f"{CLIENT_V3}/user/{q(user_id)}/account_data/{q(event_type)}")

@@ -362,6 +362,31 @@ class ClientCore:
         results, _ = responses.parse_user_search(await self.request(api.search_users(term, limit)))
         return results
 
+    async def search_messages(
+        self, term: str, *, rooms: list[str] | None = None, order_by: str = "rank", limit: int = 10,
+        next_batch: str | None = None,
+    ) -> tuple[list[responses.MessageSearchResult], str | None]:
+        """Server-side search of message text in rooms we are or were in; (results, next_batch)."""
+        data = await self.request(api.search_messages(
+            term, rooms=rooms, order_by=order_by, limit=limit, next_batch=next_batch
+        ))
+        return responses.parse_message_search(data)
+
+    async def space_hierarchy(
+        self, space_id: str, *, max_depth: int | None = None, suggested_only: bool = False
+    ) -> list[dict[str, Any]]:
+        """Every room of a space tree the server lets us see (all pages of GET /hierarchy)."""
+        rooms: list[dict[str, Any]] = []
+        token: str | None = None
+        while True:
+            data = await self.request(api.space_hierarchy(
+                space_id, max_depth=max_depth, suggested_only=suggested_only, from_token=token
+            ))
+            rooms += [r for r in data.get("rooms", []) if isinstance(r, dict)]
+            token = data.get("next_batch")
+            if not isinstance(token, str) or not token:
+                return rooms
+
     # --- account data -----------------------------------------------------------------------
     async def get_account_data(self, event_type: str) -> dict[str, Any] | None:
         try:

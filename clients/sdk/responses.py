@@ -187,6 +187,28 @@ def parse_user_search(data: Any) -> tuple[list[UserSearchResult], bool]:
 
 
 @dataclass(frozen=True, slots=True)
+class MessageSearchResult:
+    room_id: str
+    event: dict[str, Any]
+    rank: float | None
+
+
+def parse_message_search(data: Any) -> tuple[list[MessageSearchResult], str | None]:
+    """(results, next_batch) of a POST /search answer."""
+    category = _require(_require(data, "search_categories", dict), "room_events", dict)
+    results = []
+    for item in category.get("results", []):
+        event = item.get("result") if isinstance(item, dict) else None
+        if isinstance(event, dict) and isinstance(event.get("room_id"), str):
+            rank = item.get("rank")
+            results.append(MessageSearchResult(
+                event["room_id"], event, float(rank) if isinstance(rank, int | float) else None
+            ))
+    token = category.get("next_batch")
+    return results, token if isinstance(token, str) else None
+
+
+@dataclass(frozen=True, slots=True)
 class Profile:
     displayname: str | None
     avatar_url: str | None

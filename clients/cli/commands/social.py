@@ -1,4 +1,4 @@
-"""friends (DM contacts and requests), search (user directory)."""
+"""friends (DM contacts and requests), search (users or messages), space (hierarchy)."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ import argparse
 import logging
 
 from clients.cli.errors import CliError, ExitCode
-from clients.cli.session import Context
+from clients.cli.session import Context, resolve_room
 from clients.sdk import MatrixRequestError
 from clients.sdk.friends import Friend
 
@@ -22,10 +22,19 @@ def add_parsers(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-a
     accept.add_argument("user")
     p.set_defaults(func=friends)
 
-    p = sub.add_parser("search", help="search the user directory")
+    p = sub.add_parser("search", help="search the user directory, or messages with --messages")
     p.add_argument("term")
     p.add_argument("--limit", type=int, default=10)
+    p.add_argument("--messages", action="store_true", help="search message text instead of users")
+    p.add_argument("--room", help="with --messages: only this room (ID, alias or name)")
+    p.add_argument("--recent", action="store_true", help="with --messages: newest first instead of best match")
     p.set_defaults(func=search)
+
+    p = sub.add_parser("space", help="list the rooms of a space (its hierarchy)")
+    p.add_argument("space", help="space room ID, alias or name")
+    p.add_argument("--max-depth", type=int, default=None)
+    p.add_argument("--suggested", action="store_true", help="only suggested rooms")
+    p.set_defaults(func=space)
 
 
 STATUS_TEXT = {"contact": "", "outgoing": "request sent", "incoming": "wants to be friends"}
@@ -83,7 +92,48 @@ async def friends(ctx: Context, args: argparse.Namespace) -> int:
     return ExitCode.OK
 
 
+async def search_messages(ctx: Context, args: argparse.Namespace) -> int:
+    client = ctx.logged_in_client()
+    rooms = [await resolve_room(ctx, args.room)] if args.room else None
+    results, _ = await client.search_messages(
+        args.term, rooms=rooms, order_by="recent" if args.recent else "rank", limit=args.limit
+    )
+    records = [{
+        "room_id": r.room_id, "event_id": r.event.get("event_id"), "sender": r.event.get("sender"),
+        "origin_server_ts": r.event.get("origin_server_ts"), "body": (r.event.get("content") or {}).get("body"),
+        "rank": r.rank,
+    } for r in results]
+    ctx.out.emit(records, lambda: "\n".join(
+        f"{r['room_id']} {r['sender']}: {r['body']}" for r in records
+    ) or "No messages found.")
+    return ExitCode.OK if records else ExitCode.NOT_FOUND
+
+
+async def space(ctx: Context, args: argparse.Namespace) -> int:
+    client = ctx.logged_in_client()
+    space_id = await resolve_room(ctx, args.space)
+    rooms = await client.space_hierarchy(space_id, max_depth=args.max_depth, suggested_only=args.suggested)
+    records = [{
+        "room_id": r.get("room_id"), "name": r.get("name"), "room_type": r.get("room_type"),
+        "join_rule": r.get("join_rule"), "num_joined_members": r.get("num_joined_members"),
+        "children": [c.get("state_key") for c in r.get("children_state", [])],
+    } for r in rooms]
+
+    def human() -> str:
+        lines = []
+        for r in records:
+            kind = "space" if r["room_type"] == "m.space" else "room"
+            label = r["name"] or r["room_id"]
+            lines.append(f"{label} ({kind}, {r['num_joined_members']} joined, {r['join_rule']}) {r['room_id']}")
+        return "\n".join(lines)
+
+    ctx.out.emit(records, human)
+    return ExitCode.OK
+
+
 async def search(ctx: Context, args: argparse.Namespace) -> int:
+    if args.messages:
+        return await search_messages(ctx, args)
     client = ctx.logged_in_client()
     results = await client.search_users(args.term, args.limit)
     records = [{"user_id": r.user_id, "display_name": r.display_name, "avatar_url": r.avatar_url} for r in results]
