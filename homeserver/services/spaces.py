@@ -144,6 +144,43 @@ class SpaceHierarchyService:
             body["next_batch"] = token
         return body
 
+    async def room_summary(
+        self, user_id: str | None, room_id_or_alias: str, via: list[str]
+    ) -> dict[str, Any]:
+        """spec: data/api/client-server/room_summary.yaml (GET /room_summary/{roomIdOrAlias}).
+
+        A room the requester may not see is "not found", as in Synapse; without a
+        requester only rooms anyone may see (public, knockable, world-readable) are shown.
+        """
+        servers = list(via)
+        if room_id_or_alias.startswith("#") and not self.hs.is_mine(room_id_or_alias):
+            found = await self.hs.federated_membership.query_alias(room_id_or_alias)
+            room_id = found["room_id"]
+            servers += [s for s in found["servers"] if isinstance(s, str)]
+        else:
+            room_id = await self.hs.rooms.resolve_room(room_id_or_alias)
+        room = await self.hs.events.get_room(room_id)
+        membership: str | None = None
+        if room is not None and self._known_locally(room):
+            summary = room_summary(room)
+            membership = room.membership(user_id) if user_id is not None else None
+        else:
+            remote = await self._remote_summary(room_id, servers)
+            if remote is None:
+                raise MatrixError("M_NOT_FOUND", 404, "Room not found.")
+            summary = {k: v for k, v in remote.items() if k != "children_state"}
+        if user_id is None:
+            visible = summary_is_open(summary)
+        else:
+            visible = membership == "knock" or user_may_see_summary(
+                summary, membership, await self._joined_rooms(user_id)
+            )
+        if not visible:
+            raise MatrixError("M_NOT_FOUND", 404, "Room not found.")
+        if membership is not None:
+            summary["membership"] = membership
+        return summary
+
     async def _joined_rooms(self, user_id: str) -> set[str]:
         return {r for r, m in (await self.hs.events.rooms_for_user(user_id)).items() if m == "join"}
 
