@@ -9,6 +9,7 @@ must still deliver them once the destination is back.
 from __future__ import annotations
 
 import asyncio
+import signal
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
@@ -24,6 +25,7 @@ from tests.federation.test_three_servers import (
     has_membership,
     is_joined,
     join_via,
+    message_history,
     wait_until_converged,
 )
 from tests.http_client import MatrixHttp
@@ -106,3 +108,47 @@ async def test_restarted_process_takes_part_in_the_room_again(tmp_path: Path) ->
         await sync_until(alice, None, has_body(room_id, "p2 is back"), within=WAIT_S)
         await sync_until(carol, None, has_body(room_id, "p2 is back"), within=WAIT_S)
         await wait_until_converged([alice, bob, carol], room_id, within=CONVERGE_S)
+
+
+async def sigkill_and_restart(process: FederatedParleyd) -> None:
+    assert process.process is not None
+    process.process.send_signal(signal.SIGKILL)  # by PID: only the child we started
+    await process.process.wait()
+    await process.start()
+
+
+async def two_servers_chatting(session: ClientSession, processes: list[FederatedParleyd]
+                               ) -> tuple[MatrixHttp, MatrixHttp, str, str]:
+    p1, p2 = processes
+    alice = await user_on(session, p1, "alice")
+    bob = await user_on(session, p2, "bob")
+    room_id = await alice.create_room(preset="public_chat", name="Crash")
+    await join_via(bob, room_id, p1.server_name)
+    _, bob_token = await sync_until(bob, None, is_joined(room_id), within=WAIT_S)
+    return alice, bob, room_id, bob_token
+
+
+# Not strict: the server occasionally wins the race and commits the queue row first.
+@pytest.mark.xfail(strict=False, reason=(
+    "federation/sender.py queues a PDU in its own write after the event's commit (persist "
+    "listener -> spawn(send_pdu)); a crash right after the client's 200 usually loses the "
+    "queue row, so other servers get the event only when a later one references it"))
+async def test_event_committed_just_before_a_crash_still_reaches_the_other_server(tmp_path: Path) -> None:
+    async with parleyd_processes(tmp_path, 2) as processes, ClientSession() as session:
+        alice, bob, room_id, bob_token = await two_servers_chatting(session, processes)
+        await alice.send(room_id, "sent just before the crash")
+        await sigkill_and_restart(processes[0])
+        await sync_until(bob, bob_token, has_body(room_id, "sent just before the crash"), within=8.0)
+
+
+async def test_next_event_after_a_crash_brings_the_missed_one_along(tmp_path: Path) -> None:
+    async with parleyd_processes(tmp_path, 2) as processes, ClientSession() as session:
+        alice, bob, room_id, _ = await two_servers_chatting(session, processes)
+        await alice.send(room_id, "sent just before the crash")
+        await sigkill_and_restart(processes[0])
+        await alice.send(room_id, "sent after the restart")
+        # spec: "Backfilling and retrieving missing events" — bob's server fetches the
+        # prev event it lacks with /get_missing_events.
+        await wait_until_converged([alice, bob], room_id, within=CONVERGE_S)
+        history = [body for _, body in await message_history(bob, room_id)]
+        assert history == ["sent just before the crash", "sent after the restart"]
