@@ -16,7 +16,9 @@ from homeserver.api.response import json_response
 from homeserver.errors import MatrixError, forbidden, not_found
 from homeserver.services.event_format import client_event
 from homeserver.services.filtering import EventFilter
+from homeserver.services.restricted_joins import member_content_from_client
 from homeserver.services.stream_token import StreamToken
+from homeserver.storage.event_timestamps import EventTimestampStore
 
 routes = web.RouteTableDef()
 V3 = "/_matrix/client/{version:(?:v3|r0)}"
@@ -76,6 +78,8 @@ async def send_state(request: web.Request) -> web.Response:
     event_type = request.match_info["event_type"]
     state_key = request.match_info.get("state_key", "")
     room = await hs.events.require_room(room_id)
+    if event_type == "m.room.member":
+        content = await member_content_from_client(hs, room, requester.user_id, state_key, content)
     current = room.state.get((event_type, state_key))
     if current is not None and current.content == content and current.sender == requester.user_id:
         return json_response({"event_id": current.event_id})  # no-op, as Synapse
@@ -418,3 +422,23 @@ async def threads(request: web.Request) -> web.Response:
     if more:
         body["next_batch"] = StreamToken(events=cursor).serialize()
     return json_response(body)
+
+
+@routes.get("/_matrix/client/v1/rooms/{room_id}/timestamp_to_event")
+async def timestamp_to_event(request: web.Request) -> web.Response:
+    """spec: data/api/client-server/room_event_by_timestamp.yaml — local history only."""
+    room_id = request.match_info["room_id"]
+    _, _, bound = await _visible_room(request, room_id)
+    hs = get_hs(request)
+    if "ts" not in request.query:
+        raise MatrixError("M_MISSING_PARAM", 400, "ts is required")
+    ts = query_int(request, "ts", 0)
+    direction = request.query.get("dir")
+    if direction not in ("f", "b"):
+        raise MatrixError("M_INVALID_PARAM", 400, "dir must be f or b")
+    found = await EventTimestampStore(hs.db).closest_event(
+        room_id, ts, forwards=direction == "f", before_stream=None if bound is None else bound + 1
+    )
+    if found is None:
+        raise not_found(f"No event found {'after' if direction == 'f' else 'before'} {ts} in {room_id}")
+    return json_response({"event_id": found[0], "origin_server_ts": found[1]})
