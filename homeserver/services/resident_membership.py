@@ -137,6 +137,9 @@ class ResidentMembershipService:
             a.get("room_id") for a in rule.get("allow") or []
             if isinstance(a, dict) and a.get("type") == "m.room_membership"
         ]
+        if not any(isinstance(r, str) for r in allowed_rooms):
+            # No usable allow condition (e.g. a mangled list): nobody may join this way.
+            raise forbidden("The join rule allows no room's members to join")
         known = [await self.hs.events.get_room(r) for r in allowed_rooms if isinstance(r, str)]
         known_rooms = [r for r in known if r is not None and any(self.hs.is_mine(u) for u in r.members_with("join"))]
         if not known_rooms:

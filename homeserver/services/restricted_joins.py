@@ -9,7 +9,7 @@ auth rules check that user.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from federation.rooms.power_levels import invite_level, user_power_level
 from homeserver.errors import MatrixError, forbidden
@@ -59,3 +59,20 @@ async def restricted_join_content(hs: Homeserver, room: RoomState, user_id: str)
         # spec: server-server-api.md — no user here can issue the join.
         raise MatrixError("M_UNABLE_TO_GRANT_JOIN", 400, "No user on this server can authorise the join")
     return {"join_authorised_via_users_server": authoriser}
+
+
+async def member_content_from_client(
+    hs: Homeserver, room: RoomState, sender: str, target: str, content: dict[str, Any]
+) -> dict[str, Any]:
+    """A client's m.room.member content with the authorising user chosen by this server.
+
+    ``join_authorised_via_users_server`` must be signed for by the named user's server
+    (rooms/v8.md auth rules), so a client cannot pick it: it is dropped, and set again only
+    when the join needs one (a new join to a restricted room; join -> join needs none).
+    """
+    if "join_authorised_via_users_server" not in content:
+        return content
+    cleaned = {k: v for k, v in content.items() if k != "join_authorised_via_users_server"}
+    if cleaned.get("membership") == "join" and target == sender:
+        cleaned.update(await restricted_join_content(hs, room, sender))
+    return cleaned
