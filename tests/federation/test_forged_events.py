@@ -125,19 +125,22 @@ class ForgingServer:
         room.state[("m.room.member", user_id)] = join.event_id
         return room
 
-    def message(self, room: JoinedRoom, sender: str, body: str) -> Event:
-        """A message by one of our users, built on the tip of what we know, signed by us."""
-        content = {"msgtype": "m.text", "body": body}
-        auth_keys = auth_types_for_event(room.version, "m.room.message", None, sender, content)
+    def event(self, room: JoinedRoom, sender: str, event_type: str, content: Response,
+              state_key: str | None = None) -> Event:
+        """An event by one of our users, built on the tip of what we know, signed by us."""
+        auth_keys = auth_types_for_event(room.version, event_type, state_key, sender, content)
         event = build_event(
-            room_version=room.version, room_id=room.room_id, sender=sender, event_type="m.room.message",
-            content=content, prev_event_ids=[room.tip.event_id],
+            room_version=room.version, room_id=room.room_id, sender=sender, event_type=event_type,
+            content=content, state_key=state_key, prev_event_ids=[room.tip.event_id],
             auth_event_ids=[room.state[k] for k in auth_keys if k in room.state],
             depth=room.tip.depth + 1, origin_server_ts=room.tip.origin_server_ts + 1,
             server_name=self.server_name, signing_key=self.key,
         )
         room.events[event.event_id] = event
         return event
+
+    def message(self, room: JoinedRoom, sender: str, body: str) -> Event:
+        return self.event(room, sender, "m.room.message", {"msgtype": "m.text", "body": body})
 
     def impersonating(self, room: JoinedRoom, sender: str, body: str) -> Event:
         """A message claiming a user of another server, signed only by us."""
@@ -274,3 +277,50 @@ async def test_forgeries_in_one_transaction_do_not_stop_the_honest_pdus_beside_t
     error_of(answer, impostor.event_id)
     await sync_until(scene.alice, scene.since, has_body(scene.room.room_id, "eve in a batch"), within=WAIT_S)
     await assert_never_shown(scene, ["mallory in a batch", "impostor in a batch"])
+
+
+async def test_state_change_without_the_power_for_it_is_rejected(scene: Scene) -> None:
+    levels_before = await scene.alice.get_state(scene.room.room_id, "m.room.power_levels")
+    grab = scene.forger.event(scene.room, scene.eve, "m.room.power_levels",
+                              {**levels_before, "users": {**levels_before.get("users", {}), scene.eve: 100}}, "")
+    kick = scene.forger.event(scene.room, scene.eve, "m.room.member", {"membership": "leave"},
+                              scene.alice.user_id or "")
+    answer = await scene.forger.send(scene.hs.server_name, grab, kick)
+    error_of(answer, grab.event_id)
+    error_of(answer, kick.event_id)
+    await assert_never_shown(scene, [])
+    assert await scene.alice.get_state(scene.room.room_id, "m.room.power_levels") == levels_before
+    member = await scene.alice.get_state(scene.room.room_id, "m.room.member", scene.alice.user_id or "")
+    assert member["membership"] == "join"
+    await assert_not_served(scene, grab.event_id)
+
+
+async def test_banned_users_message_built_on_the_state_before_the_ban_is_soft_failed(scene: Scene) -> None:
+    await scene.alice.request("POST", f"/_matrix/client/v3/rooms/{q(scene.room.room_id)}/ban",
+                              {"user_id": scene.eve})
+    _, since = await sync_until(scene.alice, scene.since, has_membership(scene.room.room_id, scene.eve, "ban"),
+                                within=WAIT_S)
+    # The forger ignores the ban: its event's prev_events predate it, so it passes auth
+    # against the state before it but not against the room's current state.
+    # spec: server-server-api.md, "Soft failure".
+    late = scene.forger.message(scene.room, scene.eve, "said after the ban")
+    answer = await scene.forger.send(scene.hs.server_name, late)
+    assert late.event_id in answer["pdus"]
+    await alice_sees_nothing_more(scene, since, ["said after the ban"])
+
+
+async def alice_sees_nothing_more(scene: Scene, since: str, bodies: list[str]) -> None:
+    """A local marker after the event: alice's /sync up to it and /messages lack ``bodies``."""
+    await scene.alice.send(scene.room.room_id, "alice's marker")
+    seen: list[str] = []
+
+    def record(response: Response) -> bool:
+        seen.extend(e["content"].get("body", "") for e in room_events(response, scene.room.room_id)
+                    if e["type"] == "m.room.message")
+        return has_body(scene.room.room_id, "alice's marker")(response)
+
+    await sync_until(scene.alice, since, record, within=WAIT_S)
+    history = await scene.alice.messages(scene.room.room_id, dir="b", limit=100)
+    seen += [e["content"].get("body", "") for e in history["chunk"] if e["type"] == "m.room.message"]
+    assert "alice's marker" in seen
+    assert not set(bodies) & set(seen), seen
