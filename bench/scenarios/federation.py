@@ -85,9 +85,9 @@ class ParleydProcess:
     """One ``parleyd`` child named ``127.0.0.1:<port>``; stopped by SIGTERM to its PID."""
 
     def __init__(self, root: Path, label: str) -> None:
-        self.dir = root / label
         self.label = label
         self.port = free_loopback_port()
+        self.dir = root / f"{label}-{self.port}"  # a fresh directory per run, also under --data-root
         self.server_name = f"{LOOPBACK}:{self.port}"
         self.base_url = f"http://{LOOPBACK}:{self.port}"
         self.config = self.dir / "homeserver.yaml"
