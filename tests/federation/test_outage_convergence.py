@@ -37,11 +37,12 @@ from tests.federation.test_three_servers import (
     has_membership,
     is_joined,
     join_via,
+    membership_of,
     message_history,
     three_members,
     wait_until_converged,
 )
-from tests.http_client import MatrixHttp
+from tests.http_client import MatrixHttp, q
 from tests.integration.sync_waiting import sync_until
 
 CONVERGE_S = 20.0
@@ -121,6 +122,25 @@ async def test_restarted_server_speaking_before_it_caught_up_still_converges(tmp
             bodies = [body for _, body in await message_history(client, room_id)]
             assert sorted(bodies) == sorted([*during, "carol is back"])
             assert [b for b in bodies if b.startswith("missed")] == during
+
+
+async def test_user_kicked_while_their_server_was_down_learns_it_after_restart(tmp_path: Path) -> None:
+    async with federated_homeservers(tmp_path, 3) as servers:
+        _hs1, _hs2, hs3 = servers
+        (alice, bob, carol), room_id = await three_members(servers)
+        _, carol_token = await sync_until(carol, None, is_joined(room_id), within=WAIT_S)
+
+        await hs3.stop()
+        await alice.request("POST", f"/_matrix/client/v3/rooms/{q(room_id)}/kick",
+                            {"user_id": carol.user_id, "reason": "while you were away"})
+        await sync_until(bob, None, has_membership(room_id, carol.user_id or "", "leave"), within=WAIT_S)
+        await hs3.start()
+
+        # spec: the kick goes to the target's server too, although it has no joined member left.
+        response, _ = await sync_until(carol, carol_token, has_membership(room_id, carol.user_id or "", "leave"),
+                                       within=CONVERGE_S)
+        assert room_id in response["rooms"].get("leave", {})
+        assert await membership_of(carol, room_id, carol.user_id or "") == "leave"
 
 
 class LossyLink:
