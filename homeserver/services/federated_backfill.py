@@ -32,7 +32,8 @@ MAX_BACKFILL_LIMIT = 100
 async def backfill_room(handler: FederatedEventHandler, room_id: str, limit: int) -> list[Event]:
     """Fetch, check and store history older than the room's earliest timeline event.
 
-    Returns the newly stored events, newest first (empty when nothing older exists)."""
+    Returns the newly stored events, newest first (empty when nothing older exists;
+    when a concurrent backfill got there first, the new earliest event)."""
     from homeserver.services.federated_events import servers_in_room
 
     room = await handler.events.get_room(room_id)
@@ -48,16 +49,21 @@ async def backfill_room(handler: FederatedEventHandler, room_id: str, limit: int
     if start is None or not start.prev_event_ids:
         return []  # history starts at the create event
     ask = max(MIN_BACKFILL_LIMIT, min(limit, MAX_BACKFILL_LIMIT))
-    async with handler.room_lock(room_id):
-        for server in servers:
-            try:
-                pdus = await handler.remote.backfill(server, room_id, list(start.prev_event_ids), ask)
-            except Exception as e:
-                logger.info("backfill of %s from %s failed: %s", room_id, server, e)
-                continue
+    for server in servers:
+        try:
+            # Fetched outside the room lock: live PDUs of the room need not wait for it.
+            pdus = await handler.remote.backfill(server, room_id, list(start.prev_event_ids), ask)
+        except Exception as e:
+            logger.info("backfill of %s from %s failed: %s", room_id, server, e)
+            continue
+        async with handler.room_lock(room_id):
+            now_earliest = await handler.store.get_earliest_room_event_ids(room_id, 1)
+            if now_earliest != earliest:
+                # A concurrent backfill stored this history meanwhile: report it as found.
+                return list((await handler.store.get_events(now_earliest)).values())
             stored = await _store_history(handler, server, room, pdus)
-            if stored:
-                return stored
+        if stored:
+            return stored
     return []
 
 

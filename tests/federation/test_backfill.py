@@ -6,6 +6,7 @@ client-server /messages. Backfilled events are history, never new in /sync.
 
 from __future__ import annotations
 
+import asyncio
 from pathlib import Path
 from typing import Any
 
@@ -94,3 +95,17 @@ async def test_joining_server_backfills_history_over_federation(tmp_path: Path) 
             within=15.0,
         )
         assert "history 0" not in [e["content"].get("body") for e in timeline_of(synced, room_id)]
+
+
+async def test_concurrent_paginations_both_see_all_history(homeserver: RunningHomeserver) -> None:
+    alice = await homeserver.register("alice")
+    room = RemoteRoom(generate_signing_key())
+    for i in range(120):
+        room.message(BOB, f"old {i}")
+    install_fake_remote(homeserver.hs, room)
+    await join_remote_room(homeserver.hs, room, alice.user_id or "")
+    first, second = await asyncio.gather(page_back_all(alice, room.room_id, 30),
+                                         page_back_all(alice, room.room_id, 30))
+    expected = [f"old {i}" for i in reversed(range(120))]
+    for events in (first, second):
+        assert [e["content"]["body"] for e in events if e["type"] == "m.room.message"] == expected
