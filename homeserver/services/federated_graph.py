@@ -9,6 +9,7 @@ event, so they never reach /sync or /messages. spec: server-server-api.md,
 from __future__ import annotations
 
 import asyncio
+import heapq
 import logging
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -60,22 +61,26 @@ class StateBefore:
 
 
 def _auth_order(events: Sequence[Event]) -> list[Event]:
-    """Events ordered so that each comes after its auth events within the batch."""
+    """Events ordered so that each comes after its auth events within the batch
+    (Kahn's algorithm; ties by depth then ID)."""
     by_id = {e.event_id: e for e in events}
-    waiting = {e.event_id: {a for a in e.auth_event_ids if a in by_id} for e in events}
+    waiting = {e.event_id: len({a for a in e.auth_event_ids if a in by_id}) for e in events}
+    dependants: dict[str, list[str]] = {eid: [] for eid in by_id}
+    for event in events:
+        for auth_id in {a for a in event.auth_event_ids if a in by_id}:
+            dependants[auth_id].append(event.event_id)
+    ready = [(by_id[eid].depth, eid) for eid, count in waiting.items() if count == 0]
+    heapq.heapify(ready)
     ordered: list[Event] = []
-    ready = sorted((eid for eid, w in waiting.items() if not w), key=lambda i: (by_id[i].depth, i))
-    done: set[str] = set()
     while ready:
-        event_id = ready.pop(0)
-        done.add(event_id)
+        _, event_id = heapq.heappop(ready)
         ordered.append(by_id[event_id])
-        for other, deps in waiting.items():
-            if other not in done and event_id in deps:
-                deps.discard(event_id)
-                if not deps and other not in ready:
-                    ready.append(other)
-    ordered.extend(by_id[i] for i in waiting if i not in done)  # cycles: rejected later
+        for dependant in dependants[event_id]:
+            waiting[dependant] -= 1
+            if waiting[dependant] == 0:
+                heapq.heappush(ready, (by_id[dependant].depth, dependant))
+    placed = {e.event_id for e in ordered}
+    ordered.extend(e for e in events if e.event_id not in placed)  # cycles: rejected later
     return ordered
 
 
