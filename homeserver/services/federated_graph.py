@@ -60,6 +60,17 @@ class StateBefore:
     new_groups: list[NewStateGroup] = field(default_factory=list)
 
 
+def state_group_for(
+    group_id: int, room_id: str, base_id: int, base: StateIds, base_depth: int, state: StateIds
+) -> NewStateGroup:
+    """A group holding ``state``: a delta on ``base`` when nothing was removed and the
+    delta chain is short enough, else a full snapshot (deltas cannot remove keys)."""
+    if base_depth < MAX_DELTA_DEPTH and base.keys() <= state.keys():
+        changed = {k: eid for k, eid in state.items() if base.get(k) != eid}
+        return NewStateGroup(group_id, room_id, base_id, base_depth + 1, changed)
+    return NewStateGroup(group_id, room_id, None, 0, dict(state))
+
+
 def _auth_order(events: Sequence[Event]) -> list[Event]:
     """Events ordered so that each comes after its auth events within the batch
     (Kahn's algorithm; ties by depth then ID)."""
@@ -196,9 +207,11 @@ class FederatedGraphWriter:
         for group, state in zip(groups, sets, strict=True):
             if state == resolved:
                 return await self._existing(group)
-        group_id = self.events.allocate_state_group()
-        self.state_store.remember(group_id, resolved)
-        return StateBefore(resolved, group_id, 0, [NewStateGroup(group_id, room.room_id, None, 0, resolved)])
+        base_depth = await self.state_store.get_delta_depth(groups[0])
+        group = state_group_for(self.events.allocate_state_group(), room.room_id,
+                                groups[0], sets[0], base_depth, resolved)
+        self.state_store.remember(group.group_id, resolved)
+        return StateBefore(resolved, group.group_id, group.delta_depth, [group])
 
     async def _existing(self, group_id: int) -> StateBefore:
         state = await self.state_store.get_state_ids(group_id)
@@ -307,10 +320,11 @@ class FederatedGraphWriter:
         if new_current == state_after:
             room.state_group, room.delta_depth = after_id, after_depth
         elif new_current != current:
-            current_id = self.events.allocate_state_group()
-            groups.append(NewStateGroup(current_id, room.room_id, None, 0, dict(new_current)))
-            self.state_store.remember(current_id, dict(new_current))
-            room.state_group, room.delta_depth = current_id, 0
+            group = state_group_for(self.events.allocate_state_group(), room.room_id,
+                                    room.state_group, current, room.delta_depth, new_current)
+            groups.append(group)
+            self.state_store.remember(group.group_id, dict(new_current))
+            room.state_group, room.delta_depth = group.group_id, group.delta_depth
         removed = current.keys() - new_current.keys()
         updates = dict(new_current) if removed else {
             k: eid for k, eid in new_current.items() if current.get(k) != eid
