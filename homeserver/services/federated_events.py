@@ -22,7 +22,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Awaitable, Callable, Iterable, Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from typing import TYPE_CHECKING, Any
 
 from federation.rooms.auth import AuthError, check_auth_rules, check_event_against_auth_events
@@ -314,7 +314,3 @@ def servers_in_room(room: RoomState, exclude: str) -> list[str]:
         if server != exclude:
             counts[server] = counts.get(server, 0) + 1
     return sorted(counts, key=lambda s: (-counts[s], s))
-
-
-def unique(ids: Iterable[str]) -> list[str]:
-    return list(dict.fromkeys(ids))
