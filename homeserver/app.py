@@ -40,6 +40,7 @@ ROUTE_MODULES = [
     "homeserver.api.client.key_backup",
     "homeserver.api.client.media",
     "homeserver.api.client.media_legacy",
+    "homeserver.api.client.url_preview",
     "federation.api.version",
     "federation.api.media",
     "federation.api.send",

@@ -86,6 +86,11 @@ class MediaConfig(_Section):
     max_image_pixels: int = Field(default=32_000_000, ge=1)
     # Largest remote file fetched over federation; 0 means limits.max_upload_bytes.
     max_remote_bytes: int = Field(default=0, ge=0)
+    # GET preview_url fetches web pages for clients: off unless enabled. Addresses in the
+    # denylist (default: private, loopback, link-local, reserved) are refused unless allowlisted.
+    url_preview_enabled: bool = False
+    url_preview_ip_range_denylist: list[str] | None = None
+    url_preview_ip_range_allowlist: list[str] = Field(default_factory=list)
 
 
 class FederationConfig(_Section):
@@ -280,6 +285,11 @@ media:
   max_image_pixels: 32000000
   # Largest remote file fetched over federation (0 = limits.max_upload_bytes).
   max_remote_bytes: 0
+  # URL previews (GET preview_url) fetch pages for clients; off unless enabled. Private,
+  # loopback and reserved addresses are refused unless listed in url_preview_ip_range_allowlist.
+  url_preview_enabled: false
+  # url_preview_ip_range_denylist: ["127.0.0.0/8", "10.0.0.0/8"]   # replaces the default list
+  url_preview_ip_range_allowlist: []
 
 federation:
   enabled: true

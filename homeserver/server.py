@@ -112,8 +112,10 @@ class Homeserver:
     def _build_media(self) -> None:
         """The media repository: uploads, downloads, thumbnails, remote media cache, retention."""
         from homeserver.services.media import MediaService
+        from homeserver.services.url_preview import UrlPreviewService
 
         self.media = MediaService(self)
+        self.url_previews = UrlPreviewService(self)
 
     def _build_federated_membership(self) -> None:
         """Joins, leaves, knocks and invites across servers; directory and profile queries."""

@@ -4,8 +4,7 @@ Uploads stream from ``request.content`` in chunks, so the app-wide
 ``client_max_size`` (which only applies to ``request.read()``) does not limit
 them; ``limits.max_upload_bytes`` does, counted as the bytes arrive.
 
-``GET /_matrix/client/v1/media/preview_url`` is not implemented: the router's
-404 M_UNRECOGNIZED answers it, as for any endpoint a server does not offer.
+``GET /_matrix/client/v1/media/preview_url`` is in url_preview.py.
 """
 
 from __future__ import annotations

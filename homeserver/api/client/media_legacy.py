@@ -2,8 +2,8 @@
 
 spec: data/api/client-server/content-repo.yaml. Downloads and thumbnails here need
 no access token (deprecated in v1.11 in favour of ``/_matrix/client/v1/media``);
-servers MAY "freeze" them, which Parley does not do yet. ``preview_url`` is not
-implemented (404 M_UNRECOGNIZED from the router).
+servers MAY "freeze" them, which Parley does not do yet. ``preview_url`` is in
+url_preview.py.
 """
 
 from __future__ import annotations
