@@ -14,6 +14,10 @@ from typing import TYPE_CHECKING, Any
 from federation.rooms.events import Event
 from federation.rooms.versions import KNOWN_ROOM_VERSIONS
 from homeserver.errors import MatrixError, forbidden, not_found
+from homeserver.services.privileged_creators import (
+    check_creators_not_in_users,
+    reject_creators_in_power_levels,
+)
 from homeserver.services.restricted_joins import restricted_join_content
 from homeserver.services.room_state import RoomState
 from homeserver.services.room_summary import room_summary
@@ -75,6 +79,7 @@ class RoomService:
         self.hs = hs
         self.events = hs.events
         self.store = hs.room_store
+        self.events.add_send_check(reject_creators_in_power_levels)
 
     # --- creation ------------------------------------------------------------------
     async def create_room(self, creator: str, body: dict[str, Any]) -> str:
@@ -106,6 +111,11 @@ class RoomService:
         if preset == "trusted_private_chat" and version.privileged_creators and invitees:
             extra = list(creation_content.get("additional_creators") or [])
             creation_content["additional_creators"] = extra + [u for u in invitees if u not in extra]
+        override = body.get("power_level_content_override")
+        if override and version.privileged_creators:
+            additional = creation_content.get("additional_creators")
+            creators = [creator, *(additional if isinstance(additional, list) else [])]
+            check_creators_not_in_users([u for u in creators if isinstance(u, str)], override)
         room_id = None if version.hash_room_ids else f"!{secrets.token_urlsafe(18)}:{self.hs.server_name}"
         create = await self.events.create_room_event(
             version=version, sender=creator, content=creation_content, room_id=room_id
@@ -119,7 +129,6 @@ class RoomService:
         if preset == "trusted_private_chat" and not version.privileged_creators:
             for user_id in invitees:
                 power["users"][user_id] = 100
-        override = body.get("power_level_content_override")
         if override:
             power.update(override)
         await send(room_id, creator, "m.room.power_levels", power, "")

@@ -78,6 +78,9 @@ async def send_state(request: web.Request) -> web.Response:
     event_type = request.match_info["event_type"]
     state_key = request.match_info.get("state_key", "")
     room = await hs.events.require_room(room_id)
+    if event_type == "m.room.create":
+        # spec: rooms/v11.md, v12.md — a room has exactly one create event, made with the room.
+        raise MatrixError("M_BAD_JSON", 400, "m.room.create cannot be sent to an existing room")
     if event_type == "m.room.member":
         content = await member_content_from_client(hs, room, requester.user_id, state_key, content)
     current = room.state.get((event_type, state_key))
