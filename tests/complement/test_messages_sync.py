@@ -13,7 +13,7 @@ from typing import Any
 import pytest
 
 from tests.conftest import RunningHomeserver
-from tests.http_client import MatrixHttp
+from tests.http_client import MatrixHttp, q
 from tests.integration.sync_waiting import joined_room, timeline_of
 
 
@@ -226,3 +226,31 @@ async def test_leaver_is_listed_in_device_lists_left_with_lazy_loading(homeserve
     assert bob.user_id in response.get("device_lists", {}).get("left", [])
     again = await alice.sync(since=since, filter=lazy)
     assert bob.user_id in again.get("device_lists", {}).get("left", [])
+
+
+async def invited_visibility_room(homeserver: RunningHomeserver) -> tuple[MatrixHttp, str, str, str]:
+    """Bob joins an `invited` room; (bob, room, event before his invite, event while invited)."""
+    alice = await homeserver.register("alice")
+    bob = await homeserver.register("bob")
+    room_id = await alice.create_room(preset="public_chat", initial_state=[
+        {"type": "m.room.history_visibility", "content": {"history_visibility": "invited"}},
+    ])
+    before = await alice.send(room_id, "before the invite")
+    await alice.invite(room_id, bob.user_id or "")
+    between = await alice.send(room_id, "between invite and join")
+    await bob.join(room_id)
+    return bob, room_id, before, between
+
+
+async def test_event_sent_while_invited_can_be_fetched(homeserver: RunningHomeserver) -> None:
+    # Complement: TestFetchHistoricalInvitedEventFromBetweenInvite
+    bob, room_id, _, between = await invited_visibility_room(homeserver)
+    event = await bob.request("GET", f"/_matrix/client/v3/rooms/{q(room_id)}/event/{q(between)}")
+    assert event["content"]["body"] == "between invite and join"
+
+
+async def test_event_sent_before_the_invite_is_not_found(homeserver: RunningHomeserver) -> None:
+    # Complement: TestFetchHistoricalInvitedEventFromBeforeInvite
+    bob, room_id, before, _ = await invited_visibility_room(homeserver)
+    status, body = await bob.status_of("GET", f"/_matrix/client/v3/rooms/{q(room_id)}/event/{q(before)}")
+    assert (status, body["errcode"]) == (404, "M_NOT_FOUND")
