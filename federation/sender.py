@@ -44,6 +44,7 @@ FEDERATED_UNSIGNED_KEYS = frozenset(
     {"age_ts", "replaces_state", "prev_content", "prev_sender", "invite_room_state", "knock_room_state"}
 )
 RECEIVED_IDS_KEPT = 10_000
+CATCH_UP_BATCH = 500
 
 
 @dataclass(frozen=True, slots=True)
@@ -146,8 +147,41 @@ class FederationSender:
         # Unique across restarts, so a new transaction never reuses an old txnId.
         self._txn_prefix = str(self.hs.clock.time_ms())
         self.hs.events.add_persist_listener(self._on_event_persisted)
+        if self.enabled:
+            await self.catch_up()
         for destination in await self.store.destinations_with_pending():
             self._wake(destination)
+
+    async def catch_up(self) -> None:
+        """Queue local events committed after the watermark whose queue rows never were.
+
+        A local event is committed first and queued in a later write; a crash in
+        between would lose it for other servers (they would only learn of it when
+        a later event refers to it). Queueing it again is harmless: receivers
+        dedupe PDUs by event ID.
+        """
+        after = await self.store.watermark()
+        highest = after
+        while True:
+            batch = await self.store.local_events_in_shared_rooms(after, self.hs.server_name, CATCH_UP_BATCH)
+            if not batch:
+                break
+            events = await self.hs.event_store.get_events([event_id for _, event_id, _ in batch])
+            for _stream, event_id, room_id in batch:
+                event = events.get(event_id)
+                room = await self.hs.events.get_room(room_id)
+                if event is None or room is None:
+                    continue
+                destinations = destinations_for_event(room.state, event, self.hs.server_name)
+                if destinations:
+                    logger.info("federation: queueing %s again after a restart", event_id)
+                    await self.send_pdu(event, destinations)
+            after = batch[-1][0]
+            highest = max(highest, after)
+        # Later starts need not look at what was just checked.
+        top = await self.hs.event_store.max_stream_ordering()
+        if top > highest:
+            await self.store.raise_watermark(top)
 
     async def stop(self) -> None:
         """Finish queueing what was handed to us, then cancel the senders."""
@@ -172,7 +206,10 @@ class FederationSender:
         targets = sorted({d for d in destinations if d != self.hs.server_name})
         if not targets:
             return
-        await self.store.enqueue([(d, event.event_id) for d in targets], [], self.hs.clock.time_ms())
+        watermark = event.stream_ordering if self.hs.is_mine(event.sender) else None
+        await self.store.enqueue(
+            [(d, event.event_id) for d in targets], [], self.hs.clock.time_ms(), watermark=watermark
+        )
         for d in targets:
             self._wake(d)
 

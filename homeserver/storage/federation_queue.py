@@ -48,18 +48,31 @@ class DeviceAnnouncement:
     prev_ids: list[int]
 
 
+_RAISE_WATERMARK = (
+    "INSERT INTO federation_pdu_watermark (id, stream_ordering) VALUES (1, ?)"
+    " ON CONFLICT (id) DO UPDATE SET stream_ordering = MAX(stream_ordering, excluded.stream_ordering)"
+)
+
+
 class FederationQueueStore:
     def __init__(self, db: Database) -> None:
         self.db = db
 
     # --- outbound ---------------------------------------------------------------
     async def enqueue(
-        self, pdus: Sequence[tuple[str, str]], edus: Sequence[NewEdu], now_ms: int
+        self, pdus: Sequence[tuple[str, str]], edus: Sequence[NewEdu], now_ms: int,
+        *, watermark: int | None = None,
     ) -> None:
-        """Queue (destination, event_id) PDUs and EDUs, in this order, in one commit."""
+        """Queue (destination, event_id) PDUs and EDUs, in this order, in one commit.
+
+        ``watermark``: the stream position of the local event being queued; the stored
+        watermark moves up to it in the same commit as the rows.
+        """
         pdu_rows = [(dest, event_id, now_ms) for dest, event_id in pdus]
 
         async def run(conn: aiosqlite.Connection) -> None:
+            if watermark is not None:
+                await conn.execute(_RAISE_WATERMARK, (watermark,))
             if pdu_rows:
                 await conn.executemany(
                     "INSERT INTO federation_outbound_queue (destination, event_id, created_ts)"
@@ -80,6 +93,33 @@ class FederationQueueStore:
                 )
 
         await self.db.write("federation_enqueue", run)
+
+    async def watermark(self) -> int:
+        value = await self.db.fetchval(
+            "federation_watermark", "SELECT stream_ordering FROM federation_pdu_watermark WHERE id = 1"
+        )
+        return int(value or 0)
+
+    async def raise_watermark(self, stream_ordering: int) -> None:
+        await self.db.execute("federation_raise_watermark", _RAISE_WATERMARK, (stream_ordering,))
+
+    async def local_events_in_shared_rooms(
+        self, after: int, server_name: str, limit: int
+    ) -> list[tuple[int, str, str]]:
+        """(stream_ordering, event_id, room_id) of timeline events sent by our users after
+        ``after``, in rooms where some other server has a joined member, oldest first."""
+        suffix = ":" + server_name
+        rows = await self.db.fetchall(
+            "federation_local_events_after",
+            "SELECT e.stream_ordering, e.event_id, e.room_id FROM events e"
+            " WHERE e.stream_ordering > ? AND e.outlier = 0 AND e.rejected IS NULL"
+            " AND substr(e.sender, -length(?)) = ?"
+            " AND EXISTS (SELECT 1 FROM room_memberships m WHERE m.room_id = e.room_id"
+            "   AND m.membership = 'join' AND substr(m.user_id, -length(?)) != ?)"
+            " ORDER BY e.stream_ordering LIMIT ?",
+            (after, suffix, suffix, suffix, suffix, limit),
+        )
+        return [(r[0], r[1], r[2]) for r in rows]
 
     async def next_batch(
         self, destination: str, max_pdus: int, max_edus: int

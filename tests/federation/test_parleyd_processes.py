@@ -128,11 +128,8 @@ async def two_servers_chatting(session: ClientSession, processes: list[Federated
     return alice, bob, room_id, bob_token
 
 
-# Not strict: the server occasionally wins the race and commits the queue row first.
-@pytest.mark.xfail(strict=False, reason=(
-    "federation/sender.py queues a PDU in its own write after the event's commit (persist "
-    "listener -> spawn(send_pdu)); a crash right after the client's 200 usually loses the "
-    "queue row, so other servers get the event only when a later one references it"))
+# The event commits before its queue rows; the sender re-queues local events past its
+# watermark at start-up (federation/sender.py, catch_up).
 async def test_event_committed_just_before_a_crash_still_reaches_the_other_server(tmp_path: Path) -> None:
     async with parleyd_processes(tmp_path, 2) as processes, ClientSession() as session:
         alice, bob, room_id, bob_token = await two_servers_chatting(session, processes)
