@@ -36,6 +36,7 @@ ROUTE_MODULES = [
     "homeserver.api.client.search",
     "homeserver.api.client.spaces",
     "federation.api.spaces",
+    "federation.api.timestamp_to_event",
     "homeserver.api.client.keys",
     "homeserver.api.client.key_backup",
     "homeserver.api.client.media",

@@ -50,6 +50,7 @@ class Homeserver:
         from homeserver.services.accounts import AccountService
         from homeserver.services.auth import AuthService
         from homeserver.services.events import EventService
+        from homeserver.services.jump_to_date import JumpToDateService
         from homeserver.services.notifier import Notifier
         from homeserver.services.passwords import PasswordHasher
         from homeserver.services.relations import RelationsService
@@ -79,6 +80,7 @@ class Homeserver:
         self.events = EventService(self)
         self.relations = RelationsService(self)
         self.threads = ThreadService(self)
+        self.jump_to_date = JumpToDateService(self)
         self.rooms = RoomService(self)
         self.room_upgrades = RoomUpgradeService(self)
         self.accounts = AccountService(self)

@@ -31,3 +31,12 @@ class EventTimestampStore:
             params,
         )
         return None if row is None else (row[0], int(row[1]))
+
+    async def earliest_timeline_event(self, room_id: str) -> tuple[str, str] | None:
+        """(event_id, type) of the first event of the room's timeline held here."""
+        row = await self.db.fetchone(
+            "earliest_timeline_event",
+            f"SELECT event_id, type FROM events WHERE {_IN_TIMELINE} ORDER BY stream_ordering LIMIT 1",
+            [room_id],
+        )
+        return None if row is None else (row[0], row[1])

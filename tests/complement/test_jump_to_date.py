@@ -1,4 +1,4 @@
-"""GET /timestamp_to_event, after Complement's room_timestamp_to_event_test.go (local cases).
+"""GET /timestamp_to_event, after Complement's room_timestamp_to_event_test.go.
 
 spec: data/api/client-server/room_event_by_timestamp.yaml. Complement backdates events with
 an appservice's ?ts=; here the server's clock is stepped instead.
@@ -6,11 +6,13 @@ an appservice's ?ts=; here the server's clock is stepped instead.
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 import pytest
 
 from tests.conftest import RunningHomeserver
+from tests.federation.harness import federated_homeservers
 from tests.http_client import MatrixHttp, q
 
 
@@ -105,3 +107,39 @@ async def test_bad_parameters_are_client_errors(timeline: dict[str, Any]) -> Non
     ):
         status, body = await alice.status_of("GET", path, params=params)
         assert (status, body["errcode"]) == (400, errcode), params
+
+
+async def test_late_joiner_finds_history_from_before_its_join_over_federation(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Complement: TestJumpToDateEndpoint / federation / looking forwards|backwards, should be
+    # able to find event that was sent before we joined
+    async with federated_homeservers(tmp_path, 2) as (hs1, hs2):
+        alice = await hs1.register("alice")
+        bob = await hs2.register("bob")
+        now = hs1.hs.clock.time_ms()
+        clock = SteppedClock(now - 60_000)
+        with monkeypatch.context() as patched:
+            patched.setattr(hs1.hs.clock, "time_ms", clock.time_ms)
+            room_id = await alice.create_room(preset="public_chat")
+            clock.now_ms = now - 50_000
+            a = await alice.send(room_id, "A")
+            clock.now_ms = now - 40_000
+            b = await alice.send(room_id, "B")
+        await bob.request("POST", f"/_matrix/client/v3/join/{q(room_id)}", {},
+                          params={"server_name": hs1.server_name})
+
+        status, body = await jump(bob, room_id, now - 55_000, "f")
+        assert (status, body) == (200, {"event_id": a, "origin_server_ts": now - 50_000})
+        status, body = await jump(bob, room_id, now - 35_000, "b")
+        assert (status, body) == (200, {"event_id": b, "origin_server_ts": now - 40_000})
+
+
+async def test_federation_timestamp_to_event_needs_a_signed_request(homeserver: RunningHomeserver) -> None:
+    alice = await homeserver.register("alice")
+    room_id = await alice.create_room()
+    anonymous = homeserver.api()
+    status, body = await anonymous.status_of(
+        "GET", f"/_matrix/federation/v1/timestamp_to_event/{q(room_id)}", params={"ts": "0", "dir": "f"}
+    )
+    assert (status, body["errcode"]) == (401, "M_UNAUTHORIZED")

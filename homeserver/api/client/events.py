@@ -18,7 +18,6 @@ from homeserver.services.event_format import client_event
 from homeserver.services.filtering import EventFilter
 from homeserver.services.restricted_joins import member_content_from_client
 from homeserver.services.stream_token import StreamToken
-from homeserver.storage.event_timestamps import EventTimestampStore
 
 routes = web.RouteTableDef()
 V3 = "/_matrix/client/{version:(?:v3|r0)}"
@@ -429,7 +428,7 @@ async def threads(request: web.Request) -> web.Response:
 
 @routes.get("/_matrix/client/v1/rooms/{room_id}/timestamp_to_event")
 async def timestamp_to_event(request: web.Request) -> web.Response:
-    """spec: data/api/client-server/room_event_by_timestamp.yaml — local history only."""
+    """spec: data/api/client-server/room_event_by_timestamp.yaml (see services/jump_to_date.py)."""
     room_id = request.match_info["room_id"]
     _, _, bound = await _visible_room(request, room_id)
     hs = get_hs(request)
@@ -439,8 +438,8 @@ async def timestamp_to_event(request: web.Request) -> web.Response:
     direction = request.query.get("dir")
     if direction not in ("f", "b"):
         raise MatrixError("M_INVALID_PARAM", 400, "dir must be f or b")
-    found = await EventTimestampStore(hs.db).closest_event(
-        room_id, ts, forwards=direction == "f", before_stream=None if bound is None else bound + 1
+    found = await hs.jump_to_date.closest(
+        room_id, ts, direction == "f", None if bound is None else bound + 1
     )
     if found is None:
         raise not_found(f"No event found {'after' if direction == 'f' else 'before'} {ts} in {room_id}")
