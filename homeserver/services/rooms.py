@@ -150,7 +150,10 @@ class RoomService:
         if body.get("name") is not None:
             await send(room_id, creator, "m.room.name", {"name": body["name"]}, "")
         if body.get("topic") is not None:
-            await send(room_id, creator, "m.room.topic", {"topic": body["topic"]}, "")
+            # spec: createRoom "topic" — an m.room.topic "with a text/plain mimetype" (m.topic, v1.15).
+            plain = {"body": body["topic"], "mimetype": "text/plain"}
+            topic = {"topic": body["topic"], "m.topic": {"m.text": [plain]}}
+            await send(room_id, creator, "m.room.topic", topic, "")
         for user_id in invitees:
             await self.invite(creator, room_id, user_id, is_direct=bool(body.get("is_direct")))
         if visibility == "public":
@@ -205,12 +208,12 @@ class RoomService:
         return await self.resolve_room(room_id_or_alias), candidates
 
     async def join(self, user_id: str, room_id_or_alias: str, reason: str | None = None,
-                   servers: Sequence[str] = ()) -> str:
+                   servers: Sequence[str] = (), content: dict[str, Any] | None = None) -> str:
         room_id, candidates = await self._resolve_with_servers(room_id_or_alias, servers)
         # A blocked room stays blocked even once no local member is left to refuse the join.
         self.hs.moderation.check_blocked_join(room_id, user_id)
         room = await self.events.get_room(room_id)
-        extra = await self._profile(user_id)
+        extra = {**await self._profile(user_id), **(content or {})}
         if reason:
             extra["reason"] = reason
         if room is None or not self.server_in_room(room):
@@ -407,3 +410,37 @@ class RoomService:
             if not allowed:
                 raise forbidden("You may not delete this alias")
         await self.store.delete_alias(alias)
+        await self._drop_from_canonical_alias(room_id, alias, requester_id)
+
+    async def _drop_from_canonical_alias(self, room_id: str, alias: str, requester_id: str) -> None:
+        """A deleted alias leaves the room's m.room.canonical_alias (as Synapse does; the spec
+        asks servers to keep it pointing at aliases that resolve to the room)."""
+        room = await self.events.get_room(room_id)
+        if room is None or ("m.room.canonical_alias", "") not in room.state:
+            return
+        content = dict(room.state_content("m.room.canonical_alias"))
+        alt = content.get("alt_aliases")
+        if content.get("alias") != alias and not (isinstance(alt, list) and alias in alt):
+            return
+        if content.get("alias") == alias:
+            del content["alias"]
+        if isinstance(alt, list):
+            content["alt_aliases"] = [a for a in alt if a != alias]
+            if not content["alt_aliases"]:
+                del content["alt_aliases"]
+        # The alias's creator may lack the power to change state: fall back to a local admin.
+        from federation.rooms.power_levels import user_power_level
+
+        pl = room.state.get(("m.room.power_levels", ""))
+        levels = pl.content if pl is not None else None
+        local = sorted((u for u in room.members_with("join") if self.hs.is_mine(u)),
+                       key=lambda u: -user_power_level(u, levels, room.create_event, room.version))
+        for sender in dict.fromkeys([requester_id, *local]):
+            if room.membership(sender) != "join":
+                continue
+            try:
+                await self.events.send(room_id, sender, "m.room.canonical_alias", content, "")
+                return
+            except MatrixError:
+                continue
+        logger.info("alias %s deleted but no local user may update %s's canonical alias", alias, room_id)

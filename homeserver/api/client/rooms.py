@@ -14,6 +14,7 @@ from homeserver.api.request import get_hs, read_model, require_user
 from homeserver.api.response import empty_response, json_response
 from homeserver.errors import forbidden, not_found
 from homeserver.services.event_format import client_event
+from homeserver.services.stream_token import StreamToken
 from schemas.client.rooms import (
     AliasBody,
     CreateRoomBody,
@@ -42,7 +43,8 @@ async def join_by_id_or_alias(request: web.Request) -> web.Response:
     requester = await require_user(request)
     body = await read_model(request, ReasonBody, allow_empty=True)
     room_id = await get_hs(request).rooms.join(
-        requester.user_id, request.match_info["room"], body.reason, servers=_via(request)
+        requester.user_id, request.match_info["room"], body.reason, servers=_via(request),
+        content=_custom_member_content(body),
     )
     return json_response({"room_id": room_id})
 
@@ -51,8 +53,20 @@ async def join_by_id_or_alias(request: web.Request) -> web.Response:
 async def join_room(request: web.Request) -> web.Response:
     requester = await require_user(request)
     body = await read_model(request, ReasonBody, allow_empty=True)
-    room_id = await get_hs(request).rooms.join(requester.user_id, request.match_info["room_id"], body.reason)
+    room_id = await get_hs(request).rooms.join(
+        requester.user_id, request.match_info["room_id"], body.reason, content=_custom_member_content(body)
+    )
     return json_response({"room_id": room_id})
+
+
+# Keys of a /join body that are request parameters or server-controlled, not member content.
+_NOT_MEMBER_CONTENT = frozenset({"reason", "third_party_signed", "membership", "join_authorised_via_users_server"})
+
+
+def _custom_member_content(body: ReasonBody) -> dict[str, Any]:
+    """Other keys of the /join body go into the m.room.member content, as Synapse does
+    (Complement: TestRoomMembers "can join a room with custom content")."""
+    return {k: v for k, v in (body.model_extra or {}).items() if k not in _NOT_MEMBER_CONTENT}
 
 
 @routes.post(V3 + "/knock/{room}")
@@ -277,11 +291,22 @@ async def members(request: web.Request) -> web.Response:
     membership = request.query.get("membership")
     not_membership = request.query.get("not_membership")
     now = hs.clock.time_ms()
-    if room.membership(requester.user_id) == "join":
+    at = _stream_position(request.query.get("at"))
+    if room.membership(requester.user_id) == "join" and at is None:
         events = [ev for (t, _k), ev in room.state.items() if t == "m.room.member"]
     else:
+        ids: dict[Any, str]
         member = room.state[("m.room.member", requester.user_id)]
-        ids = await hs.events.state_after_event(member.event_id)
+        if room.membership(requester.user_id) != "join":
+            # A departed member sees the room as of their leave, at the latest.
+            assert member.stream_ordering is not None
+            at = member.stream_ordering if at is None else min(at, member.stream_ordering)
+        if at is not None and at == member.stream_ordering:
+            ids = await hs.events.state_after_event(member.event_id)
+        else:
+            # spec: GET /members "at" — the state as of that sync/pagination token.
+            group = await hs.event_store.get_state_group_before_stream(room.room_id, at or 0)
+            ids = await hs.events.state_at_group(group)
         member_ids = [v for (t, _k), v in ids.items() if t == "m.room.member"]
         events = list((await hs.event_store.get_events(member_ids)).values())
     chunk = [
@@ -308,3 +333,10 @@ async def joined_members(request: web.Request) -> web.Response:
                 "avatar_url": ev.content.get("avatar_url"),
             }
     return json_response({"joined": joined})
+
+
+def _stream_position(token: str | None) -> int | None:
+    """The events position of a sync or /messages token (400 M_INVALID_PARAM if malformed)."""
+    if not token:
+        return None
+    return StreamToken.parse(token).events
