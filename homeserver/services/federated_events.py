@@ -89,7 +89,9 @@ class FederatedEventHandler:
             room_id = raw.get("room_id") if isinstance(raw, dict) else None
             room = await self.events.get_room(room_id) if isinstance(room_id, str) else None
             if room is None:
-                logger.info("dropping PDU from %s for unknown room %r", origin, room_id)
+                # A room we do not hold may still end a local user's pending invite or knock.
+                if not await self.hs.out_of_band.on_pdu_for_unknown_room(origin, raw):
+                    logger.info("dropping PDU from %s for unknown room %r", origin, room_id)
                 continue
             try:
                 event, _hash_ok = event_from_pdu(raw, room.version, room.room_id)

@@ -58,6 +58,9 @@ async def test_messages_backfills_200_remote_messages_in_order(homeserver: Runni
     # Backfilled history is not new: an incremental sync shows nothing of it.
     later = await alice.sync(since=first["next_batch"])
     assert timeline_bodies(later, room.room_id) == []
+    # Paging forwards from the very beginning starts at the oldest backfilled event.
+    forwards = await alice.messages(room.room_id, dir="f", limit=5)
+    assert forwards["chunk"][0]["type"] == "m.room.create"
 
 
 async def test_backfilled_event_with_bad_signature_is_left_out(homeserver: RunningHomeserver) -> None:

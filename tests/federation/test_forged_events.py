@@ -307,6 +307,11 @@ async def test_banned_users_message_built_on_the_state_before_the_ban_is_soft_fa
     answer = await scene.forger.send(scene.hs.server_name, late)
     assert late.event_id in answer["pdus"]
     await alice_sees_nothing_more(scene, since, ["said after the ban"])
+    # Stored (it is part of the graph) but never shown, not even by ID.
+    status, _ = await scene.alice.status_of(
+        "GET", f"/_matrix/client/v3/rooms/{q(scene.room.room_id)}/event/{q(late.event_id)}"
+    )
+    assert status == 404
 
 
 async def alice_sees_nothing_more(scene: Scene, since: str, bodies: list[str]) -> None:

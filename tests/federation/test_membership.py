@@ -319,6 +319,19 @@ async def test_revoked_remote_invite_ends_the_out_of_band_invite(tmp_path: Path)
         assert not invited(await bob.sync(), room_id)
 
 
+async def test_kicking_an_invited_remote_user_ends_their_invite_over_send(tmp_path: Path) -> None:
+    async with federated_homeservers(tmp_path, 2) as (hs1, hs2):
+        alice = await hs1.register("alice")
+        bob = await hs2.register("bob")
+        room_id = await alice.create_room(preset="private_chat")
+        await alice.invite(room_id, bob.user_id or "")
+        _, token = await sync_until(bob, None, lambda r: invited(r, room_id), within=15.0)
+        # hs2 holds no state of the room: the kick arrives over /send for an unknown room.
+        await alice.request("POST", f"/_matrix/client/v3/rooms/{q(room_id)}/kick", {"user_id": bob.user_id})
+        await sync_until(bob, token, lambda r: left(r, room_id), within=15.0)
+        assert not invited(await bob.sync(), room_id)
+
+
 async def test_remote_invite_survives_a_restart_and_can_be_accepted(tmp_path: Path) -> None:
     async with federated_homeservers(tmp_path, 2) as (hs1, hs2):
         alice = await hs1.register("alice")

@@ -172,6 +172,12 @@ async def _readable(hs: Any, requester: Any, room: Any, events: list[Event]) -> 
     )
 
 
+async def _in_timeline(hs: Any, event: Event) -> bool:
+    """Not an outlier and not soft-failed: an event clients may be shown."""
+    flags = (await hs.event_store.get_graph_flags([event.event_id])).get(event.event_id)
+    return flags is not None and not flags.outlier and not flags.soft_failed
+
+
 def _parse_position(raw: str | None) -> int | None:
     if raw is None or raw == "":
         return None
@@ -250,7 +256,8 @@ async def messages(request: web.Request) -> web.Response:
         )
         next_pos = (collected[-1].stream_ordering - 1) if collected else None  # type: ignore[operator]
     else:
-        position = 0 if start is None else start
+        # From the very beginning: backfilled history sits below position 0.
+        position = (await hs.event_store.min_stream_ordering()) - 1 if start is None else start
         upper = top + 1 if end is None else min(end, top) + 1
         collected = await _collect_room_events(
             hs, room_id, event_filter, limit, newest_first=False, after=position, before=upper,
@@ -291,7 +298,7 @@ async def get_event(request: web.Request) -> web.Response:
     event = await hs.event_store.get_event(request.match_info["event_id"])
     if event is None or event.room_id != room_id or event.rejected_reason is not None or (
         bound is not None and (event.stream_ordering or 0) > bound
-    ) or not await _readable(hs, requester, room, [event]):
+    ) or not await _in_timeline(hs, event) or not await _readable(hs, requester, room, [event]):
         raise not_found("Event not found")
     formatted = await hs.relations.format_events(
         [event], now_ms=hs.clock.time_ms(), viewer=(requester.user_id, requester.device_id)
