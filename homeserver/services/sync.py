@@ -331,7 +331,9 @@ class SyncService:
                 "prev_batch": StreamToken(events=prev_batch_pos).serialize(),
             },
             "state": {"events": [self._format(e, now) for e in state_events]},
-            "summary": self._summary(room) if full_state else {},
+            # spec: sync.yaml RoomSummary — the counts are "required if the field has changed
+            # since the last sync", i.e. whenever a membership event is in this response.
+            "summary": self._summary(room) if full_state or _has_member_event(timeline, state_events) else {},
         }
 
     def _summary(self, room: RoomState) -> dict[str, Any]:
@@ -410,3 +412,7 @@ class SyncService:
 
     def _format(self, event: Event, now: int) -> dict[str, Any]:
         return client_event(event, include_room_id=False, now_ms=now)
+
+
+def _has_member_event(*event_lists: list[Event]) -> bool:
+    return any(e.type == "m.room.member" for events in event_lists for e in events)

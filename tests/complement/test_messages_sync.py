@@ -186,12 +186,6 @@ async def test_rejecting_an_invite_to_a_joined_visibility_room_lists_it_as_left(
     assert left_room(await bob.sync(since=since), room_id) is not None
 
 
-@pytest.mark.xfail(
-    reason="/sync room summary counts are sent only with full state, not when membership changed in an"
-    " incremental sync (spec: sync.yaml RoomSummary, 'Required if the field has changed'; services/sync.py,"
-    " owner PERF)",
-    strict=True,
-)
 async def test_sync_summary_counts_follow_invite_then_join_for_both_users(homeserver: RunningHomeserver) -> None:
     # Complement: TestRoomSummary
     alice = await homeserver.register("alice")
