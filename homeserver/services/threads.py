@@ -50,7 +50,12 @@ class ThreadService:
         if not roots:
             return {}
         root_ids = [e.event_id for e in roots]
-        summaries = await self.store.get_summaries(root_ids)
+        # spec: threading.md — count and latest_event leave out ignored users' events.
+        ignored = (
+            sorted(await self.hs.account_data.ignored_users(viewer_user_id))
+            if viewer_user_id is not None else []
+        )
+        summaries = await self.store.get_summaries(root_ids, ignored)
         if not summaries:
             return {}
         participated: set[str] = set()

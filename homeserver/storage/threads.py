@@ -36,9 +36,14 @@ class ThreadStore:
         )
         return {r[0] for r in rows}
 
-    async def get_summaries(self, root_ids: Sequence[str]) -> dict[str, ThreadSummary]:
-        """root event_id -> reply count and latest reply (by stream order)."""
+    async def get_summaries(
+        self, root_ids: Sequence[str], excluded_senders: Sequence[str] = ()
+    ) -> dict[str, ThreadSummary]:
+        """root event_id -> reply count and latest reply (by stream order), leaving out
+        replies by ``excluded_senders``."""
         out: dict[str, ThreadSummary] = {}
+        excluded = list(excluded_senders)[:500]
+        not_excluded = f" AND r.sender NOT IN ({','.join('?' * len(excluded))})" if excluded else ""
         for start in range(0, len(root_ids), 500):
             chunk = list(root_ids[start : start + 500])
             # SQLite: a bare column beside MAX() comes from the row holding the maximum.
@@ -46,9 +51,9 @@ class ThreadStore:
                 "get_thread_summaries",
                 "SELECT r.relates_to_id, COUNT(*), MAX(r.stream_ordering), r.event_id"
                 " FROM event_relations r JOIN events e ON e.event_id = r.event_id"
-                f" WHERE {_LIVE_REPLY} AND r.relates_to_id IN ({','.join('?' * len(chunk))})"
+                f" WHERE {_LIVE_REPLY} AND r.relates_to_id IN ({','.join('?' * len(chunk))}){not_excluded}"
                 " GROUP BY r.relates_to_id",
-                chunk,
+                [*chunk, *excluded],
             )
             for root, count, latest_stream, latest_id in rows:
                 out[root] = ThreadSummary(root, int(count), latest_id, int(latest_stream))

@@ -204,3 +204,23 @@ async def test_threads_endpoint_is_forbidden_to_non_members_and_checks_parameter
     assert status == 400
     status, body = await alice.status_of("GET", f"{V1}/rooms/{q(room_id)}/threads", params={"from": "junk"})
     assert (status, body["errcode"]) == (400, "M_INVALID_PARAM")
+
+
+async def test_thread_aggregation_leaves_out_ignored_users(homeserver: RunningHomeserver) -> None:
+    # spec: threading.md — count and latest_event do not include events by ignored users.
+    alice = await homeserver.register("alice")
+    bob = await homeserver.register("bob")
+    room_id = await alice.create_room(preset="public_chat")
+    await bob.join(room_id)
+    root = await alice.send(room_id, "root")
+    mine = await alice.send(room_id, thread_reply(root, "from alice"))
+    await bob.send(room_id, thread_reply(root, "from bob"))
+    await alice.request(
+        "PUT", f"/_matrix/client/v3/user/{q(alice.user_id or '')}/account_data/m.ignored_user_list",
+        {"ignored_users": {bob.user_id: {}}},
+    )
+    event = await alice.request("GET", f"/_matrix/client/v3/rooms/{q(room_id)}/event/{q(root)}")
+    thread = event["unsigned"]["m.relations"]["m.thread"]
+    assert thread["count"] == 1 and thread["latest_event"]["event_id"] == mine
+    for_bob = await bob.request("GET", f"/_matrix/client/v3/rooms/{q(room_id)}/event/{q(root)}")
+    assert for_bob["unsigned"]["m.relations"]["m.thread"]["count"] == 2
