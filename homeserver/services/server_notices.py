@@ -87,8 +87,19 @@ class ServerNoticeService:
             await self.hs.events.send(room_id, self.system_user_id, "m.room.member", {"membership": "invite"}, user_id)
         return room_id
 
-    async def send_notice(self, user_id: str, content: dict[str, Any]) -> str:
-        """Send an m.room.message to the user's notices room; returns the event ID."""
+    async def send_notice(
+        self, user_id: str, content: dict[str, Any], *, admin_id: str | None = None, txn_id: str | None = None
+    ) -> str:
+        """Send an m.room.message to the user's notices room; returns the event ID.
+
+        With ``txn_id`` (PUT /send_server_notice/{txnId}), a retry by the same admin
+        returns the first notice's event ID instead of sending another.
+        """
+        txn = (self.system_user_id, f"admin:{admin_id}", txn_id) if txn_id is not None else None
+        if txn is not None:
+            existing = await self.hs.event_store.get_txn_event(*txn)
+            if existing is not None:
+                return existing
         if not self.hs.is_mine(user_id):
             raise invalid_param("Server notices can only be sent to local users")
         user = await self.hs.account_store.get_user(user_id)
@@ -99,5 +110,5 @@ class ServerNoticeService:
         if not isinstance(content.get("body"), str) or not isinstance(content.get("msgtype"), str):
             raise invalid_param("content needs a string body and msgtype")
         room_id = await self.notice_room_for(user_id)
-        event = await self.hs.events.send(room_id, self.system_user_id, "m.room.message", content)
+        event = await self.hs.events.send(room_id, self.system_user_id, "m.room.message", content, txn=txn)
         return event.event_id

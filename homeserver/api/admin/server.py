@@ -31,10 +31,13 @@ async def server_version(request: web.Request) -> web.Response:
 
 
 @routes.post(SYNAPSE_V1 + "/send_server_notice")
+@routes.put(SYNAPSE_V1 + "/send_server_notice/{txn_id}")
 async def send_server_notice(request: web.Request) -> web.Response:
-    await require_admin(request)
+    requester = await require_admin(request)
     body = await read_model(request, ServerNoticeBody)
-    event_id = await get_hs(request).server_notices.send_notice(body.user_id, body.content)
+    event_id = await get_hs(request).server_notices.send_notice(
+        body.user_id, body.content, admin_id=requester.user_id, txn_id=request.match_info.get("txn_id")
+    )
     return json_response({"event_id": event_id})
 
 
