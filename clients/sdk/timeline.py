@@ -180,6 +180,6 @@ class Timeline:
         while len(self._items) > self.max_items:
             # Drop from the far end of where we are adding.
             _, dropped = self._items.popitem(last=prepended)
-            for key, senders in dropped.reactions.items():
+            for senders in dropped.reactions.values():
                 for reaction_id in senders.values():
                     self._reaction_index.pop(reaction_id, None)

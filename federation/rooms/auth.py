@@ -35,7 +35,6 @@ from federation.rooms.power_levels import (
     ban_level,
     invite_level,
     is_integer,
-    is_room_creator,
     kick_level,
     required_power_level,
     room_creators,

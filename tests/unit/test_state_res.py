@@ -15,9 +15,9 @@ import pytest
 from federation.rooms.events import Event, StateKey
 from federation.rooms.state_res import (
     MissingEventError,
-    is_power_event,
     auth_chain_ids,
     conflicted_state_subgraph,
+    is_power_event,
     iterative_auth_checks,
     mainline_order,
     resolve_state,

@@ -250,7 +250,7 @@ class ChatApp(App[None]):
             call = getattr(client, command.name)(room_id, command.args[0], reason)
             self._spawn(call, f"{command.name.capitalize()}: {command.args[0]}")
         elif command.name == "upload":
-            self._spawn(self._upload(room_id, Path(command.args[0]).expanduser()))
+            self._spawn(self._upload(room_id, Path(command.args[0])))
         elif command.name == "react":
             latest = room.timeline.items[-1] if len(room.timeline) else None
             if latest is None:
@@ -276,7 +276,8 @@ class ChatApp(App[None]):
         self.current_room_id = room_id
 
     async def _upload(self, room_id: str, path: Path) -> None:
-        if not path.is_file():
+        path = await asyncio.to_thread(path.expanduser)
+        if not await asyncio.to_thread(path.is_file):
             raise FileNotFoundError(f"no such file: {path}")
         await self.client.send_file(room_id, path)
         self.notify(f"Sent {path.name}")

@@ -65,7 +65,7 @@ async def send(ctx: Context, args: argparse.Namespace) -> int:
 async def upload(ctx: Context, args: argparse.Namespace) -> int:
     client = ctx.logged_in_client()
     path = Path(args.file)
-    if not path.is_file():
+    if not await asyncio.to_thread(path.is_file):
         raise CliError(ExitCode.NOT_FOUND, f"no such file: {path}")
     room_id = await resolve_room(ctx, args.room)
     event_id, uri = await client.send_file(room_id, path)
