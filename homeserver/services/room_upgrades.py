@@ -84,6 +84,21 @@ class RoomUpgradeService:
             await self.hs.push_settings.copy_room_rules(old_room_id, new_room_id, local_members)
         return new_room_id
 
+    async def carry_over_settings(self, user_id: str, room_id: str) -> None:
+        """On joining (or creating) a room that replaces another: the user's push rules about
+        the old room also apply to the new one.
+
+        spec: modules/room_upgrades.md — "When a user joins the new room, the server should
+        automatically transfer/replicate some of the user's personalized settings such as
+        notifications". Covers manual upgrades and upgrades made on other servers.
+        """
+        room = await self.hs.events.get_room(room_id)
+        if room is None:
+            return
+        predecessor = room.create_event.content.get("predecessor")
+        if isinstance(predecessor, dict) and isinstance(predecessor.get("room_id"), str):
+            await self.hs.push_settings.copy_room_rules(predecessor["room_id"], room_id, [user_id])
+
     def _check_may_tombstone(self, room: RoomState, user_id: str) -> None:
         # spec: step 1, "Checks that the user has permission to send m.room.tombstone events".
         pl = _power_levels(room)

@@ -158,6 +158,8 @@ class RoomService:
             await self.invite(creator, room_id, user_id, is_direct=bool(body.get("is_direct")))
         if visibility == "public":
             await self.store.set_public(room_id, True)
+        if "predecessor" in creation_content:  # a "manual" room upgrade
+            await self.hs.room_upgrades.carry_over_settings(creator, room_id)
         return room_id
 
     async def _profile(self, user_id: str) -> dict[str, Any]:
@@ -218,11 +220,14 @@ class RoomService:
             extra["reason"] = reason
         if room is None or not self.server_in_room(room):
             # spec: server-server-api.md, "Joining Rooms" — through a resident server.
-            return await self.hs.federated_membership.join(user_id, room_id, candidates, extra)
+            joined = await self.hs.federated_membership.join(user_id, room_id, candidates, extra)
+            await self.hs.room_upgrades.carry_over_settings(user_id, joined)
+            return joined
         if room.membership(user_id) == "join":
             return room_id  # idempotent, as Synapse
         extra.update(await restricted_join_content(self.hs, room, user_id))
         await self._membership(room_id, user_id, user_id, "join", extra)
+        await self.hs.room_upgrades.carry_over_settings(user_id, room_id)
         return room_id
 
     async def leave(self, user_id: str, room_id: str, reason: str | None = None) -> None:

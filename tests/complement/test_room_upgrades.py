@@ -6,10 +6,12 @@ rooms/v12.md (additional creators, room ID = create event hash).
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 import pytest
 
+from tests.federation.harness import federated_homeservers
 from tests.http_client import MatrixHttp, q
 
 V3 = "/_matrix/client/v3"
@@ -156,3 +158,54 @@ async def test_upgrade_to_v12_sets_creators_and_strips_them_from_power_levels(
     for user_id in others:
         if user_id in pl["users"]:
             assert new_pl["users"][user_id] == pl["users"][user_id]
+
+
+async def set_room_rule(client: MatrixHttp, room_id: str) -> None:
+    await client.request("PUT", f"{V3}/pushrules/global/room/{q(room_id)}", {"actions": ["dont_notify"]})
+
+
+async def has_room_rule(client: MatrixHttp, room_id: str) -> bool:
+    status, _ = await client.status_of("GET", f"{V3}/pushrules/global/room/{q(room_id)}")
+    return status == 200
+
+
+async def manual_upgrade(client: MatrixHttp, old: str) -> str:
+    """A client-side upgrade: a new room naming its predecessor, then a tombstone in the old one."""
+    new = await client.create_room(room_version="11", preset="public_chat",
+                                   creation_content={"predecessor": {"room_id": old}})
+    await client.send_state(old, "m.room.tombstone", {"body": "moved", "replacement_room": new})
+    return new
+
+
+# Complement: TestPushRuleRoomUpgrade / manually upgrading a room carries over existing push rules for local users
+async def test_manual_upgrade_carries_push_rules_on_create_and_join(homeserver) -> None:
+    alice = await homeserver.register("alice")
+    bob = await homeserver.register("bob")
+    old = await alice.create_room(room_version="10", preset="public_chat")
+    await bob.join(old)
+    for client in (alice, bob):
+        await set_room_rule(client, old)
+    new = await manual_upgrade(alice, old)
+    assert await has_room_rule(alice, new)
+    assert not await has_room_rule(bob, new)
+    await bob.join(new)
+    assert await has_room_rule(bob, new)
+
+
+# Complement: TestPushRuleRoomUpgrade / joining a remote upgraded room carries over existing push rules
+# + joining a remote manually upgraded room carries over existing push rules
+@pytest.mark.parametrize("manual", [False, True])
+async def test_joining_a_remotely_upgraded_room_carries_push_rules(tmp_path: Path, manual: bool) -> None:
+    async with federated_homeservers(tmp_path, 2) as (hs1, hs2):
+        alice = await hs1.register("alice")
+        bob = await hs2.register("bob")
+        old = await alice.create_room(room_version="10", preset="public_chat")
+        await bob.request("POST", f"{V3}/join/{q(old)}", {}, params={"via": hs1.server_name})
+        await set_room_rule(bob, old)
+        if manual:
+            new = await manual_upgrade(alice, old)
+        else:
+            new = (await upgrade(alice, old, {"new_version": "11"}))["replacement_room"]
+        assert not await has_room_rule(bob, new)
+        await bob.request("POST", f"{V3}/join/{q(new)}", {}, params={"via": hs1.server_name})
+        assert await has_room_rule(bob, new)
