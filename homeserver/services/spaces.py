@@ -252,7 +252,7 @@ class SpaceHierarchyService:
         if room is None or not self._known_locally(room):
             raise MatrixError("M_NOT_FOUND", 404, "Unknown room")
         summary = self.local_summary(room)
-        if not self._server_may_see(summary, room, origin):
+        if not await self._server_may_see(summary, room, origin):
             raise MatrixError("M_FORBIDDEN", 403, "The requesting server may not view this room")
         children: list[dict[str, Any]] = []
         inaccessible: list[str] = []
@@ -263,19 +263,30 @@ class SpaceHierarchyService:
             if child_room is None or not self._known_locally(child_room):
                 continue  # we cannot describe it: leave it out entirely (spec)
             child_summary = self.local_summary(child_room)
-            if self._server_may_see(child_summary, child_room, origin):
+            if await self._server_may_see(child_summary, child_room, origin):
                 children.append(child_summary)
             else:
                 inaccessible.append(child["state_key"])
         return {"room": summary, "children": children, "inaccessible_children": inaccessible}
 
+    async def _server_may_see(self, summary: dict[str, Any], room: RoomState, origin: str) -> bool:
+        """Whether ``origin`` has a viable way to peek or join (spec: inaccessible_children)."""
+        if summary_is_open(summary) or self._server_has_member(room, origin, ("join", "invite")):
+            return True
+        # Restricted: viable when the origin has a member in an allowed room, which we can only
+        # tell for allowed rooms held here (as Synapse; the requesting server then filters
+        # for its own users).
+        for allowed_id in summary.get("allowed_room_ids", []):
+            allowed = await self.hs.events.get_room(allowed_id)
+            if allowed is not None and self._server_has_member(allowed, origin, ("join",)):
+                return True
+        return False
+
     @staticmethod
-    def _server_may_see(summary: dict[str, Any], room: RoomState, origin: str) -> bool:
-        if summary_is_open(summary) or summary.get("allowed_room_ids"):
-            return True  # restricted: the requesting server filters for its users
-        suffix = ":" + origin
+    def _server_has_member(room: RoomState, server: str, memberships: tuple[str, ...]) -> bool:
+        suffix = ":" + server
         return any(
             etype == "m.room.member" and (state_key or "").endswith(suffix)
-            and ev.content.get("membership") in ("join", "invite")
+            and ev.content.get("membership") in memberships
             for (etype, state_key), ev in room.state.items()
         )

@@ -6,9 +6,11 @@ room_summary.yaml.
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 from tests.conftest import RunningHomeserver
+from tests.federation.harness import federated_homeservers
 from tests.http_client import MatrixHttp, q
 
 
@@ -116,3 +118,28 @@ async def test_room_summary_without_a_token_shows_only_open_rooms(homeserver: Ru
     assert (status, body["errcode"]) == (404, "M_NOT_FOUND")
     status, body = await summary(anonymous, "not-a-room")
     assert status == 400
+
+
+async def test_remote_restricted_child_shows_once_its_server_sees_the_requesters_in_the_space(
+    tmp_path: Path,
+) -> None:
+    # Complement: TestRestrictedRoomsSpacesSummaryFederation
+    async with federated_homeservers(tmp_path, 2) as (hs1, hs2):
+        alice = await hs1.register("alice")
+        charlie = await hs1.register("charlie")
+        bob = await hs2.register("bob")
+        space = await create_space(alice, "Space", preset="public_chat")
+        restricted = await bob.create_room(name="members of the space", initial_state=[{
+            "type": "m.room.join_rules",
+            "content": {"join_rule": "restricted", "allow": [{"type": "m.room_membership", "room_id": space}]},
+        }])
+        await add_child(alice, space, restricted, hs2.server_name)
+        # hs2 is not in the space: it cannot tell hs1 has members there, so nobody sees the child.
+        assert await hierarchy_ids(alice, space) == [space]
+
+        await bob.request("POST", f"/_matrix/client/v3/join/{q(space)}", {},
+                          params={"server_name": hs1.server_name})
+        assert await hierarchy_ids(alice, space) == [space, restricted]
+        assert await hierarchy_ids(charlie, space) == [space]  # not a member of the space
+        await charlie.join(space)
+        assert await hierarchy_ids(charlie, space) == [space, restricted]
