@@ -393,6 +393,14 @@ class SyncService:
         timeline, limited = await self._room_events(
             room, since_events, upto, req.filter.timeline_limit, req
         )
+        # State as at the start of the timeline (spec: sync.yaml LeftRoom "state"): needed when
+        # the timeline does not reach back to what the client knew, and when it is empty
+        # (e.g. timeline limit 0), where it is the state as at the leave.
+        state_events: list[Event] = []
+        if limited or not timeline:
+            state_events = await self._state_for_timeline(
+                room, req, since_events, timeline, upto, req.full_state
+            )
         return {
             "timeline": {
                 "events": await self._format_timeline(timeline, now, req),
@@ -401,7 +409,7 @@ class SyncService:
                     events=((timeline[0].stream_ordering or 1) - 1) if timeline else upto
                 ).serialize(),
             },
-            "state": {"events": []},
+            "state": {"events": [self._format(e, now) for e in state_events]},
         }
 
     async def _format_timeline(self, events: list[Event], now: int, req: SyncRequest) -> list[dict[str, Any]]:

@@ -136,11 +136,6 @@ async def test_left_room_timeline_holds_only_history_from_before_the_leave(
     assert "after" not in values
 
 
-@pytest.mark.xfail(
-    reason="/sync leave section with timeline limit 0 has empty state instead of the state at the leave"
-    " (services/sync.py, owner PERF)",
-    strict=True,
-)
 async def test_left_room_with_empty_timeline_has_state_as_at_the_leave(homeserver: RunningHomeserver) -> None:
     # Complement: TestArchivedRoomsHistory / timeline is empty (initial sync)
     _, bob, room_id, _, _ = await archived_room(homeserver)
