@@ -10,11 +10,13 @@ from __future__ import annotations
 import asyncio
 import json
 from collections.abc import Awaitable, Callable
+from pathlib import Path
 from typing import Any
 
 import pytest
 
 from tests.conftest import RunningHomeserver
+from tests.federation.harness import federated_homeservers
 from tests.http_client import MatrixHttp, q
 from tests.integration.sync_waiting import ephemeral_of, joined_room, sync_until
 from tests.integration.test_push_rules_api import RULES, push_rules_event
@@ -137,3 +139,32 @@ async def test_thread_replies_count_in_unread_thread_notifications(homeserver: R
     plain = joined_room(await alice.sync(), room_id)
     assert "unread_thread_notifications" not in plain
     assert plain["unread_notifications"]["notification_count"] == 2
+
+
+async def test_remote_users_unthreaded_receipt_wins_over_their_threaded_one(tmp_path: Path) -> None:
+    # Complement: TestThreadReceiptsInSyncMSC4102 (remote user, over federation)
+    async with federated_homeservers(tmp_path, 2) as (hs1, hs2):
+        alice = await hs1.register("alice")
+        bob = await hs2.register("bob")
+        room_id = await alice.create_room(preset="public_chat")
+        await bob.request("POST", f"/_matrix/client/v3/join/{q(room_id)}", {},
+                          params={"server_name": hs1.server_name})
+        root = await alice.send(room_id, "root")
+        reply = await alice.send(room_id, {
+            "msgtype": "m.text", "body": "reply", "m.relates_to": {"rel_type": "m.thread", "event_id": root},
+        })
+        await sync_until(bob, None, lambda r: any(
+            e["event_id"] == reply for e in joined_room(r, room_id).get("timeline", {}).get("events", [])
+        ))
+        receipt = f"{V3}/rooms/{q(room_id)}/receipt/m.read/{q(reply)}"
+        await bob.request("POST", receipt, {"thread_id": root})
+        await bob.request("POST", receipt, {})
+
+        def unthreaded_receipt_of_bob(response: dict[str, Any]) -> bool:
+            for event in ephemeral_of(response, room_id, "m.receipt"):
+                entry = event["content"].get(reply, {}).get("m.read", {}).get(bob.user_id)
+                if entry is not None and "thread_id" not in entry:
+                    return True
+            return False
+
+        await sync_until(alice, None, unthreaded_receipt_of_bob, within=20.0)
