@@ -127,3 +127,18 @@ async def test_thumbnail_of_a_local_png_is_a_decodable_image(homeserver: Running
     assert resp.headers["Content-Type"] in ("image/png", "image/jpeg")
     thumbnail = Image.open(io.BytesIO(data))
     assert max(thumbnail.size) >= 32 and thumbnail.size[0] <= 200
+
+
+async def test_media_without_a_file_name_round_trips_locally_and_over_federation(tmp_path: Path) -> None:
+    # Complement: TestMediaWithoutFileName, TestMediaWithoutFileNameCSMediaV1
+    async with federated_homeservers(tmp_path, 2) as (hs1, hs2):
+        alice = await hs1.register("alice")
+        bob = await hs2.register("bob")
+        data = b"no name at all"
+        uri = await upload(alice, data, content_type="text/plain", filename=None)
+        for client in (alice, bob):
+            for endpoint, prefix in DOWNLOADS.items():
+                resp, body = await get_raw(client, prefix + mxc_path(uri), auth=endpoint == "client v1")
+                assert resp.status == 200 and body == data
+                assert resp.headers["Content-Type"].startswith("text/plain")
+                assert disposition(resp.headers["Content-Disposition"])[1] is None
