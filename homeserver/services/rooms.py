@@ -225,7 +225,16 @@ class RoomService:
             return joined
         if room.membership(user_id) == "join":
             return room_id  # idempotent, as Synapse
-        extra.update(await restricted_join_content(self.hs, room, user_id))
+        try:
+            extra.update(await restricted_join_content(self.hs, room, user_id))
+        except MatrixError as e:
+            if e.errcode != "M_UNABLE_TO_GRANT_JOIN":
+                raise
+            # spec: server-server-api.md "Restricted rooms" — no one here may vouch for the
+            # join, so a resident server whose users can is asked (make_join/send_join).
+            joined = await self.hs.federated_membership.join(user_id, room_id, candidates, extra)
+            await self.hs.room_upgrades.carry_over_settings(user_id, joined)
+            return joined
         await self._membership(room_id, user_id, user_id, "join", extra)
         await self.hs.room_upgrades.carry_over_settings(user_id, room_id)
         return room_id

@@ -123,3 +123,38 @@ async def test_server_without_local_creator_authorises_with_a_local_inviter(
         await wait_for_membership(alice, room, charlie.user_id or "", "join")
         member = await alice.get_state(room, "m.room.member", charlie.user_id or "")
         assert member["join_authorised_via_users_server"] == bob.user_id
+
+
+# Complement: TestRestrictedRoomsRemoteJoinLocalUser (+ InMSC3787Room)
+async def test_server_in_room_without_inviter_joins_its_user_through_a_resident(
+    tmp_path: Path, join_rule: str
+) -> None:
+    async with federated_homeservers(tmp_path, 2) as (hs1, hs2):
+        charlie = await hs2.register("charlie")
+        alice = await hs1.register("alice")
+        bob = await hs1.register("bob")
+        allowed = await charlie.create_room(preset="public_chat", room_version="10")
+        room = await charlie.create_room(
+            preset="private_chat", room_version="10", power_level_content_override={"invite": 50},
+            initial_state=[{"type": "m.room.join_rules", "content": {
+                "join_rule": join_rule, "allow": [{"type": "m.room_membership", "room_id": allowed}]}}],
+        )
+        for user in (bob, alice):
+            await join(user, allowed, hs2.server_name)
+        await join(bob, room, hs2.server_name)
+        await wait_for_membership(charlie, room, bob.user_id or "", "join")
+        # hs1 is in the room now, but Bob may not invite: hs1 must ask hs2 to authorise Alice.
+        await join(alice, room, hs2.server_name)
+        await wait_for_membership(charlie, room, alice.user_id or "", "join")
+        member = await charlie.get_state(room, "m.room.member", alice.user_id or "")
+        assert member["join_authorised_via_users_server"] == charlie.user_id
+        # The room stays live on hs1: both local members are joined, a message from Bob reaches Charlie.
+        joined_here = await bob.request("GET", f"{V3}/rooms/{q(room)}/joined_members")
+        assert {alice.user_id, bob.user_id, charlie.user_id} <= set(joined_here["joined"])
+        event_id = await bob.send(room, "still here")
+        from tests.integration.sync_waiting import sync_until
+
+        await sync_until(charlie, None, lambda r: any(
+            e["event_id"] == event_id
+            for e in r.get("rooms", {}).get("join", {}).get(room, {}).get("timeline", {}).get("events", [])
+        ), within=15.0)
