@@ -158,3 +158,31 @@ async def test_server_in_room_without_inviter_joins_its_user_through_a_resident(
             e["event_id"] == event_id
             for e in r.get("rooms", {}).get("join", {}).get(room, {}).get("timeline", {}).get("events", [])
         ), within=15.0)
+
+
+# Complement: TestRestrictedRoomsRemoteJoinFailOver (+ InMSC3787Room)
+async def test_restricted_join_fails_over_to_a_server_that_can_authorise(tmp_path: Path, join_rule: str) -> None:
+    async with federated_homeservers(tmp_path, 3) as (hs1, hs2, hs3):
+        alice = await hs1.register("alice")
+        bob = await hs2.register("bob")
+        charlie = await hs3.register("charlie")
+        allowed = await alice.create_room(preset="public_chat", room_version="12")
+        room = await alice.create_room(
+            preset="private_chat", room_version="12", power_level_content_override={"invite": 50},
+            initial_state=[{"type": "m.room.join_rules", "content": {
+                "join_rule": join_rule, "allow": [{"type": "m.room_membership", "room_id": allowed}]}}],
+        )
+        await join(bob, allowed, hs1.server_name)
+        await join(bob, room, hs1.server_name)
+        await wait_for_membership(alice, room, bob.user_id or "", "join")
+        await join(charlie, allowed, hs1.server_name)
+        # hs2 is resident but has no user who may invite: it cannot authorise Charlie (a v12 room ID
+        # names no server, so nothing else is tried).
+        status, _ = await charlie.status_of("POST", f"{V3}/join/{q(room)}", body={},
+                                            params={"via": hs2.server_name})
+        assert status in (400, 403)
+        params = [("via", hs2.server_name), ("via", hs1.server_name)]
+        await charlie.request("POST", f"{V3}/join/{q(room)}", {}, params=params)  # type: ignore[arg-type]
+        await wait_for_membership(alice, room, charlie.user_id or "", "join")
+        member = await alice.get_state(room, "m.room.member", charlie.user_id or "")
+        assert member["join_authorised_via_users_server"] == alice.user_id
