@@ -234,6 +234,10 @@ class Homeserver:
         self.server_notices = ServerNoticeService(self, self.admin_store)
         self.default_rooms = DefaultRoomsService(self)
         self.reports = ContentReportService(self, self.admin_store)
+        from homeserver.services.room_purge import RoomPurgeService
+        from homeserver.storage.room_purge import RoomPurgeStore
+
+        self.room_purge = RoomPurgeService(self, RoomPurgeStore(self.db))
         # Set by the runner; POST /_parley/admin/v1/shutdown sets it.
         self.shutdown_requested: asyncio.Event | None = getattr(self, "shutdown_requested", None)
 
@@ -249,6 +253,7 @@ class Homeserver:
             return
         self._started = False
         self.notifier.shutdown()
+        await self.room_purge.stop()
         self.typing.stop()
         await self.presence.stop()
         await self.federation_edus.stop()

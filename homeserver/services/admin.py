@@ -9,7 +9,7 @@ from __future__ import annotations
 import logging
 from typing import TYPE_CHECKING, Any
 
-from homeserver.errors import MatrixError, forbidden, invalid_param, not_found
+from homeserver.errors import forbidden, invalid_param, not_found
 from homeserver.services.auth import Requester
 from homeserver.services.event_format import client_event
 from homeserver.storage.accounts import UserRecord
@@ -47,8 +47,6 @@ class AdminService:
     def __init__(self, hs: Homeserver, store: AdminStore) -> None:
         self.hs = hs
         self.store = store
-        # delete_id -> outcome of DELETE /_synapse/admin/v2/rooms (kept until restart).
-        self.deletions: dict[str, dict[str, Any]] = {}
 
     # --- users -----------------------------------------------------------------------------
     def user_json(self, user: UserRecord) -> dict[str, Any]:
@@ -189,38 +187,6 @@ class AdminService:
     async def room_state(self, room_id: str) -> dict[str, Any]:
         room = await self.hs.events.require_room(room_id)
         return {"state": [client_event(ev) for ev in room.state.values()]}
-
-    async def delete_room(self, room_id: str, admin: str, *, block: bool, message: str | None) -> dict[str, Any]:
-        """Shut a room down: every local member leaves, aliases go, re-joins are refused if ``block``.
-
-        The room's history is kept (no purge).
-        """
-        room = await self.hs.events.require_room(room_id)
-        if block:
-            await self.hs.moderation.set_blocked(room_id, True, admin)
-        kicked: list[str] = []
-        failed: list[str] = []
-        for user_id in room.members_with("join", "invite", "knock"):
-            if not self.hs.is_mine(user_id):
-                failed.append(user_id)
-                continue
-            content: dict[str, Any] = {"membership": "leave"}
-            if message:
-                content["reason"] = message
-            try:
-                # A local user's own leave is always allowed by the auth rules.
-                await self.hs.events.send(room_id, user_id, "m.room.member", content, user_id)
-                kicked.append(user_id)
-            except MatrixError as e:
-                logger.warning("could not remove %s from %s: %s", user_id, room_id, e)
-                failed.append(user_id)
-        aliases = await self.hs.room_store.get_aliases_for_room(room_id)
-        for alias in aliases:
-            await self.hs.room_store.delete_alias(alias)
-        await self.hs.room_store.set_public(room_id, False)
-        logger.info("admin %s shut down room %s (block=%s)", admin, room_id, block)
-        return {"kicked_users": kicked, "failed_to_kick_users": failed, "local_aliases": aliases,
-                "new_room_id": None}
 
     async def messages_since(self, room_id: str, since_ts: int, limit: int) -> dict[str, Any]:
         await self.hs.events.require_room(room_id)

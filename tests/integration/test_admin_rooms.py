@@ -3,6 +3,8 @@ messages since a time, rooms created by an admin, and content reports."""
 
 from __future__ import annotations
 
+import asyncio
+
 import pytest
 
 from tests.conftest import RunningHomeserver
@@ -62,11 +64,15 @@ async def test_room_details_members_and_state(admin: MatrixHttp, alice: MatrixHt
 
 
 async def test_delete_room_removes_everyone_and_blocks_rejoins(
-    admin: MatrixHttp, alice: MatrixHttp, bob: MatrixHttp
+    homeserver: RunningHomeserver, admin: MatrixHttp, alice: MatrixHttp, bob: MatrixHttp
 ) -> None:
     room_id = await alice.create_room(preset="public_chat", room_alias_name="doomed")
     await bob.join(room_id)
-    started = await admin.request("DELETE", f"{S2}/rooms/{q(room_id)}", {"block": True, "message": "Closed"})
+    # Without purge the room's history stays (purging: tests/integration/test_admin_room_purge.py).
+    started = await admin.request(
+        "DELETE", f"{S2}/rooms/{q(room_id)}", {"block": True, "message": "Closed", "purge": False}
+    )
+    await asyncio.wait_for(homeserver.hs.room_purge.wait_idle(), 30)
     status = await admin.request("GET", f"{S2}/rooms/delete_status/{started['delete_id']}")
     assert status["status"] == "complete"
     assert sorted(status["shutdown_room"]["kicked_users"]) == ["@alice:localhost", "@bob:localhost"]

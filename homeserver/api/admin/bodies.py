@@ -38,6 +38,7 @@ class DeleteRoomBody(_Body):
     purge: StrictBool = True
     message: StrictStr | None = None
     new_room_user_id: StrictStr | None = None
+    room_name: StrictStr | None = None
     force_purge: StrictBool = False
 
 

@@ -2,16 +2,14 @@
 
 from __future__ import annotations
 
-import secrets
-from typing import Any
-
 from aiohttp import web
 
 from homeserver.api.admin.auth import PARLEY_V1, SYNAPSE_V1, SYNAPSE_V2, require_admin
 from homeserver.api.admin.bodies import AdminCreateRoomBody, BlockRoomBody, DeleteRoomBody
 from homeserver.api.request import get_hs, parse_model, query_int, read_json_object, read_model
 from homeserver.api.response import json_response
-from homeserver.errors import MatrixError, invalid_param, missing_param, not_found
+from homeserver.errors import invalid_param, missing_param, not_found
+from homeserver.services.room_purge import RoomDeletion
 from schemas.client.rooms import CreateRoomBody
 
 routes = web.RouteTableDef()
@@ -50,37 +48,34 @@ async def room_state(request: web.Request) -> web.Response:
     return json_response(await get_hs(request).admin.room_state(request.match_info["room_id"]))
 
 
-async def _shut_down_room(request: web.Request) -> dict[str, Any]:
+async def _deletion_request(request: web.Request) -> tuple[str, str, RoomDeletion]:
     requester = await require_admin(request)
     body = await read_model(request, DeleteRoomBody, allow_empty=True)
-    if body.new_room_user_id is not None:
-        raise MatrixError("M_UNRECOGNIZED", 400, "new_room_user_id is not supported")
-    return await get_hs(request).admin.delete_room(
-        request.match_info["room_id"], requester.user_id, block=body.block, message=body.message
+    options = RoomDeletion(
+        block=body.block, purge=body.purge, force_purge=body.force_purge, message=body.message,
+        new_room_user_id=body.new_room_user_id, room_name=body.room_name,
     )
+    return request.match_info["room_id"], requester.user_id, options
 
 
 @routes.delete(SYNAPSE_V1 + "/rooms/{room_id}")
 async def delete_room_v1(request: web.Request) -> web.Response:
-    return json_response(await _shut_down_room(request))
+    room_id, admin, options = await _deletion_request(request)
+    return json_response(await get_hs(request).room_purge.delete_room(room_id, admin, options))
 
 
 @routes.delete(SYNAPSE_V2 + "/rooms/{room_id}")
 async def delete_room_v2(request: web.Request) -> web.Response:
-    result = await _shut_down_room(request)
-    # Synapse runs this in the background; here it has finished when we answer.
-    delete_id = secrets.token_urlsafe(12)
-    get_hs(request).admin.deletions[delete_id] = {
-        "delete_id": delete_id, "room_id": request.match_info["room_id"], "status": "complete",
-        "shutdown_room": result,
-    }
+    room_id, admin, options = await _deletion_request(request)
+    # Runs in the background, as Synapse's; progress through delete_status.
+    delete_id = await get_hs(request).room_purge.start_deletion(room_id, admin, options)
     return json_response({"delete_id": delete_id})
 
 
 @routes.get(SYNAPSE_V2 + "/rooms/delete_status/{delete_id}")
 async def delete_status(request: web.Request) -> web.Response:
     await require_admin(request)
-    found = get_hs(request).admin.deletions.get(request.match_info["delete_id"])
+    found = get_hs(request).room_purge.status(request.match_info["delete_id"])
     if found is None:
         raise not_found("delete id not found")
     return json_response(found)
@@ -89,8 +84,7 @@ async def delete_status(request: web.Request) -> web.Response:
 @routes.get(SYNAPSE_V2 + "/rooms/{room_id}/delete_status")
 async def room_delete_status(request: web.Request) -> web.Response:
     await require_admin(request)
-    room_id = request.match_info["room_id"]
-    found = [r for r in get_hs(request).admin.deletions.values() if r["room_id"] == room_id]
+    found = get_hs(request).room_purge.statuses_for_room(request.match_info["room_id"])
     if not found:
         raise not_found("No delete task for this room")
     return json_response({"results": found})
