@@ -333,6 +333,12 @@ class EventService:
         """Persist an item applied to ``room`` and run the post-commit hooks."""
         await self._write(room, item)
 
+    async def write_many(self, room: RoomState, items: list[PersistEvent]) -> None:
+        """Persist items applied to ``room`` (in stream order) in one write, then run
+        each one's post-commit hooks in order (a /send transaction's PDUs of a room)."""
+        if items:
+            await self._write(room, *items)
+
     async def apply_redaction(self, room: RoomState, redaction: Event) -> None:
         """Redact the target of an accepted redaction (the caller checked it may)."""
         await self._apply_redaction(room, redaction)
@@ -386,9 +392,9 @@ class EventService:
             membership_updates=membership_updates,
         )
 
-    async def _write(self, room: RoomState, item: PersistEvent) -> None:
+    async def _write(self, room: RoomState, item: PersistEvent, *more: PersistEvent) -> None:
         try:
-            await self.store.persist([item])
+            await self.store.persist([item, *more])
         except Exception:
             # The in-memory room moved ahead of the database: drop it so the next
             # use reloads the truth from storage.
@@ -396,17 +402,18 @@ class EventService:
             self._rooms.pop(room.room_id, None)
             self._user_rooms.clear()
             raise
-        stream = item.event.stream_ordering
-        assert stream is not None
-        if stream > self.persisted_stream:
-            self.persisted_stream = stream
-        self.hs.relations.on_persisted(item.event)
-        for listener in self._persist_listeners:
-            try:
-                listener(room, item.event)
-            except Exception:
-                logger.exception("persist listener %r failed on %s", listener, item.event.event_id)
-        self.hs.notifier.on_room_event(room, item.event)
+        for written in (item, *more):
+            stream = written.event.stream_ordering
+            assert stream is not None
+            if stream > self.persisted_stream:
+                self.persisted_stream = stream
+            self.hs.relations.on_persisted(written.event)
+            for listener in self._persist_listeners:
+                try:
+                    listener(room, written.event)
+                except Exception:
+                    logger.exception("persist listener %r failed on %s", listener, written.event.event_id)
+            self.hs.notifier.on_room_event(room, written.event)
 
     # --- redactions ------------------------------------------------------------------
     async def _apply_redaction(self, room: RoomState, redaction: Event) -> None:

@@ -22,10 +22,16 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections import OrderedDict
 from collections.abc import Awaitable, Callable, Sequence
 from typing import TYPE_CHECKING, Any
 
-from federation.rooms.auth import AuthError, check_auth_rules, check_event_against_auth_events
+from federation.rooms.auth import (
+    AuthError,
+    auth_types_for_event,
+    check_auth_rules,
+    check_event_against_auth_events,
+)
 from federation.rooms.events import Event, StateKey
 from federation.rooms.power_levels import user_power_level
 from federation.rooms.versions import RoomVersion, get_room_version
@@ -40,6 +46,7 @@ from homeserver.services.federated_graph import (
 from homeserver.services.federated_pdus import InvalidPdu, event_from_pdu
 from homeserver.services.federated_state import MissingAuthEvents, StateIds, resolve_state_sets
 from homeserver.services.room_state import RoomState
+from homeserver.storage.events import GraphFlags, PersistEvent
 
 if TYPE_CHECKING:
     from homeserver.server import Homeserver
@@ -49,6 +56,7 @@ logger = logging.getLogger(__name__)
 # spec: "Backfilling and retrieving missing events" — a small window first.
 MISSING_EVENTS_LIMIT = 20
 COMMIT_ATTEMPTS = 5
+STATE_GROUPS_REMEMBERED = 10_000
 
 SignatureVerifier = Callable[[Event], Awaitable[None]]
 
@@ -68,6 +76,8 @@ class FederatedEventHandler:
         self.verify_signatures: SignatureVerifier = self._verify_with_keyring
         self.graph = FederatedGraphWriter(self)
         self._room_locks: dict[str, asyncio.Lock] = {}
+        # event ID -> state group after it, for events accepted here (see _apply_if_linear)
+        self._state_group_after: OrderedDict[str, int] = OrderedDict()
 
     async def _verify_with_keyring(self, event: Event) -> None:
         keyring = getattr(self.hs, "keyring", None)
@@ -85,6 +95,8 @@ class FederatedEventHandler:
     async def on_receive_pdus(self, origin: str, pdus: Sequence[Any]) -> dict[str, str | None]:
         """PDUs of a /send transaction: event_id -> None when accepted, else the error."""
         results: dict[str, str | None] = {}
+        run: list[Event] = []  # consecutive PDUs of one room, handled together
+        run_room_id: str | None = None
         for raw in pdus:
             room_id = raw.get("room_id") if isinstance(raw, dict) else None
             room = await self.events.get_room(room_id) if isinstance(room_id, str) else None
@@ -98,14 +110,146 @@ class FederatedEventHandler:
             except InvalidPdu as e:
                 logger.info("dropping invalid PDU from %s in %s: %s", origin, room.room_id, e)
                 continue
-            try:
-                async with self.room_lock(room.room_id):
-                    await self._process_new_event(origin, room, event, fetch_gaps=True)
-                results[event.event_id] = None
-            except MatrixError as e:
-                logger.info("PDU %s from %s not accepted: %s", event.event_id, origin, e.message)
-                results[event.event_id] = e.message
+            if run and run_room_id != room.room_id:
+                assert run_room_id is not None
+                await self._receive_room_pdus(origin, run_room_id, run, results)
+                run = []
+            run_room_id = room.room_id
+            run.append(event)
+        if run:
+            assert run_room_id is not None
+            await self._receive_room_pdus(origin, run_room_id, run, results)
         return results
+
+    async def _receive_room_pdus(
+        self, origin: str, room_id: str, events: list[Event], results: dict[str, str | None]
+    ) -> None:
+        """One room's PDUs, in order, under the room lock.
+
+        The common case is a linear stream: each PDU's only prev event is the room's
+        single forward extremity, so the state before it is the room's current state
+        (no state resolution, no soft-fail question) and every check runs against the
+        in-memory ``RoomState``. Such PDUs are applied one after another without an
+        await and written together in one persist write. Any PDU the in-memory checks
+        cannot accept (a fork, a gap, unknown auth events, an auth failure) goes
+        through the full pipeline (``_process_new_event``), which decides exactly as
+        if no fast path existed; the already applied PDUs are written first.
+        """
+        async with self.room_lock(room_id):
+            pending = list(events)
+            verified: set[str] = set()
+            while pending:
+                graph = await self.store.get_graph_flags(
+                    list(dict.fromkeys(i for e in pending for i in (e.event_id, *e.prev_event_ids)))
+                )
+                checked: list[Event] = []
+                for event in pending:
+                    known = graph.get(event.event_id)
+                    if known is not None and _already_judged(known):
+                        results[event.event_id] = None  # as _process_new_event: nothing to do
+                        continue
+                    if event.event_id not in verified:
+                        try:
+                            await self.check_signatures(event)  # spec: step 2, needs no room state
+                        except MatrixError as e:
+                            logger.info("PDU %s from %s not accepted: %s", event.event_id, origin, e.message)
+                            results[event.event_id] = e.message
+                            continue
+                        verified.add(event.event_id)
+                    checked.append(event)
+                room = await self.events.get_room(room_id)
+                if room is None:
+                    for event in checked:
+                        results[event.event_id] = "Unknown room"
+                    return
+                # From here to the write: no await, so local sends cannot interleave.
+                items: list[PersistEvent] = []
+                for event in checked:
+                    item = self._apply_if_linear(room, event, graph)
+                    if item is None:
+                        break
+                    items.append(item)
+                    if event.type == "m.room.redaction":
+                        break  # its target may be among the items: redact after the write
+                await self.events.write_many(room, items)
+                for item in items:
+                    results[item.event.event_id] = None
+                    if item.event.type == "m.room.redaction":
+                        await self._maybe_redact(room, item.event)
+                rest = checked[len(items):]
+                if rest and not items:
+                    await self._receive_one(origin, rest[0], results, signatures_checked=True)
+                    rest = rest[1:]
+                pending = rest
+
+    async def _receive_one(
+        self, origin: str, event: Event, results: dict[str, str | None], *, signatures_checked: bool
+    ) -> None:
+        """The full receive pipeline for one PDU (the caller holds the room lock)."""
+        room = await self.events.get_room(event.room_id)
+        if room is None:
+            results[event.event_id] = "Unknown room"
+            return
+        try:
+            await self._process_new_event(
+                origin, room, event, fetch_gaps=True, signatures_checked=signatures_checked
+            )
+            results[event.event_id] = None
+        except MatrixError as e:
+            logger.info("PDU %s from %s not accepted: %s", event.event_id, origin, e.message)
+            results[event.event_id] = e.message
+
+    def _apply_if_linear(
+        self, room: RoomState, event: Event, graph: dict[str, GraphFlags]
+    ) -> PersistEvent | None:
+        """Accept and apply an event that extends the room's single forward extremity
+        when the in-memory checks pass; None sends it through the full pipeline.
+
+        spec: server-server-api.md, "Checks performed on receipt of a PDU", steps 4-6:
+        its auth events are the room's current state events (or recent events), the
+        state before it is the current state (its prev event is the only extremity and
+        the room's state group is the state after that event), so the soft-fail check
+        against the current state is the check against the state before it.
+        """
+        if len(room.extremities) != 1 or event.prev_event_ids != room.extremities:
+            return None
+        tip = room.extremities[0]
+        tip_group = self._state_group_after.get(tip)
+        if tip_group is None:
+            flags = graph.get(tip)
+            tip_group = flags.state_group if flags is not None and not flags.outlier else None
+        if tip_group is None or tip_group != room.state_group:
+            return None
+        auth_events = _auth_events_in_memory(room, event)
+        if auth_events is None:
+            return None
+        try:
+            check_event_against_auth_events(
+                event, auth_events, room.create_event, is_signed_by=_carries_signature
+            )
+            check_auth_rules(event, room.state, room.create_event, is_signed_by=_carries_signature)
+        except AuthError:
+            return None  # the full pipeline rejects and stores it
+        if event.is_state and (previous := room.state.get(event.state_tuple)) is not None:
+            event.pdu["unsigned"] = {
+                "replaces_state": previous.event_id,
+                "prev_content": previous.content,
+                "prev_sender": previous.sender,
+            }
+        item = self.graph.apply_linear(room, event)
+        known = graph.get(event.event_id)
+        item.replaces_outlier = known is not None
+        self._note_state_group(event.event_id, item.state_group_after)
+        return item
+
+    def _note_state_group(self, event_id: str, group_after: int | None) -> None:
+        """Remember the state group after an accepted event: the next PDU built on it
+        needs no database read to know that the room's current state follows it."""
+        if group_after is None:
+            return
+        self._state_group_after[event_id] = group_after
+        if len(self._state_group_after) > STATE_GROUPS_REMEMBERED:
+            self._state_group_after.popitem(last=False)
 
     async def persist_remote_event(self, origin: str, pdu: Any) -> Event:
         """Check and add one remote event to its (known) room; raise if not accepted."""
@@ -148,12 +292,14 @@ class FederatedEventHandler:
 
     # --- the receive pipeline ---------------------------------------------------------
     async def _process_new_event(
-        self, origin: str, room: RoomState, event: Event, *, fetch_gaps: bool
+        self, origin: str, room: RoomState, event: Event, *, fetch_gaps: bool,
+        signatures_checked: bool = False,
     ) -> None:
         known = (await self.store.get_graph_flags([event.event_id])).get(event.event_id)
-        if known is not None and (not known.outlier or known.rejected or known.soft_failed):
-            return  # already judged
-        await self.check_signatures(event)
+        if known is not None and _already_judged(known):
+            return
+        if not signatures_checked:
+            await self.check_signatures(event)
         await self.graph.ensure_auth_events(origin, room, event)
         auth_list = list((await self.store.get_events(event.auth_event_ids)).values())
         try:
@@ -266,6 +412,7 @@ class FederatedEventHandler:
             # From here to the write there is no await (like a local send).
             item = self.graph.apply_accepted(room, event, before, new_current, loaded)
             item.replaces_outlier = replaces_outlier
+            self._note_state_group(event.event_id, item.state_group_after)
             await self.events.write(room, item)
             if event.type == "m.room.redaction":
                 await self._maybe_redact(room, event)
@@ -292,6 +439,31 @@ class FederatedEventHandler:
         from homeserver.services.federated_backfill import backfill_room
 
         return await backfill_room(self, room_id, limit)
+
+
+def _already_judged(known: GraphFlags) -> bool:
+    """Stored in the timeline, or rejected or soft-failed: a PDU received again is a no-op."""
+    return not known.outlier or known.rejected is not None or known.soft_failed
+
+
+def _auth_events_in_memory(room: RoomState, event: Event) -> list[Event] | None:
+    """The event's auth events from the room's current state and recent events, or
+    None when one of them is not there (or an ID is listed twice)."""
+    wanted = event.auth_event_ids
+    if len(set(wanted)) != len(wanted):
+        return None
+    found: dict[str, Event] = {}
+    for key in auth_types_for_event(room.version, event.type, event.state_key, event.sender, event.content):
+        candidate = room.state.get(key)
+        if candidate is not None and candidate.event_id in wanted:
+            found[candidate.event_id] = candidate
+    if len(found) < len(wanted):
+        for candidate in room.recent:
+            if candidate.event_id in wanted:
+                found[candidate.event_id] = candidate
+    if len(found) != len(wanted):
+        return None
+    return list(found.values())
 
 
 def _carries_signature(event: Event, server_name: str) -> bool:

@@ -347,6 +347,46 @@ class FederatedGraphWriter:
             replace_current_state=bool(removed), extra_state_groups=groups,
         )
 
+    def apply_linear(self, room: RoomState, event: Event) -> PersistEvent:
+        """``apply_accepted`` for an event whose state before is the room's current state
+        (its prev_events are exactly the room's single forward extremity): the new
+        current state is the state after the event, and nothing else changes. O(1) for
+        message events, like a local send (EventService._apply); no await."""
+        event.stream_ordering = self.events.allocate_stream()
+        before_id = room.state_group
+        after_id = before_id
+        new_group: NewStateGroup | None = None
+        updates: dict[StateKey, str] = {}
+        memberships: list[tuple[str, str, str]] = []
+        if event.is_state:
+            key = event.state_tuple
+            state_after = {k: ev.event_id for k, ev in room.state.items()}
+            state_after[key] = event.event_id
+            after_id = self.events.allocate_state_group()
+            if room.delta_depth >= MAX_DELTA_DEPTH:
+                new_group = NewStateGroup(after_id, room.room_id, None, 0, dict(state_after))
+                room.delta_depth = 0
+            else:
+                room.delta_depth += 1
+                new_group = NewStateGroup(after_id, room.room_id, before_id, room.delta_depth,
+                                          {key: event.event_id})
+            self.state_store.remember(after_id, state_after)
+            room.state[key] = event
+            room.state_group = after_id
+            updates[key] = event.event_id
+            if event.type == "m.room.member" and event.membership is not None:
+                assert event.state_key is not None
+                memberships.append((event.state_key, event.membership, event.event_id))
+                self.events.note_membership(room.room_id, event.state_key, event.membership)
+        room.extremities = [event.event_id]
+        room.max_depth = max(room.max_depth, event.depth)
+        room.add_recent(event)
+        return PersistEvent(
+            event=event, state_group_before=before_id, state_group_after=after_id,
+            new_state_group=new_group, forward_extremities=[event.event_id],
+            current_state_updates=updates, membership_updates=memberships,
+        )
+
     # --- joining a room held by another server -------------------------------------------------
     async def apply_join(
         self,
