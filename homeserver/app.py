@@ -32,6 +32,7 @@ ROUTE_MODULES = [
     "homeserver.api.admin.rooms",
     "homeserver.api.admin.moderation",
     "homeserver.api.admin.server",
+    "homeserver.api.admin.shared_secret_registration",
     "homeserver.api.client.push",
     "homeserver.api.client.search",
     "homeserver.api.client.spaces",

@@ -33,6 +33,8 @@ class RegistrationConfig(_Section):
     # Registrations and logins allowed per client IP per minute, with a burst.
     rate_per_minute: float = Field(default=30.0, gt=0)
     burst: int = Field(default=10, ge=1)
+    # When set, /_synapse/admin/v1/register creates users (and admins) for whoever knows it.
+    shared_secret: str | None = None
 
 
 class LimitsConfig(_Section):
@@ -262,6 +264,9 @@ registration:
   # Registrations/logins allowed per client IP per minute, and the burst above that.
   rate_per_minute: 30
   burst: 10
+  # Secret for Synapse-style shared-secret registration (/_synapse/admin/v1/register);
+  # unset: that endpoint is off.
+  # shared_secret: "a long random string"
 
 limits:
   max_request_body_bytes: 1048576

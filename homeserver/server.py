@@ -224,6 +224,7 @@ class Homeserver:
         from homeserver.services.registration_tokens import RegistrationTokenService
         from homeserver.services.reports import ContentReportService
         from homeserver.services.server_notices import ServerNoticeService
+        from homeserver.services.shared_secret_registration import SharedSecretRegistration
         from homeserver.storage.admin import AdminStore
 
         self.admin_store = AdminStore(self.db)
@@ -232,6 +233,7 @@ class Homeserver:
         self.ip_bans = IpBanService(self, self.admin_store)
         self.registration_tokens = RegistrationTokenService(self, self.admin_store)
         self.server_notices = ServerNoticeService(self, self.admin_store)
+        self.shared_secret_registration = SharedSecretRegistration(self)
         self.default_rooms = DefaultRoomsService(self)
         self.reports = ContentReportService(self, self.admin_store)
         from homeserver.services.room_purge import RoomPurgeService

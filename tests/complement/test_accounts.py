@@ -7,11 +7,19 @@ pusher}.yaml; client-server-api/_index.md "Unknown endpoints" (404/405 M_UNRECOG
 
 from __future__ import annotations
 
+import hashlib
+import hmac
 import re
+from collections.abc import AsyncIterator
+from typing import Any
 
+import pytest
+from aiohttp import ClientSession
+
+from tests.conftest import RunningHomeserver, start_homeserver
 from tests.http_client import MatrixHttp, q
-from tests.integration.test_admin_users import make_admin
 from tests.integration.sync_waiting import sync_until
+from tests.integration.test_admin_users import make_admin
 
 V3 = "/_matrix/client/v3"
 S1 = "/_synapse/admin/v1"
@@ -132,3 +140,65 @@ async def test_server_notice_with_transaction_id_is_idempotent(homeserver) -> No
     first = await admin.request("PUT", f"{S1}/send_server_notice/{q('txn1')}", body)
     again = await admin.request("PUT", f"{S1}/send_server_notice/{q('txn1')}", body)
     assert first["event_id"] == again["event_id"]
+
+
+# --- Synapse's shared-secret registration (/_synapse/admin/v1/register) -------------------------------
+SECRET = "complement-shared-secret"
+
+
+@pytest.fixture
+async def secret_server(config_factory) -> AsyncIterator[RunningHomeserver]:  # type: ignore[no-untyped-def]
+    hs, server = await start_homeserver(config_factory(registration={"shared_secret": SECRET}))
+    async with ClientSession() as session:
+        yield RunningHomeserver(hs, server, session)
+    await server.close()
+
+
+async def shared_secret_register(server: RunningHomeserver, username: str, admin: bool,
+                                 expect: int = 200) -> Any:
+    api = server.api()
+    nonce = (await api.request("GET", f"{S1}/register"))["nonce"]
+    mac = hmac.new(SECRET.encode(), "\x00".join(
+        [nonce, username, "correct horse", "admin" if admin else "notadmin"]).encode(), hashlib.sha1).hexdigest()
+    return await api.request("POST", f"{S1}/register", {
+        "nonce": nonce, "username": username, "password": "correct horse", "admin": admin, "mac": mac,
+    }, expect=expect)
+
+
+# Complement: TestRegistration / POST /_synapse/admin/v1/register admin with shared secret + TestCanRegisterAdmin
+async def test_shared_secret_registers_an_admin(secret_server: RunningHomeserver) -> None:
+    answer = await shared_secret_register(secret_server, "boss", admin=True)
+    assert answer["user_id"] == "@boss:localhost"
+    boss = secret_server.api(answer["access_token"])
+    await boss.request("GET", f"{S1}/server_version")  # an admin-only endpoint
+
+
+# Complement: TestRegistration / POST /_synapse/admin/v1/register with shared secret
+# + ... downcases capitals
+async def test_shared_secret_registers_a_user_downcased(secret_server: RunningHomeserver) -> None:
+    answer = await shared_secret_register(secret_server, "Jane-UPPER", admin=False)
+    assert answer["user_id"] == "@jane-upper:localhost"
+    jane = secret_server.api(answer["access_token"])
+    status, _ = await jane.status_of("GET", f"{S1}/server_version")
+    assert status == 403
+
+
+# Complement: TestRegistration / POST /_synapse/admin/v1/register with shared secret disallows symbols
+async def test_shared_secret_registration_rejects_symbols(secret_server: RunningHomeserver) -> None:
+    error = await shared_secret_register(secret_server, "bad,name", admin=False, expect=400)
+    assert error["errcode"] == "M_INVALID_USERNAME"
+
+
+async def test_shared_secret_registration_rejects_a_wrong_mac_and_reused_nonce(
+    secret_server: RunningHomeserver,
+) -> None:
+    api = secret_server.api()
+    nonce = (await api.request("GET", f"{S1}/register"))["nonce"]
+    body = {"nonce": nonce, "username": "mallory", "password": "x", "admin": True, "mac": "00" * 20}
+    assert (await api.request("POST", f"{S1}/register", body, expect=403))["errcode"] == "M_FORBIDDEN"
+    assert (await api.request("POST", f"{S1}/register", body, expect=400))["errcode"] == "M_UNKNOWN"
+
+
+async def test_shared_secret_registration_is_off_without_a_secret(homeserver) -> None:
+    status, body = await homeserver.api().status_of("GET", f"{S1}/register")
+    assert status == 400 and body["errcode"] == "M_UNKNOWN"
