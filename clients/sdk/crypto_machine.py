@@ -281,9 +281,10 @@ class OlmMachine:
         by_id = {(d.user_id, d.device_id): d for d in devices}
         for user_id, by_device in (claimed or {}).items():
             for device_id, keys in (by_device or {}).items():
-                device = by_id.get((user_id, device_id))
-                if device is None or not isinstance(keys, dict):
+                target = by_id.get((user_id, device_id))
+                if target is None or not isinstance(keys, dict):
                     continue
+                device = target
                 for key in keys.values():
                     try:
                         # spec: a claimed signed_curve25519 key is signed by the device's Ed25519 key.

@@ -9,6 +9,7 @@ from typing import Any
 import orjson
 
 from clients.sdk.errors import MatrixRequestError
+from clients.sdk.jsonutil import as_dict
 
 
 @dataclass(frozen=True, slots=True)
@@ -120,7 +121,7 @@ def parse_auth_challenge(error: MatrixRequestError) -> AuthChallenge | None:
     return AuthChallenge(
         session=data.get("session") if isinstance(data.get("session"), str) else None,
         flows=flows,
-        params=data.get("params") if isinstance(data.get("params"), dict) else {},
+        params=as_dict(data.get("params")),
         completed=[str(s) for s in data.get("completed", []) if isinstance(s, str)],
         errcode=data.get("errcode"),
         error=data.get("error"),

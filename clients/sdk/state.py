@@ -9,6 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
+from clients.sdk.jsonutil import as_dict
 from clients.sdk.rooms import Room
 
 UpdateKind = Literal[
@@ -78,7 +79,7 @@ class ClientState:
         for event in _events(response.get("presence")):
             self._apply_presence(event)
             updates.append(SyncUpdate("presence", event))
-        rooms = response.get("rooms") if isinstance(response.get("rooms"), dict) else {}
+        rooms = as_dict(response.get("rooms"))
         for room_id, section in _sections(rooms.get("invite")):
             updates.extend(self._apply_invite(room_id, section))
         for room_id, section in _sections(rooms.get("join")):
@@ -134,7 +135,7 @@ class ClientState:
         for event in _events(section.get("state")):
             room.apply_state(event)
             updates.append(SyncUpdate("state", event, room))
-        timeline = section.get("timeline") if isinstance(section.get("timeline"), dict) else {}
+        timeline = as_dict(section.get("timeline"))
         if timeline.get("limited"):
             # A gap: older messages are not contiguous with what we hold; start afresh.
             room.timeline.clear()
@@ -148,7 +149,7 @@ class ClientState:
         # Being in rooms.join is what makes us joined, whatever the state shows so far.
         room.my_membership = "join"
         for event in _events(section.get("ephemeral")):
-            content = event.get("content") if isinstance(event.get("content"), dict) else {}
+            content = as_dict(event.get("content"))
             if event.get("type") == "m.typing":
                 room.typing = [u for u in content.get("user_ids", []) if isinstance(u, str)]
             elif event.get("type") == "m.receipt":

@@ -10,6 +10,8 @@ from collections import OrderedDict
 from dataclasses import dataclass, field
 from typing import Any
 
+from clients.sdk.jsonutil import as_dict
+
 DEFAULT_MAX_ITEMS = 500
 
 
@@ -119,7 +121,7 @@ class Timeline:
             return self._apply_relation(target, event, relation[0])
         if etype not in ("m.room.message", "m.sticker", "m.room.encrypted"):
             return None
-        content = event.get("content") if isinstance(event.get("content"), dict) else {}
+        content = as_dict(event.get("content"))
         item = TimelineItem(
             event_id=event_id,
             sender=str(event.get("sender", "")),

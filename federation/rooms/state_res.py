@@ -115,8 +115,9 @@ def auth_difference(
         )
         for state in state_sets
     ]
-    union = set().union(*chains)
-    return union.difference(set.intersection(*chains))
+    union: set[str] = set().union(*chains)
+    common: set[str] = set.intersection(*chains) if chains else set()
+    return union - common
 
 
 def conflicted_state_subgraph(conflicted: set[str], event_map: Mapping[str, Event]) -> set[str]:

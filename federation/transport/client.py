@@ -244,5 +244,6 @@ def _http_error(status: int, raw: bytes) -> FederationHttpError:
         message = raw[:200].decode("utf-8", "replace")
     if isinstance(body, dict):
         errcode = body.get("errcode") if isinstance(body.get("errcode"), str) else None
-        message = body.get("error") if isinstance(body.get("error"), str) else ""
+        error = body.get("error")
+        message = error if isinstance(error, str) else ""
     return FederationHttpError(status, errcode, message, body)

@@ -82,8 +82,7 @@ class FederatedMembershipService:
             out += sorted({server_of(u) for u in room.members_with("join")})
         if ":" in room_id:
             out.append(room_id.split(":", 1)[1])  # room versions before 12 name a server
-        seen: set[str] = set()
-        return [s for s in out if s and s != self.hs.server_name and not (s in seen or seen.add(s))]
+        return [s for s in dict.fromkeys(out) if s and s != self.hs.server_name]
 
     # --- join ----------------------------------------------------------------------
     async def join(self, user_id: str, room_id: str, servers: Iterable[str], content: dict[str, Any]) -> str:

@@ -15,7 +15,7 @@ import secrets
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, TypeVar
+from typing import TYPE_CHECKING, TypeVar, cast
 
 from homeserver.errors import MatrixError, forbidden, invalid_param, not_found
 from homeserver.services import thumbnails
@@ -366,11 +366,11 @@ class MediaService:
         """Run make() once for concurrent callers with the same key; all get its result."""
         running = self._in_flight.get(key)
         if running is not None:
-            return await asyncio.shield(running)  # type: ignore[return-value]
-        future: asyncio.Future[object] = asyncio.ensure_future(make())
-        self._in_flight[key] = future
+            return cast(T, await asyncio.shield(running))
+        future: asyncio.Future[T] = asyncio.ensure_future(make())
+        self._in_flight[key] = cast("asyncio.Future[object]", future)
         future.add_done_callback(lambda _f: self._in_flight.pop(key, None))
-        return await asyncio.shield(future)  # type: ignore[return-value]
+        return await asyncio.shield(future)
 
     # --- retention ---------------------------------------------------------------------
     async def purge_stale(self) -> int:

@@ -190,13 +190,14 @@ class SpaceHierarchyService:
         """The room's summary with children_state, if the user may see it."""
         room = await self.hs.events.get_room(room_id)
         membership = None
+        summary: dict[str, Any] | None
         if room is not None and self._known_locally(room):
             summary = self.local_summary(room)
             membership = room.membership(user_id)
         else:
             summary = await self._remote_summary(room_id, via)
-            if summary is None:
-                return None
+        if summary is None:
+            return None
         if joined is None:
             joined = await self._joined_rooms(user_id)
         return summary if user_may_see_summary(summary, membership, joined) else None

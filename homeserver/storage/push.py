@@ -165,7 +165,10 @@ class PushStore:
             " ORDER BY created_ts, app_id, pushkey",
             (user_id,),
         )
-        return [Pusher(*r[:8], orjson.loads(r[8]), r[9], r[10]) for r in rows]
+        return [
+            Pusher(r[0], r[1], r[2], r[3], r[4], r[5], r[6], r[7], orjson.loads(r[8]), r[9], r[10])
+            for r in rows
+        ]
 
     async def users_with_pushers(self, kind: str) -> set[str]:
         rows = await self.db.fetchall(

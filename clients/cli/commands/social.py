@@ -84,7 +84,7 @@ async def friends(ctx: Context, args: argparse.Namespace) -> int:
         lines = []
         for r in records:
             name = f"{r['display_name']} ({r['user_id']})" if r["display_name"] else r["user_id"]
-            note = STATUS_TEXT[r["status"]] or (r["presence"] or "presence unknown")
+            note = STATUS_TEXT[str(r["status"])] or (r["presence"] or "presence unknown")
             lines.append(f"{name} — {note}")
         return "\n".join(lines)
 

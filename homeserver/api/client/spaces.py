@@ -20,7 +20,7 @@ async def hierarchy(request: web.Request) -> web.Response:
         requester.user_id,
         request.match_info["room_id"],
         suggested_only=query_bool(request, "suggested_only", False),
-        max_depth=query_int(request, "max_depth", None, minimum=0) if "max_depth" in query else None,
+        max_depth=query_int(request, "max_depth", 0, minimum=0) if "max_depth" in query else None,
         limit=query_int(request, "limit", 0, minimum=1) or None,
         from_token=query.get("from"),
     )
