@@ -128,6 +128,12 @@ class ServerNoticesConfig(_Section):
     room_name: str = "Server Notices"
 
 
+class UserDirectoryConfig(_Section):
+    # false: search room-mates and members of public rooms (the spec's minimum);
+    # true: every local user as well (Synapse's search_all_users).
+    search_all_users: bool = False
+
+
 class Config(_Section):
     server_name: str
     data_dir: str = "./data"
@@ -146,6 +152,7 @@ class Config(_Section):
     # Peers whose X-Forwarded-For is believed (addresses or CIDR networks), for IP bans.
     trusted_proxies: list[str] = []
     server_notices: ServerNoticesConfig = ServerNoticesConfig()
+    user_directory: UserDirectoryConfig = UserDirectoryConfig()
     log_level: str = "INFO"
 
     @field_validator("server_name")
@@ -331,6 +338,11 @@ server_notices:
   localpart: "notices"
   display_name: "Server Notices"
   room_name: "Server Notices"
+
+user_directory:
+  # true: /user_directory/search finds every local user, not only room-mates and
+  # members of public rooms.
+  search_all_users: false
 
 log_level: "INFO"
 """

@@ -29,7 +29,9 @@ class UserDirectoryService:
         term = term.strip()
         if not term or limit == 0:
             return {"results": [], "limited": False}
-        found = await self.store.search(requester, term, limit + 1)
+        found = await self.store.search(
+            requester, term, limit + 1, all_local_users=self.hs.config.user_directory.search_all_users
+        )
         results = []
         for entry in found[:limit]:
             item: dict[str, Any] = {"user_id": entry.user_id}

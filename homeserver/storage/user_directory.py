@@ -34,9 +34,11 @@ WITH visible_rooms AS (
       AND json_extract(e.json, '$.content.history_visibility') = 'world_readable'
 ),
 candidates AS (
-    SELECT DISTINCT m.user_id AS user_id FROM room_memberships m
+    SELECT m.user_id AS user_id FROM room_memberships m
     JOIN visible_rooms v ON v.room_id = m.room_id
     WHERE m.membership = 'join'
+    UNION
+    SELECT user_id FROM users WHERE :all_local_users = 1
 ),
 profiles AS (
     -- Local users show their global profile, never a per-room name; remote
@@ -65,8 +67,11 @@ class UserDirectoryStore:
     def __init__(self, db: Database) -> None:
         self.db = db
 
-    async def search(self, requester: str, term: str, limit: int) -> list[DirectoryEntry]:
-        """Up to ``limit`` matching users visible to the requester, best first."""
+    async def search(
+        self, requester: str, term: str, limit: int, all_local_users: bool = False
+    ) -> list[DirectoryEntry]:
+        """Up to ``limit`` matching users visible to the requester, best first
+        (``all_local_users``: every local account is visible too)."""
         pattern = _like_pattern(term)
         prefix = pattern[1:]  # "term%"
         rows = await self.db.fetchall(
@@ -78,6 +83,7 @@ class UserDirectoryStore:
                 "prefix": prefix,
                 "idprefix": "@" + prefix,
                 "limit": limit,
+                "all_local_users": int(all_local_users),
             },  # type: ignore[arg-type]
         )
         return [DirectoryEntry(r[0], r[1], r[2]) for r in rows]

@@ -6,10 +6,13 @@ spec: data/api/client-server/{list_public_rooms,users}.yaml; definitions/public_
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
 from typing import Any
 
 import pytest
+from aiohttp import ClientSession
 
+from tests.conftest import RunningHomeserver, start_homeserver
 from tests.http_client import MatrixHttp, q
 
 V3 = "/_matrix/client/v3"
@@ -70,3 +73,30 @@ async def test_user_directory_shows_global_names_not_room_names(homeserver, at_j
         results = await search_users(bob, term)
         assert [(r["user_id"], r.get("display_name")) for r in results] == [(alice.user_id, "Alice Cooper")]
     assert await search_users(eve, "Freddy") == []
+
+
+@pytest.fixture
+async def all_users_directory(config_factory) -> AsyncIterator[RunningHomeserver]:  # type: ignore[no-untyped-def]
+    """A server whose user directory lists every local user (Complement runs Synapse so)."""
+    hs, server = await start_homeserver(config_factory(user_directory={"search_all_users": True}))
+    async with ClientSession() as session:
+        yield RunningHomeserver(hs, server, session)
+    await server.close()
+
+
+# Complement: TestRoomSpecificUsernameChange / TestRoomSpecificUsernameAtJoin: "Eve can find Alice by
+# profile display name", "Eve can find Alice by mxid", "Eve cannot find Alice by room-specific name"
+@pytest.mark.parametrize("at_join", [False, True])
+async def test_stranger_finds_global_name_but_not_room_name_when_all_users_are_listed(
+    all_users_directory: RunningHomeserver, at_join: bool
+) -> None:
+    alice, _, eve = await alice_with_room_name(all_users_directory, at_join)
+    for term in ("Alice Cooper", "alice"):
+        results = await search_users(eve, term)
+        assert [(r["user_id"], r.get("display_name")) for r in results] == [(alice.user_id, "Alice Cooper")]
+    assert await search_users(eve, "Freddy") == []
+
+
+async def test_stranger_in_no_shared_room_is_not_found_by_default(homeserver) -> None:
+    alice, _, eve = await alice_with_room_name(homeserver, False)
+    assert await search_users(eve, "Alice Cooper") == []
