@@ -7,10 +7,13 @@ rooms/v10.md (knock_restricted).
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 import pytest
 
+from tests.federation.harness import federated_homeservers
+from tests.federation.test_membership import wait_for_membership
 from tests.http_client import MatrixHttp, q
 from tests.integration.sync_waiting import sync_until
 
@@ -155,3 +158,41 @@ async def test_published_knock_room_shows_its_join_rule(homeserver, join_rule: s
     rules = {c["room_id"]: c.get("join_rule") for c in chunk}
     assert rules[room_id] == join_rule
     assert rules[public_id] == "public"
+
+
+# Complement: TestKnocking (and TestKnockingInMSC3787Room), the remote-knocker runs: knock, members see it,
+# knock again, rejected by kick then knock again, accepted by invite, and refused once invited, in, or banned.
+async def test_knocking_from_another_server(tmp_path: Path, join_rule: str) -> None:
+    async with federated_homeservers(tmp_path, 2) as (hs1, hs2):
+        alice = await hs1.register("alice")
+        bob = await hs2.register("bob")
+        room_id = await alice.create_room(preset="private_chat", room_version="10")
+        await alice.send_state(room_id, "m.room.join_rules", knock_join_rules(join_rule))
+        via = {"via": hs1.server_name}
+
+        async def remote_knock(body: dict[str, Any] | None = None, expect: int = 200) -> Any:
+            return await bob.request("POST", f"{V3}/knock/{q(room_id)}", {} if body is None else body,
+                                     params=via, expect=expect)
+
+        status, _ = await bob.status_of("POST", f"{V3}/join/{q(room_id)}", body={}, params=via)
+        assert status == 403
+        await remote_knock({"reason": "from afar"})
+        await wait_for_membership(alice, room_id, bob.user_id or "", "knock")
+        assert (await member_event(alice, room_id, bob.user_id or ""))["reason"] == "from afar"
+        await sync_until(bob, None, lambda r: room_id in r.get("rooms", {}).get("knock", {}), within=15.0)
+        await remote_knock({"reason": "again"})
+
+        await alice.request("POST", f"{V3}/rooms/{q(room_id)}/kick", {"user_id": bob.user_id})
+        await remote_knock()
+        await wait_for_membership(alice, room_id, bob.user_id or "", "knock")
+
+        await alice.invite(room_id, bob.user_id or "")
+        await sync_until(bob, None, lambda r: room_id in r.get("rooms", {}).get("invite", {}), within=15.0)
+        assert (await remote_knock(expect=403))["errcode"] == "M_FORBIDDEN"
+        await bob.request("POST", f"{V3}/join/{q(room_id)}", {}, params=via)
+        await wait_for_membership(alice, room_id, bob.user_id or "", "join")
+        assert (await remote_knock(expect=403))["errcode"] == "M_FORBIDDEN"
+
+        await alice.request("POST", f"{V3}/rooms/{q(room_id)}/ban", {"user_id": bob.user_id})
+        await wait_for_membership(alice, room_id, bob.user_id or "", "ban")
+        assert (await remote_knock(expect=403))["errcode"] == "M_FORBIDDEN"
