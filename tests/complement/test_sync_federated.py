@@ -75,3 +75,24 @@ async def test_events_behind_a_gap_arrive_in_one_limited_incremental_sync(
     assert all(e["sender"] == BOB for e in gappy["events"])
     # The newest of the missing events came through get_missing_events, just before it.
     assert [e["event_id"] for e in gappy["events"][:-1]] == [m.event_id for m in missing[-9:]]
+
+
+async def test_local_messages_come_before_the_gap_and_remote_ones_after(
+    remote_room: tuple[RunningHomeserver, MatrixHttp, RemoteRoom],
+) -> None:
+    # Complement: TestSyncTimelineGap / incremental
+    server, alice, room = remote_room
+    token = (await alice.sync(filter=LIMIT_TEN))["next_batch"]
+    local = [await alice.send(room.room_id, f"local {i}") for i in range(3)]
+    before_gap = await alice.sync(since=token, filter=LIMIT_TEN)
+    assert timeline(before_gap, room.room_id)["limited"] is False
+    assert [e["event_id"] for e in timeline(before_gap, room.room_id)["events"]] == local
+
+    for i in range(50):
+        room.message(BOB, f"missing {i}")
+    last = room.message(BOB, "the last one")
+    assert await receive(server.hs, last) == {last.event_id: None}
+    after_gap = timeline(await alice.sync(since=before_gap["next_batch"], filter=LIMIT_TEN), room.room_id)
+    assert after_gap["limited"] is True
+    assert after_gap["events"][-1]["event_id"] == last.event_id
+    assert not {e["event_id"] for e in after_gap["events"]} & set(local)
