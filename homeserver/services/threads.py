@@ -73,16 +73,20 @@ class ThreadService:
 
     async def roots_by_activity(
         self, room_id: str, *, before: int | None, limit: int, participant: str | None
-    ) -> list[tuple[Event, int]]:
-        """(thread root, stream position of its latest reply), most recently active first."""
+    ) -> list[tuple[Event | None, int]]:
+        """(thread root, stream position of its latest reply), most recently active first.
+
+        The root is None where it is not held here (or not a usable event of this room),
+        so that callers paginating by position still step over it.
+        """
         rows = await self.store.get_roots_by_activity(
             room_id, before=before, limit=limit, participant=participant
         )
         events = await self.hs.event_store.get_events([root_id for root_id, _ in rows])
-        return [
-            (events[root_id], latest)
-            for root_id, latest in rows
-            if root_id in events and events[root_id].room_id == room_id
-            and events[root_id].rejected_reason is None
-        ]
+        out: list[tuple[Event | None, int]] = []
+        for root_id, latest in rows:
+            root = events.get(root_id)
+            usable = root is not None and root.room_id == room_id and root.rejected_reason is None
+            out.append((root if usable else None, latest))
+        return out
 

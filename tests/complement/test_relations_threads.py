@@ -224,3 +224,28 @@ async def test_thread_aggregation_leaves_out_ignored_users(homeserver: RunningHo
     assert thread["count"] == 1 and thread["latest_event"]["event_id"] == mine
     for_bob = await bob.request("GET", f"/_matrix/client/v3/rooms/{q(room_id)}/event/{q(root)}")
     assert for_bob["unsigned"]["m.relations"]["m.thread"]["count"] == 2
+
+
+async def test_threads_endpoint_skips_roots_the_reader_may_not_see(homeserver: RunningHomeserver) -> None:
+    # spec: threads_list.yaml — paginates "from the most recent event visible to the user".
+    alice = await homeserver.register("alice")
+    bob = await homeserver.register("bob")
+    room_id = await alice.create_room(preset="public_chat", initial_state=[
+        {"type": "m.room.history_visibility", "content": {"history_visibility": "joined"}},
+    ])
+    hidden = await alice.send(room_id, "before bob")
+    await bob.join(room_id)
+    visible = await alice.send(room_id, "after bob")
+    await alice.send(room_id, thread_reply(visible, "reply"))
+    await alice.send(room_id, thread_reply(hidden, "late reply to an old root"))
+
+    seen: list[str] = []
+    page = await thread_list(bob, room_id, limit=1)
+    seen += [e["event_id"] for e in page["chunk"]]
+    for _ in range(5):
+        if "next_batch" not in page:
+            break
+        page = await thread_list(bob, room_id, limit=1, **{"from": page["next_batch"]})
+        seen += [e["event_id"] for e in page["chunk"]]
+    assert seen == [visible]
+    assert [e["event_id"] for e in (await thread_list(alice, room_id))["chunk"]] == [hidden, visible]

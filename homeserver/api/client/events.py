@@ -417,13 +417,14 @@ async def threads(request: web.Request) -> web.Response:
         )
         more = len(page) > limit
         page = page[:limit]
-        readable = {e.event_id for e in await _readable(hs, requester, room, [e for e, _ in page])}
+        held = [e for e, _ in page if e is not None]
+        readable = {e.event_id for e in await _readable(hs, requester, room, held)}
         for event, latest in page:
             if len(roots) == limit:
                 more = True
                 break
             cursor = latest
-            if event.event_id in readable:
+            if event is not None and event.event_id in readable:
                 roots.append(event)
     body: dict[str, Any] = {"chunk": await hs.relations.format_events(
         roots, now_ms=hs.clock.time_ms(), viewer=(requester.user_id, requester.device_id)
