@@ -229,3 +229,34 @@ async def test_v12_events_from_send_join_never_cite_the_create_event(tmp_path: P
             assert event["room_id"] == room_id
             pdu = await hs2.hs.events.get_event(event["event_id"])  # what hs2 stored from send_join
             assert pdu is not None and create_id not in pdu.auth_event_ids
+
+
+# Complement: TestMSC4289PrivilegedRoomCreators / admin with >PL100 sorts after the room creator for
+# state resolution. The creator (hs1) and an admin at PL 150 (hs2) change the join rule concurrently,
+# each while the other's server is down; v2.1 orders the creator's event first, so the admin's wins.
+async def test_v12_creator_is_ordered_first_when_state_forks(tmp_path: Path) -> None:
+    from tests.federation.test_three_servers import wait_until_converged
+
+    async with federated_homeservers(tmp_path, 2) as (hs1, hs2):
+        alice = await hs1.register("alice")
+        bob = await hs2.register("bob")
+        room_id = await alice.create_room(room_version="12", preset="public_chat")
+        await bob.request("POST", f"{V3}/join/{q(room_id)}", {}, params={"via": hs1.server_name})
+        pl = await alice.get_state(room_id, "m.room.power_levels")
+        pl["users"][bob.user_id] = 150
+        await alice.send_state(room_id, "m.room.power_levels", pl)
+        await sync_until(bob, None, lambda r: any(
+            e["type"] == "m.room.power_levels" and bob.user_id in e["content"].get("users", {})
+            for e in r.get("rooms", {}).get("join", {}).get(room_id, {}).get("timeline", {}).get("events", [])
+        ), within=15.0)
+
+        await hs2.stop()
+        await alice.send_state(room_id, "m.room.join_rules", {"join_rule": "invite"})
+        await hs1.stop()
+        await hs2.start()
+        await bob.send_state(room_id, "m.room.join_rules", {"join_rule": "knock"})
+        await hs1.start()
+
+        await wait_until_converged([alice, bob], room_id, within=30.0, same_order=False)
+        assert (await alice.get_state(room_id, "m.room.join_rules"))["join_rule"] == "knock"
+        assert (await bob.get_state(room_id, "m.room.join_rules"))["join_rule"] == "knock"
