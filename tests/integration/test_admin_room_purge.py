@@ -15,6 +15,7 @@ from typing import Any
 
 import pytest
 
+from homeserver.errors import forbidden
 from tests.conftest import RunningHomeserver
 from tests.federation.harness import federated_homeservers
 from tests.http_client import MatrixHttp, q
@@ -272,3 +273,48 @@ async def test_federated_room_other_server_keeps_history_and_sees_leaves(tmp_pat
         assert tables_mentioning(hs1.hs.db.path, room_id) == {}
         # Bob's server goes on using the room.
         await bob.send(room_id, "still talking")
+
+
+async def test_purge_stops_while_a_local_user_stays_unless_forced(homeserver: RunningHomeserver) -> None:
+    admin = await make_admin(homeserver)
+    alice = await homeserver.register("alice")
+    bob = await homeserver.register("bob")
+    room_id = await alice.create_room(preset="public_chat")
+    await bob.join(room_id)
+    hs = homeserver.hs
+
+    def bob_cannot_leave(room: Any, sender: str, event_type: str, content: dict[str, Any],
+                         state_key: str | None) -> None:
+        if room.room_id == room_id and sender == bob.user_id and content.get("membership") == "leave":
+            raise forbidden("bob is stuck")
+
+    hs.events.add_send_check(bob_cannot_leave)
+    status = await delete_room(homeserver, admin, room_id)
+    assert status["status"] == "failed"
+    assert "@bob:localhost" in status["error"]
+    assert status["shutdown_room"]["failed_to_kick_users"] == ["@bob:localhost"]
+    assert "events" in tables_mentioning(hs.db.path, room_id)
+
+    status = await delete_room(homeserver, admin, room_id, force_purge=True)
+    assert status["status"] == "complete"
+    assert tables_mentioning(hs.db.path, room_id) == {}
+    assert room_id not in (await bob.request("GET", f"{V3}/joined_rooms"))["joined_rooms"]
+
+
+async def test_a_purged_server_notices_room_is_replaced_by_the_next_notice(homeserver: RunningHomeserver) -> None:
+    admin = await make_admin(homeserver)
+    alice = await homeserver.register("alice")
+    notice = {"msgtype": "m.text", "body": "first notice"}
+    await admin.request("POST", f"{S1}/send_server_notice", {"user_id": alice.user_id, "content": notice})
+    old_room = next(iter((await alice.sync())["rooms"]["invite"]))
+
+    status = await delete_room(homeserver, admin, old_room)
+    assert status["status"] == "complete"
+    # The invite to a notices room cannot be rejected: it goes with the purge.
+    assert status["shutdown_room"]["failed_to_kick_users"] == ["@alice:localhost"]
+    assert tables_mentioning(homeserver.hs.db.path, old_room) == {}
+
+    notice = {"msgtype": "m.text", "body": "second notice"}
+    await admin.request("POST", f"{S1}/send_server_notice", {"user_id": alice.user_id, "content": notice})
+    invites = (await alice.sync())["rooms"]["invite"]
+    assert list(invites) != [old_room] and len(invites) == 1
