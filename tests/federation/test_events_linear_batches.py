@@ -17,14 +17,8 @@ from federation.crypto.signing import generate_signing_key
 from federation.rooms.events import Event
 from homeserver.server import Homeserver
 from homeserver.storage.events import PersistEvent
-from tests.federation.test_events_pipeline import (  # noqa: F401 (fixture)
-    BOB,
-    CAROL,
-    MALLORY,
-    joined,
-    receive,
-    timeline_bodies,
-)
+from tests.federation.test_events_pipeline import BOB, CAROL, MALLORY, receive, timeline_bodies
+from tests.federation.test_events_pipeline import joined as joined  # the fixture
 
 DAVE = "@dave:remote.test"
 
