@@ -99,7 +99,9 @@ class UrlPreviewService:
         self._cache: dict[str, tuple[float, dict[str, Any]]] = {}
 
     def address_allowed(self, address: str) -> bool:
-        ip = ipaddress.ip_address(address.split("%", 1)[0])
+        ip: ipaddress.IPv4Address | ipaddress.IPv6Address = ipaddress.ip_address(address.split("%", 1)[0])
+        if isinstance(ip, ipaddress.IPv6Address) and ip.ipv4_mapped is not None:
+            ip = ip.ipv4_mapped  # ::ffff:127.0.0.1 is 127.0.0.1
         if any(ip in net for net in self._allowed):
             return True
         return not any(ip in net for net in self._denied)

@@ -177,9 +177,9 @@ async def test_loopback_is_refused_by_the_default_denylist(tmp_path: Path, site:
         alice = await running.register("alice")
         status, body = await preview(alice, site.url("/page"))
         assert (status, body["errcode"]) == (403, "M_FORBIDDEN")
-        named = site.url("/page").replace("127.0.0.1", "localhost")
-        status, body = await preview(alice, named)
-        assert (status, body["errcode"]) == (403, "M_FORBIDDEN")
+        for host in ("localhost", "[::ffff:127.0.0.1]"):
+            status, body = await preview(alice, site.url("/page").replace("127.0.0.1", host))
+            assert (status, body["errcode"]) == (403, "M_FORBIDDEN"), host
         assert site.hits == {}
 
 
