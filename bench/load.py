@@ -24,6 +24,7 @@ from bench.scenarios import (
     initial_sync,
     latency,
     paginate,
+    push,
     rss,
     suite,
     throughput,
@@ -38,6 +39,7 @@ SCENARIOS: dict[str, tuple[ModuleType, str]] = {
     "wakeup": (wakeup, "time to wake N parked /sync long polls with one message"),
     "initial-sync": (initial_sync, "time of an initial /sync in R rooms of M messages"),
     "paginate": (paginate, "events/s walking a room's history with /messages"),
+    "push": (push, "messages/s and server CPU per message into rooms of N local members"),
     "rss": (rss, "the server's resident memory (needs --server-pid)"),
     # These start their own two parleyd processes (--base-url is not used).
     "federation-send": (federation, "events/s and delay from server A to server B through /send"),

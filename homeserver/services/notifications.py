@@ -18,8 +18,9 @@ from federation.rooms.events import Event
 from federation.rooms.power_levels import user_power_level
 from homeserver.errors import invalid_param
 from homeserver.services.event_format import client_event
+from homeserver.services.push_bulk import RoomEvaluation
 from homeserver.services.push_gateway import PushGatewayDelivery
-from homeserver.services.push_rules import EventContext, evaluate, flatten_event
+from homeserver.services.push_rules import EventContext, flatten_event
 from homeserver.services.room_state import RoomState
 from homeserver.services.unread import NotificationCounter
 from homeserver.storage.push import Notified, PushAction, PushStore
@@ -46,8 +47,8 @@ class NotificationService:
         self._redacted: list[str] = []  # event IDs whose notification rows are to go
         self._redacted_in_flight: list[str] = []
         self._writer: asyncio.Task[None] | None = None
-        # (room_id, state_group) -> joined members; membership only changes with state.
-        self._joined: dict[tuple[str, int], list[str]] = {}
+        # (room_id, state_group) -> (joined members, the local ones); membership only changes with state.
+        self._joined: dict[tuple[str, int], tuple[list[str], list[str]]] = {}
 
     # --- evaluation (persist listener) ------------------------------------------------
     def on_event_persisted(self, room: RoomState, event: Event) -> None:
@@ -57,8 +58,8 @@ class NotificationService:
             self.counter.sent_event(event.sender, event.room_id, event.stream_ordering or 0)
         if event.type == "m.room.redaction" and event.redacts:
             self._forget_redacted(room, event.redacts)
-        joined = self._joined_members(room)
-        recipients = [u for u in joined if u != event.sender and self.hs.is_mine(u)]
+        joined, local_joined = self._joined_members(room)
+        recipients = [u for u in local_joined if u != event.sender]
         if event.type == "m.room.member" and event.membership == "invite":
             invitee = event.state_key
             if invitee and invitee != event.sender and self.hs.is_mine(invitee) and invitee not in recipients:
@@ -81,18 +82,22 @@ class NotificationService:
         )
         now = self.hs.clock.time_ms()
         stream = event.stream_ordering or 0
+        # The event is evaluated once per distinct ruleset, then per member only the
+        # member-dependent conditions still in play (push_bulk.py).
+        evaluation = RoomEvaluation(ctx)
         for user_id in recipients:
+            prepared = evaluation.prepare(self.hs.push_settings.compiled_rules_for(user_id))
+            if not prepared.can_notify:
+                continue
             member = room.state.get(("m.room.member", user_id))
             name = member.content.get("displayname") if member is not None else None
-            outcome = evaluate(
-                self.hs.push_settings.rules_for(user_id), ctx, user_id, name if isinstance(name, str) else None
-            )
-            if not outcome.notify:
+            match = prepared.first_match(user_id, name if isinstance(name, str) else None)
+            if match is None or not match.notify:
                 continue
-            highlight = outcome.highlight
+            highlight = match.highlight
             self.counter.record(user_id, event.room_id, Notified(stream, highlight, event.sender))
             action = PushAction(
-                user_id, event.room_id, stream, event.event_id, event.sender, outcome.actions, highlight, now
+                user_id, event.room_id, stream, event.event_id, event.sender, list(match.actions), highlight, now
             )
             self._queued.append(action)
             if user_id in self.hs.push_settings.http_pusher_users:
@@ -111,13 +116,14 @@ class NotificationService:
         self._redacted.append(event_id)
         self._start_writer()
 
-    def _joined_members(self, room: RoomState) -> list[str]:
+    def _joined_members(self, room: RoomState) -> tuple[list[str], list[str]]:
         key = (room.room_id, room.state_group)
         members = self._joined.get(key)
         if members is None:
             if len(self._joined) >= _MEMBER_CACHE_LIMIT:
                 self._joined.clear()
-            members = self._joined[key] = room.members_with("join")
+            joined = room.members_with("join")
+            members = self._joined[key] = (joined, [u for u in joined if self.hs.is_mine(u)])
         return members
 
     # --- writing notification rows ----------------------------------------------------

@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
 from homeserver.errors import bad_json, invalid_param, missing_param
+from homeserver.services.push_bulk import CompiledRuleset, compile_ruleset, default_template
 from homeserver.services.push_rules import PushRule
 from homeserver.services.push_ruleset import UserPushRules, check_kind, parse_actions
 from homeserver.services.sync import SyncContext, SyncContribution
@@ -43,6 +44,7 @@ class PushSettingsService:
         self.store = store
         self._customised: dict[str, UserPushRules] = {}
         self._ordered: dict[str, list[PushRule]] = {}
+        self._compiled: dict[str, CompiledRuleset] = {}
         # Users who may have http pushers (a superset): the persist listener reads it.
         self.http_pusher_users: set[str] = set()
 
@@ -70,6 +72,17 @@ class PushSettingsService:
             ordered = self._ordered[user_id] = self._rules_of(user_id).ordered(user_id)
         return ordered
 
+    def compiled_rules_for(self, user_id: str) -> CompiledRuleset:
+        """The user's rules compiled for bulk evaluation; one shared object for all who kept the defaults."""
+        if user_id not in self._customised:
+            return default_template()
+        compiled = self._compiled.get(user_id)
+        if compiled is None:
+            if len(self._compiled) >= _RULES_CACHE_LIMIT:
+                self._compiled.clear()
+            compiled = self._compiled[user_id] = compile_ruleset(self.rules_for(user_id), user_id)
+        return compiled
+
     def ruleset(self, user_id: str) -> dict[str, Any]:
         return self._rules_of(user_id).ruleset_json(user_id)
 
@@ -80,6 +93,7 @@ class PushSettingsService:
         await self.store.put_user_rules(user_id, rules.to_json())
         self._customised[user_id] = rules
         self._ordered.pop(user_id, None)
+        self._compiled.pop(user_id, None)
         await self.hs.account_data.put(user_id, None, PUSH_RULES, {"global": rules.ruleset_json(user_id)})
 
     async def put_rule(self, user_id: str, kind: str, rule_id: str, body: Mapping[str, Any],
