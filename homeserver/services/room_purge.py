@@ -184,13 +184,17 @@ class RoomPurgeService:
                 before = room.membership(user_id)
                 try:
                     leave = await self._leave(room, user_id, options.message)
-                    leaves.append((leave, destinations_for_event(room.state, leave, self.hs.server_name)))
-                    if new_room_id is not None and owner is not None and user_id != owner:
-                        await self._move_user(new_room_id, owner, user_id, before)
-                    result["kicked_users"].append(user_id)
                 except MatrixError as e:
                     logger.warning("could not remove %s from %s: %s", user_id, room_id, e)
                     result["failed_to_kick_users"].append(user_id)
+                    continue
+                leaves.append((leave, destinations_for_event(room.state, leave, self.hs.server_name)))
+                result["kicked_users"].append(user_id)
+                if new_room_id is not None and owner is not None and user_id != owner:
+                    try:
+                        await self._move_user(new_room_id, owner, user_id, before)
+                    except MatrixError as e:
+                        logger.warning("could not move %s from %s to %s: %s", user_id, room_id, new_room_id, e)
         aliases = await self.hs.room_store.get_aliases_for_room(room_id)
         for alias in aliases:
             await self.hs.room_store.delete_alias(alias)
