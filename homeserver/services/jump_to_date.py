@@ -21,6 +21,8 @@ logger = logging.getLogger(__name__)
 
 MAX_SERVERS_ASKED = 3
 REMOTE_TIMEOUT_S = 10.0
+MAX_BACKFILL_ROUNDS = 5
+BACKFILL_BATCH = 100
 
 Found = tuple[str, int]  # (event_id, origin_server_ts)
 
@@ -43,8 +45,18 @@ class JumpToDateService:
         if remote is None:
             return found
         if found is None or (remote[1] < found[1] if forwards else remote[1] > found[1]):
+            await self._backfill_until_held(room_id, remote[0])
             return remote
         return found
+
+    async def _backfill_until_held(self, room_id: str, event_id: str) -> None:
+        """Backfill (boundedly) until the remote answer is in our timeline, so that the
+        client's next step, /context on it (as the spec suggests), can be served."""
+        for _ in range(MAX_BACKFILL_ROUNDS):
+            if await self.store.in_timeline(room_id, event_id):
+                return
+            if not await self.hs.federation_events.backfill(room_id, BACKFILL_BATCH):
+                return
 
     async def _at_edge_of_local_history(self, room_id: str, found: Found | None, forwards: bool) -> bool:
         earliest = await self.store.earliest_timeline_event(room_id)

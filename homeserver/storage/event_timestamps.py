@@ -40,3 +40,11 @@ class EventTimestampStore:
             [room_id],
         )
         return None if row is None else (row[0], row[1])
+
+    async def in_timeline(self, room_id: str, event_id: str) -> bool:
+        row = await self.db.fetchone(
+            "event_in_timeline",
+            f"SELECT 1 FROM events WHERE {_IN_TIMELINE} AND event_id = ?",
+            [room_id, event_id],
+        )
+        return row is not None

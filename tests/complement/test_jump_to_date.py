@@ -134,6 +134,16 @@ async def test_late_joiner_finds_history_from_before_its_join_over_federation(
         status, body = await jump(bob, room_id, now - 35_000, "b")
         assert (status, body) == (200, {"event_id": b, "origin_server_ts": now - 40_000})
 
+        # Complement: ... / can paginate backwards after getting remote event from timestamp
+        # to event endpoint (start) and (end)
+        context = await bob.request("GET", f"/_matrix/client/v3/rooms/{q(room_id)}/context/{q(b)}",
+                                    params={"limit": "0"})
+        assert context["event"]["event_id"] == b
+        earlier = await bob.messages(room_id, dir="b", limit=10, **{"from": context["start"]})
+        assert a in [e["event_id"] for e in earlier["chunk"]]
+        later = await bob.messages(room_id, dir="b", limit=10, **{"from": context["end"]})
+        assert [e["event_id"] for e in later["chunk"]][:2] == [b, a]
+
 
 async def test_federation_timestamp_to_event_needs_a_signed_request(homeserver: RunningHomeserver) -> None:
     alice = await homeserver.register("alice")
