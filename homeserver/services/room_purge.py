@@ -26,6 +26,8 @@ from typing import TYPE_CHECKING, Any
 from federation.rooms.events import Event
 from federation.sender import destinations_for_event
 from homeserver.errors import MatrixError, invalid_param, not_found
+from homeserver.services.event_format import client_event
+from homeserver.services.stream_token import StreamToken
 from homeserver.storage.room_purge import PurgeResult, RoomPurgeStore
 
 if TYPE_CHECKING:
@@ -67,6 +69,10 @@ class RoomPurgeService:
         self.deletions: dict[str, dict[str, Any]] = {}
         self._active_rooms: set[str] = set()
         self._tasks: set[asyncio.Task[None]] = set()
+        # user_id -> room_id -> that user's leave from a purged room. The purge takes the
+        # leave with it, so /sync shows it from here to clients that had not seen it yet
+        # (kept until restart).
+        self._purged_leaves: dict[str, dict[str, Event]] = {}
 
     # --- entry points -----------------------------------------------------------------
     async def delete_room(self, room_id: str, admin: str, options: RoomDeletion) -> dict[str, Any]:
@@ -100,6 +106,32 @@ class RoomPurgeService:
 
     def statuses_for_room(self, room_id: str) -> list[dict[str, Any]]:
         return [s for s in self.deletions.values() if s["room_id"] == room_id]
+
+    def leave_sections(
+        self, user_id: str, since_events: int | None, upto_events: int, now_ms: int
+    ) -> dict[str, dict[str, Any]]:
+        """/sync ``rooms.leave`` sections for rooms purged after the client's ``since``.
+
+        spec: client-server-api "Syncing" — a room the user left since ``since`` is
+        listed under ``leave``. Its history is gone, so the timeline is the leave alone
+        (not ``limited``: there is nothing left to paginate to).
+        """
+        purged = self._purged_leaves.get(user_id)
+        if not purged or since_events is None:
+            return {}
+        sections: dict[str, dict[str, Any]] = {}
+        for room_id, leave in purged.items():
+            stream = leave.stream_ordering or 0
+            if since_events < stream <= upto_events:
+                event = client_event(leave, include_room_id=False, now_ms=now_ms)
+                event.setdefault("unsigned", {})["membership"] = "leave"
+                sections[room_id] = {
+                    "timeline": {"events": [event], "limited": False,
+                                 "prev_batch": StreamToken(events=stream - 1).serialize()},
+                    "state": {"events": []},
+                    "account_data": {"events": []},
+                }
+        return sections
 
     async def wait_idle(self) -> None:
         """Wait for every background deletion to finish (tests, shutdown)."""
@@ -154,6 +186,9 @@ class RoomPurgeService:
                 status["status"] = "purging"
                 await self._wait_for_leave_delivery(room_id, leaves)
                 await self.purge(room_id)
+                for leave, _ in leaves:
+                    if leave.state_key is not None:
+                        self._purged_leaves.setdefault(leave.state_key, {})[room_id] = leave
             status["status"] = "complete"
         except asyncio.CancelledError:
             status["status"] = "failed"
