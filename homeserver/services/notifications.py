@@ -89,9 +89,8 @@ class NotificationService:
             prepared = evaluation.prepare(self.hs.push_settings.compiled_rules_for(user_id))
             if not prepared.can_notify:
                 continue
-            member = room.state.get(("m.room.member", user_id))
-            name = member.content.get("displayname") if member is not None else None
-            match = prepared.first_match(user_id, name if isinstance(name, str) else None)
+            name = self._display_name(room, user_id) if prepared.needs_display_name else None
+            match = prepared.first_match(user_id, name)
             if match is None or not match.notify:
                 continue
             highlight = match.highlight
@@ -103,6 +102,12 @@ class NotificationService:
             if user_id in self.hs.push_settings.http_pusher_users:
                 self.gateway.enqueue(action)
         self._start_writer()
+
+    @staticmethod
+    def _display_name(room: RoomState, user_id: str) -> str | None:
+        member = room.state.get(("m.room.member", user_id))
+        name = member.content.get("displayname") if member is not None else None
+        return name if isinstance(name, str) else None
 
     def _start_writer(self) -> None:
         if (self._queued or self._redacted) and self._writer is None:

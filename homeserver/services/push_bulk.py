@@ -218,6 +218,7 @@ class PreparedRuleset:
 
     candidates: tuple[tuple[CompiledRule, tuple[MemberPredicate, ...]], ...]
     can_notify: bool
+    needs_display_name: bool  # else first_match ignores the display name
 
     def first_match(self, user_id: str, display_name: str | None) -> Match | None:
         for rule, predicates in self.candidates:
@@ -249,6 +250,7 @@ class RoomEvaluation:
         if found is not None and found[0] is ruleset:
             return found[1]
         candidates: list[tuple[CompiledRule, tuple[MemberPredicate, ...]]] = []
+        needs_display_name = False
         for rule in ruleset.rules:
             if rule.legacy_mention and self.ctx.has_mentions:
                 continue
@@ -262,9 +264,12 @@ class RoomEvaluation:
                 predicates.append(predicate)
             else:
                 candidates.append((rule, tuple(predicates)))
+                needs_display_name = needs_display_name or any(
+                    c.param == "display_name" for c in rule.member_checks)
                 if not predicates:
                     break  # matches everyone who gets this far: later rules are unreachable
-        prepared = PreparedRuleset(tuple(candidates), any(rule.notify for rule, _ in candidates))
+        prepared = PreparedRuleset(
+            tuple(candidates), any(rule.notify for rule, _ in candidates), needs_display_name)
         self._prepared[id(ruleset)] = (ruleset, prepared)
         return prepared
 
