@@ -198,6 +198,10 @@ class SyncService:
                     continue
                 section = await self._left_room(req, room, since_events, member_event, now)
                 leave[room_id] = section
+        # Rooms an admin deleted with purge: only the user's leave is left of them.
+        for room_id, section in self.hs.room_purge.leave_sections(user_id, since_events, upto.events, now).items():
+            if room_filter.allows_room(room_id):
+                leave.setdefault(room_id, section)
 
         ctx = SyncContext(req.requester, req.filter, since, upto, joined_ids, newly_joined)
         has_updates = bool(join or invite or leave or knock)

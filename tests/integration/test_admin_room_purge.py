@@ -140,8 +140,16 @@ async def test_former_members_sync_shows_them_out(homeserver: RunningHomeserver)
 
     initial = await bob.sync()
     assert room_id not in initial.get("rooms", {}).get("join", {})
+    # A client that had not synced since the deletion hears of the leave (the event itself is purged).
     incremental = await bob.sync(since=token)
     assert room_id not in incremental.get("rooms", {}).get("join", {})
+    left = incremental["rooms"]["leave"][room_id]["timeline"]["events"]
+    assert [(e["type"], e["state_key"], e["content"]["membership"]) for e in left] == [
+        ("m.room.member", bob.user_id, "leave")
+    ]
+    # ... once: from the next token on, the room is gone.
+    later = await bob.sync(since=incremental["next_batch"])
+    assert room_id not in later.get("rooms", {}).get("leave", {})
     assert room_id not in (await bob.request("GET", f"{V3}/joined_rooms"))["joined_rooms"]
     code, _ = await bob.status_of("GET", f"{V3}/rooms/{q(room_id)}/messages")
     assert code in (403, 404)
@@ -318,3 +326,25 @@ async def test_a_purged_server_notices_room_is_replaced_by_the_next_notice(homes
     await admin.request("POST", f"{S1}/send_server_notice", {"user_id": alice.user_id, "content": notice})
     invites = (await alice.sync())["rooms"]["invite"]
     assert list(invites) != [old_room] and len(invites) == 1
+
+
+async def test_every_table_with_a_room_id_column_is_purged(tmp_path: Path) -> None:
+    """A guard for new migrations: a table naming rooms must be purged (or be the block list)."""
+    from homeserver.storage.database import Database
+    from homeserver.storage.room_purge import ROOM_KEYED_TABLES
+
+    db = Database(tmp_path / "schema.db")
+    await db.open()
+    try:
+        tables = [r[0] for r in await db.fetchall(
+            "tables", "SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'event_search_%'"
+        )]
+        with_room_id = set()
+        for table in tables:
+            columns = {r[1] for r in await db.fetchall("columns", f'PRAGMA table_info("{table}")')}
+            if "room_id" in columns:
+                with_room_id.add(table)
+    finally:
+        await db.close()
+    purged_elsewhere = {"state_groups"}  # deleted before the room-keyed tables, with their entries
+    assert with_room_id - set(ROOM_KEYED_TABLES) - purged_elsewhere == {"blocked_rooms"}
