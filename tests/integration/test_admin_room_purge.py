@@ -352,3 +352,28 @@ async def test_every_table_with_a_room_id_column_is_purged(tmp_path: Path) -> No
         await db.close()
     purged_elsewhere = {"state_groups"}  # deleted before the room-keyed tables, with their entries
     assert with_room_id - set(ROOM_KEYED_TABLES) - purged_elsewhere == {"blocked_rooms"}
+
+
+async def test_a_purge_that_fails_midway_leaves_the_whole_room(homeserver: RunningHomeserver) -> None:
+    admin = await make_admin(homeserver)
+    alice = await homeserver.register("alice")
+    bob = await homeserver.register("bob")
+    room_id = await busy_room(alice, bob, "atomic")
+    hs = homeserver.hs
+    # `rooms` is the last table the purge clears: fail there, after every other delete ran.
+    await hs.db.execute(
+        "test_fail_purge",
+        "CREATE TRIGGER test_fail_purge BEFORE DELETE ON rooms BEGIN SELECT RAISE(ABORT, 'disk on fire'); END",
+    )
+    status = await delete_room(homeserver, admin, room_id, purge=False)
+    assert status["status"] == "complete"
+    before = tables_mentioning(hs.db.path, room_id)
+    with pytest.raises(Exception, match="disk on fire"):
+        await hs.room_purge.purge(room_id)
+    assert tables_mentioning(hs.db.path, room_id) == before
+    assert {"events", "state_groups", "current_state", "room_memberships", "event_search_content"} <= set(before)
+
+    await hs.db.execute("test_fail_purge", "DROP TRIGGER test_fail_purge")
+    status = await delete_room(homeserver, admin, room_id)
+    assert status["status"] == "complete"
+    assert tables_mentioning(hs.db.path, room_id) == {}
