@@ -278,10 +278,12 @@ class RoomPurgeService:
         leave and none of them is queued any more. Woken by each delivery, not polled.
         """
         sender = self.hs.federation_sender
-        if not sender.enabled or not any(destinations for _, destinations in leaves):
+        # Only leaves with destinations are queued (and raise the watermark).
+        outgoing = [leave for leave, destinations in leaves if destinations]
+        if not sender.enabled or not outgoing:
             return
-        last_stream = max(leave.stream_ordering or 0 for leave, _ in leaves)
-        event_ids = [leave.event_id for leave, _ in leaves]
+        last_stream = max(leave.stream_ordering or 0 for leave in outgoing)
+        event_ids = [leave.event_id for leave in outgoing]
         delivered = asyncio.Event()
 
         def on_delivered(_destination: str, _body: dict[str, Any]) -> None:
