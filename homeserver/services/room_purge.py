@@ -69,6 +69,7 @@ class RoomPurgeService:
         self.deletions: dict[str, dict[str, Any]] = {}
         self._active_rooms: set[str] = set()
         self._tasks: set[asyncio.Task[None]] = set()
+        self.leave_delivery_timeout = LEAVE_DELIVERY_TIMEOUT_SECONDS
         # user_id -> room_id -> that user's leave from a purged room. The purge takes the
         # leave with it, so /sync shows it from here to clients that had not seen it yet
         # (kept until restart).
@@ -291,7 +292,7 @@ class RoomPurgeService:
 
         sender.on_delivered.append(on_delivered)
         loop = asyncio.get_running_loop()
-        deadline = loop.time() + LEAVE_DELIVERY_TIMEOUT_SECONDS
+        deadline = loop.time() + self.leave_delivery_timeout
         try:
             while True:
                 delivered.clear()

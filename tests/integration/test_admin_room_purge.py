@@ -377,3 +377,28 @@ async def test_a_purge_that_fails_midway_leaves_the_whole_room(homeserver: Runni
     status = await delete_room(homeserver, admin, room_id)
     assert status["status"] == "complete"
     assert tables_mentioning(hs.db.path, room_id) == {}
+
+
+async def test_purge_goes_on_when_another_server_is_down(tmp_path: Path) -> None:
+    async with federated_homeservers(tmp_path, 2) as (hs1, hs2):
+        admin = await make_admin(hs1)
+        alice = await hs1.register("alice")
+        bob = await hs2.register("bob")
+        room_id = await alice.create_room(preset="public_chat")
+        await bob.request("POST", f"{V3}/join/{q(room_id)}", {}, params={"server_name": hs1.server_name})
+        await alice.send(room_id, "before the outage")
+        await sync_until(
+            bob, None, lambda r: any(e["content"].get("body") == "before the outage" for e in timeline_of(r, room_id)),
+            within=15.0,
+        )
+        await hs2.stop()
+        hs1.hs.room_purge.leave_delivery_timeout = 0.5
+
+        status = await delete_room(hs1, admin, room_id)
+
+        assert status["status"] == "complete", status
+        assert tables_mentioning(hs1.hs.db.path, room_id) == {}
+        await hs2.start()
+        bodies = [e["content"].get("body") for e in (await bob.messages(room_id, dir="b", limit=50))["chunk"]
+                  if e["type"] == "m.room.message"]
+        assert "before the outage" in bodies
