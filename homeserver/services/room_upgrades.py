@@ -86,7 +86,7 @@ class RoomUpgradeService:
 
     async def carry_over_settings(self, user_id: str, room_id: str) -> None:
         """On joining (or creating) a room that replaces another: the user's push rules about
-        the old room also apply to the new one.
+        the old room also apply to the new one, its tags are copied and m.direct lists it.
 
         spec: modules/room_upgrades.md — "When a user joins the new room, the server should
         automatically transfer/replicate some of the user's personalized settings such as
@@ -96,8 +96,31 @@ class RoomUpgradeService:
         if room is None:
             return
         predecessor = room.create_event.content.get("predecessor")
-        if isinstance(predecessor, dict) and isinstance(predecessor.get("room_id"), str):
-            await self.hs.push_settings.copy_room_rules(predecessor["room_id"], room_id, [user_id])
+        if not isinstance(predecessor, dict) or not isinstance(predecessor.get("room_id"), str):
+            return
+        old_room_id = predecessor["room_id"]
+        await self.hs.push_settings.copy_room_rules(old_room_id, room_id, [user_id])
+        account_data = self.hs.account_data
+        old_tags = await account_data.get_tags(user_id, old_room_id)
+        if old_tags and not await account_data.get_tags(user_id, room_id):
+            await account_data.put(user_id, room_id, "m.tag", {"tags": old_tags})
+        await self._carry_over_direct(user_id, old_room_id, room_id)
+
+    async def _carry_over_direct(self, user_id: str, old_room_id: str, room_id: str) -> None:
+        """A DM stays a DM: the new room joins the old one in the user's m.direct lists."""
+        try:
+            direct = await self.hs.account_data.get(user_id, None, "m.direct")
+        except MatrixError:
+            return  # no m.direct account data
+        changed = False
+        updated: dict[str, Any] = {}
+        for other, rooms in direct.items():
+            if isinstance(rooms, list) and old_room_id in rooms and room_id not in rooms:
+                rooms = [*rooms, room_id]
+                changed = True
+            updated[other] = rooms
+        if changed:
+            await self.hs.account_data.put(user_id, None, "m.direct", updated)
 
     def _check_may_tombstone(self, room: RoomState, user_id: str) -> None:
         # spec: step 1, "Checks that the user has permission to send m.room.tombstone events".

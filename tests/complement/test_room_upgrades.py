@@ -209,3 +209,20 @@ async def test_joining_a_remotely_upgraded_room_carries_push_rules(tmp_path: Pat
         assert not await has_room_rule(bob, new)
         await bob.request("POST", f"{V3}/join/{q(new)}", {}, params={"via": hs1.server_name})
         assert await has_room_rule(bob, new)
+
+
+# spec: modules/room_upgrades.md — "When a user joins the new room, the server should automatically
+# transfer/replicate some of the user's personalized settings such as notifications, tags, etc."
+async def test_joining_the_replacement_room_carries_tags_and_direct_over(homeserver) -> None:
+    alice = await homeserver.register("alice")
+    bob = await homeserver.register("bob")
+    old = await alice.create_room(room_version="11", preset="public_chat")
+    await bob.join(old)
+    await bob.request("PUT", f"{V3}/user/{q(bob.user_id or '')}/rooms/{q(old)}/tags/u.work", {"order": 0.5})
+    await bob.request("PUT", f"{V3}/user/{q(bob.user_id or '')}/account_data/m.direct", {alice.user_id: [old]})
+    new = (await upgrade(alice, old, {"new_version": "12"}))["replacement_room"]
+    await bob.join(new)
+    tags = await bob.request("GET", f"{V3}/user/{q(bob.user_id or '')}/rooms/{q(new)}/tags")
+    assert tags["tags"] == {"u.work": {"order": 0.5}}
+    direct = await bob.request("GET", f"{V3}/user/{q(bob.user_id or '')}/account_data/m.direct")
+    assert direct == {alice.user_id: [old, new]}
