@@ -82,6 +82,7 @@ class RoomUpgradeService:
             await self._restrict_old_room(old, user_id)
             local_members = [u for u in old.members_with("join") if self.hs.is_mine(u)]
             await self.hs.push_settings.copy_room_rules(old_room_id, new_room_id, local_members)
+            await self.carry_over_settings(user_id, new_room_id)  # the upgrader is in the new room
         return new_room_id
 
     async def carry_over_settings(self, user_id: str, room_id: str) -> None:

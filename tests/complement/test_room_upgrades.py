@@ -226,3 +226,12 @@ async def test_joining_the_replacement_room_carries_tags_and_direct_over(homeser
     assert tags["tags"] == {"u.work": {"order": 0.5}}
     direct = await bob.request("GET", f"{V3}/user/{q(bob.user_id or '')}/account_data/m.direct")
     assert direct == {alice.user_id: [old, new]}
+
+
+async def test_upgrader_keeps_tags_in_the_replacement_room(homeserver) -> None:
+    alice = await homeserver.register("alice")
+    old = await alice.create_room(room_version="11")
+    await alice.request("PUT", f"{V3}/user/{q(alice.user_id or '')}/rooms/{q(old)}/tags/m.favourite", {})
+    new = (await upgrade(alice, old, {"new_version": "12"}))["replacement_room"]
+    tags = await alice.request("GET", f"{V3}/user/{q(alice.user_id or '')}/rooms/{q(new)}/tags")
+    assert tags["tags"] == {"m.favourite": {}}
