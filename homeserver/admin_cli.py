@@ -316,6 +316,26 @@ def _notice(c: AdminClient, cfg: Config, a: argparse.Namespace) -> Result:
     return body, f"sent {body['event_id']} to {user_id}"
 
 
+def _delete_room(c: AdminClient, cfg: Config, a: argparse.Namespace) -> Result:
+    """DELETE /_synapse/admin/v1/rooms/{roomId}: answers once the room is shut down (and purged)."""
+    room_id = _room_id(c, a.room)
+    payload: dict[str, Any] = {"block": a.block, "purge": not a.keep_history, "force_purge": a.force}
+    if a.message:
+        payload["message"] = a.message
+    if a.new_room_owner:
+        payload["new_room_user_id"] = _user_id(cfg, a.new_room_owner)
+    if a.room_name:
+        payload["room_name"] = a.room_name
+    body = c.request("DELETE", f"{S1}/rooms/{_q(room_id)}", payload)
+    lines = [f"{'shut down' if a.keep_history else 'deleted'} {room_id}: "
+             f"{len(body['kicked_users'])} local users removed"]
+    if body["failed_to_kick_users"]:
+        lines.append("could not remove: " + ", ".join(body["failed_to_kick_users"]))
+    if body.get("new_room_id"):
+        lines.append(f"moved to {body['new_room_id']}")
+    return body, "\n".join(lines)
+
+
 def _shutdown(c: AdminClient, cfg: Config, a: argparse.Namespace) -> Result:
     body = c.request("POST", f"{P1}/shutdown", {})
     return body, "server is shutting down"
@@ -427,4 +447,12 @@ def add_admin_parser(sub: argparse._SubParsersAction) -> None:  # type: ignore[t
     p = cmd("notice", _notice, "send a server notice to a user")
     p.add_argument("user")
     p.add_argument("text")
+    p = cmd("delete-room", _delete_room, "remove local users from ROOM and purge its history (Synapse's Delete Room)")
+    p.add_argument("room")
+    p.add_argument("--block", action="store_true", help="refuse local joins and invites from now on")
+    p.add_argument("--keep-history", action="store_true", help="only shut the room down, do not purge")
+    p.add_argument("--force", action="store_true", help="purge even if local users could not be removed")
+    p.add_argument("--message", help="leave reason, and the message posted in the new room")
+    p.add_argument("--new-room-owner", help="local user who creates a new room the users are moved to")
+    p.add_argument("--room-name", help="name of that new room")
     cmd("shutdown", _shutdown, "shut the server down gracefully")

@@ -14,13 +14,18 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from aiohttp import ClientSession
 
 from homeserver.errors import forbidden
+from homeserver.storage.database import Database
+from homeserver.storage.room_purge import ROOM_KEYED_TABLES
 from tests.conftest import RunningHomeserver
 from tests.federation.harness import federated_homeservers
 from tests.http_client import MatrixHttp, q
 from tests.integration.sync_waiting import sync_until, timeline_of
 from tests.integration.test_admin_users import S1, S2, V3, expect_error, make_admin
+from tests.integration.test_parleyd_admin_cli import AdminCli
+from tests.parleyd_process import Parleyd
 
 pytestmark = pytest.mark.asyncio
 
@@ -334,9 +339,6 @@ async def test_a_purged_server_notices_room_is_replaced_by_the_next_notice(homes
 
 async def test_every_table_with_a_room_id_column_is_purged(tmp_path: Path) -> None:
     """A guard for new migrations: a table naming rooms must be purged (or be the block list)."""
-    from homeserver.storage.database import Database
-    from homeserver.storage.room_purge import ROOM_KEYED_TABLES
-
     db = Database(tmp_path / "schema.db")
     await db.open()
     try:
@@ -402,3 +404,25 @@ async def test_purge_goes_on_when_another_server_is_down(tmp_path: Path) -> None
         bodies = [e["content"].get("body") for e in (await bob.messages(room_id, dir="b", limit=50))["chunk"]
                   if e["type"] == "m.room.message"]
         assert "before the outage" in bodies
+
+
+async def test_parleyd_admin_delete_room_purges(tmp_path: Path) -> None:
+    server = Parleyd(tmp_path)
+    await server.init()
+    await server.start()
+    try:
+        cli = AdminCli(server)
+        await cli.run("create-admin", "root")
+        async with ClientSession() as session:
+            alice = MatrixHttp(session, server.base_url)
+            await alice.register("alice")
+            room_id = await alice.create_room(preset="public_chat", room_alias_name="cli")
+            await alice.send(room_id, "purge me")
+            out = await cli.run("delete-room", "#cli:localhost", "--block")
+            assert out.strip() == f"deleted {room_id}: 1 local users removed"
+            assert room_id not in (await alice.request("GET", f"{V3}/joined_rooms"))["joined_rooms"]
+        db_path = next(server.data.glob("homeserver.db"))
+        assert tables_mentioning(str(db_path), room_id) == {"blocked_rooms": 1}
+    finally:
+        if server.process is not None and server.process.returncode is None:
+            await server.stop()
