@@ -16,6 +16,7 @@ import pytest
 from tests.federation.harness import federated_homeservers
 from tests.federation.test_membership import wait_for_membership
 from tests.http_client import MatrixHttp, q
+from tests.integration.sync_waiting import sync_until
 
 V3 = "/_matrix/client/v3"
 
@@ -82,8 +83,6 @@ async def run_restricted_subtests(alice: MatrixHttp, bob: MatrixHttp, join_rule:
 
 
 async def wait_for_invite(client: MatrixHttp, room_id: str) -> None:
-    from tests.integration.sync_waiting import sync_until
-
     await sync_until(client, None, lambda r: room_id in r.get("rooms", {}).get("invite", {}), within=15.0)
 
 
@@ -117,6 +116,13 @@ async def test_server_without_local_creator_authorises_with_a_local_inviter(
         await wait_for_invite(bob, room)
         await join(bob, room, hs1.server_name)
         await wait_for_membership(alice, room, bob.user_id or "", "join")
+        # Only moderators may invite; Bob is one (Alice, a v12 creator, may not be listed).
+        users = {bob.user_id: 50} if version == "12" else {alice.user_id: 100, bob.user_id: 50}
+        await alice.send_state(room, "m.room.power_levels", {"invite": 50, "users": users})
+        await sync_until(bob, None, lambda r: any(
+            e["type"] == "m.room.power_levels" and e["content"].get("invite") == 50
+            for e in r.get("rooms", {}).get("join", {}).get(room, {}).get("timeline", {}).get("events", [])
+        ), within=15.0)
         await join(charlie, allowed, hs1.server_name)
         # hs2 is in the room with no creator of its own: it authorises Charlie's join locally via Bob.
         await join(charlie, room)
@@ -152,12 +158,19 @@ async def test_server_in_room_without_inviter_joins_its_user_through_a_resident(
         joined_here = await bob.request("GET", f"{V3}/rooms/{q(room)}/joined_members")
         assert {alice.user_id, bob.user_id, charlie.user_id} <= set(joined_here["joined"])
         event_id = await bob.send(room, "still here")
-        from tests.integration.sync_waiting import sync_until
-
         await sync_until(charlie, None, lambda r: any(
             e["event_id"] == event_id
             for e in r.get("rooms", {}).get("join", {}).get(room, {}).get("timeline", {}).get("events", [])
         ), within=15.0)
+
+        # Charlie lets anyone invite and leaves: hs2 is gone, but Bob can leave and rejoin via hs1.
+        await charlie.send_state(room, "m.room.power_levels", {"invite": 0, "users": {charlie.user_id: 100}})
+        await charlie.leave(room)
+        await wait_for_membership(alice, room, charlie.user_id or "", "leave")
+        await bob.leave(room)
+        await join(bob, room, hs1.server_name)
+        member = await alice.get_state(room, "m.room.member", bob.user_id or "")
+        assert member["membership"] == "join"
 
 
 # Complement: TestRestrictedRoomsRemoteJoinFailOver (+ InMSC3787Room)
