@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Any
 from federation.api.request import check_server_acl
 from federation.crypto.hashes import compute_event_id
 from federation.edus import FederationEdus
-from federation.rooms.versions import KNOWN_ROOM_VERSIONS
+from federation.rooms.versions import KNOWN_ROOM_VERSIONS, RoomVersion
 from homeserver.errors import MatrixError
 from homeserver.storage.federation_queue import FederationQueueStore
 
@@ -129,8 +129,12 @@ class TransactionReceiver:
         return {eid: ({} if error is None else {"error": error}) for eid, error in outcome.items()}
 
     async def _event_ids(self, room_id: str, pdus: list[dict[str, Any]]) -> list[str | None]:
-        version_id = await self.hs.room_store.get_room_version(room_id) if room_id else None
-        version = KNOWN_ROOM_VERSIONS.get(version_id) if version_id else None
+        cached = self.hs.events.cached_room(room_id) if room_id else None
+        if cached is not None:
+            version: RoomVersion | None = cached.version  # no database read for a live room
+        else:
+            version_id = await self.hs.room_store.get_room_version(room_id) if room_id else None
+            version = KNOWN_ROOM_VERSIONS.get(version_id) if version_id else None
         if version is None:
             return [None] * len(pdus)
         ids: list[str | None] = []

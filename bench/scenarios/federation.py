@@ -357,6 +357,12 @@ async def run_send(args: argparse.Namespace, target: Target) -> ScenarioResult:
         result.add("arrived_in_b_sync", arrived)
         result.add("in_b_history", await count_markers(on_b, receiver, room_id, run_tag, sent))
         result.add("carried_rate", rate(arrived, span), "events/s", headline=True)
+        # Server CPU per carried event: the machine is shared, so this is the number to compare.
+        for server in ("a", "b"):
+            cpu_s = result.metrics.get(f"send_cpu_{server}_s")
+            if isinstance(cpu_s, (int, float)) and arrived:
+                result.add(f"cpu_{server}_per_event_ms", round(cpu_s * 1000 / arrived, 2), "ms",
+                           headline=server == "b")
         delays = latency_summary_ms(arrivals.delays)
         for key in ("p50_ms", "p90_ms", "p99_ms", "max_ms"):
             result.add(f"delay_{key[:-3]}", delays[key], "ms", headline=key in ("p50_ms", "p99_ms"))
