@@ -18,7 +18,7 @@ from aiohttp import ClientSession
 
 from homeserver.errors import forbidden
 from homeserver.storage.database import Database
-from homeserver.storage.room_purge import ROOM_KEYED_TABLES
+from homeserver.storage.room_purge import ROOM_KEYED_TABLES, PurgeResult
 from tests.conftest import RunningHomeserver
 from tests.federation.harness import federated_homeservers
 from tests.http_client import MatrixHttp, q
@@ -119,7 +119,7 @@ async def test_delete_status_goes_from_purging_to_complete(homeserver: RunningHo
     store = homeserver.hs.room_purge.store
     original = store.purge_room
 
-    async def observing_purge(purged_room: str) -> Any:
+    async def observing_purge(purged_room: str) -> PurgeResult:
         seen.extend(s["status"] for s in homeserver.hs.room_purge.statuses_for_room(purged_room))
         return await original(purged_room)
 
