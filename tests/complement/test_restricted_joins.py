@@ -199,3 +199,17 @@ async def test_restricted_join_fails_over_to_a_server_that_can_authorise(tmp_pat
         await wait_for_membership(alice, room, charlie.user_id or "", "join")
         member = await alice.get_state(room, "m.room.member", charlie.user_id or "")
         assert member["join_authorised_via_users_server"] == alice.user_id
+
+        # Bob may invite now, but hs2 leaves the allowed room: it cannot tell whether Charlie is in it.
+        await alice.send_state(room, "m.room.power_levels", {"invite": 50, "users": {bob.user_id: 100}})
+        await charlie.leave(room)
+        await wait_for_membership(alice, room, charlie.user_id or "", "leave")
+        await wait_for_membership(bob, room, charlie.user_id or "", "leave")
+        await bob.leave(allowed)
+        await wait_for_membership(alice, allowed, bob.user_id or "", "leave")
+        # (hs3 knows the room's servers from Charlie's first stay, so even "via hs2" alone would
+        # fail over; the authoriser shows which server vouched.)
+        await charlie.request("POST", f"{V3}/join/{q(room)}", {}, params=params)  # type: ignore[arg-type]
+        await wait_for_membership(alice, room, charlie.user_id or "", "join")
+        member = await alice.get_state(room, "m.room.member", charlie.user_id or "")
+        assert member["join_authorised_via_users_server"] == alice.user_id  # not Bob: hs2 could not vouch
