@@ -123,7 +123,7 @@ async def test_delete_status_goes_from_purging_to_complete(homeserver: RunningHo
         seen.extend(s["status"] for s in homeserver.hs.room_purge.statuses_for_room(purged_room))
         return await original(purged_room)
 
-    store.purge_room = observing_purge  # type: ignore[method-assign]
+    store.purge_room = observing_purge  # type: ignore[method-assign,assignment]
     status = await delete_room(homeserver, admin, room_id)
     assert seen == ["purging"]
     assert status["status"] == "complete"
