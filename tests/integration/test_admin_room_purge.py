@@ -16,7 +16,9 @@ from typing import Any
 import pytest
 from aiohttp import ClientSession
 
+from homeserver.errors import MatrixError as HomeserverMatrixError
 from homeserver.errors import forbidden
+from homeserver.services.room_purge import RoomDeletion
 from homeserver.storage.database import Database
 from homeserver.storage.room_purge import ROOM_KEYED_TABLES, PurgeResult
 from tests.conftest import RunningHomeserver
@@ -426,3 +428,17 @@ async def test_parleyd_admin_delete_room_purges(tmp_path: Path) -> None:
     finally:
         if server.process is not None and server.process.returncode is None:
             await server.stop()
+
+
+async def test_a_second_deletion_while_one_runs_is_refused(homeserver: RunningHomeserver) -> None:
+    admin = await make_admin(homeserver)
+    alice = await homeserver.register("alice")
+    room_id = await alice.create_room()
+    service = homeserver.hs.room_purge
+    # Straight to the service: over HTTP the first deletion could finish before the second arrives.
+    first = await service.start_deletion(room_id, admin.user_id or "", RoomDeletion())
+    with pytest.raises(HomeserverMatrixError) as refused:
+        await service.start_deletion(room_id, admin.user_id or "", RoomDeletion())
+    assert (refused.value.status, refused.value.errcode) == (400, "M_UNKNOWN")
+    await asyncio.wait_for(service.wait_idle(), 30)
+    assert (await admin.request("GET", f"{S2}/rooms/delete_status/{first}"))["status"] == "complete"
