@@ -83,10 +83,15 @@ class NotificationService:
         now = self.hs.clock.time_ms()
         stream = event.stream_ordering or 0
         # The event is evaluated once per distinct ruleset, then per member only the
-        # member-dependent conditions still in play (push_bulk.py).
+        # member-dependent conditions still in play (push_bulk.py). This loop runs for
+        # every member of big rooms: what does not depend on the member is built once.
         evaluation = RoomEvaluation(ctx)
+        settings = self.hs.push_settings
+        room_id, sender, event_id = event.room_id, event.sender, event.event_id
+        notified = {False: Notified(stream, False, sender), True: Notified(stream, True, sender)}
+        actions_of: dict[int, list[Any]] = {}  # id(match) -> its actions, shared read-only
         for user_id in recipients:
-            prepared = evaluation.prepare(self.hs.push_settings.compiled_rules_for(user_id))
+            prepared = evaluation.prepare(settings.compiled_rules_for(user_id))
             if not prepared.can_notify:
                 continue
             name = self._display_name(room, user_id) if prepared.needs_display_name else None
@@ -94,12 +99,13 @@ class NotificationService:
             if match is None or not match.notify:
                 continue
             highlight = match.highlight
-            self.counter.record(user_id, event.room_id, Notified(stream, highlight, event.sender))
-            action = PushAction(
-                user_id, event.room_id, stream, event.event_id, event.sender, list(match.actions), highlight, now
-            )
+            self.counter.record(user_id, room_id, notified[highlight])
+            actions = actions_of.get(id(match))
+            if actions is None:
+                actions = actions_of[id(match)] = list(match.actions)
+            action = PushAction(user_id, room_id, stream, event_id, sender, actions, highlight, now)
             self._queued.append(action)
-            if user_id in self.hs.push_settings.http_pusher_users:
+            if user_id in settings.http_pusher_users:
                 self.gateway.enqueue(action)
         self._start_writer()
 

@@ -189,6 +189,19 @@ def default_template() -> CompiledRuleset:
 # --- one event ---------------------------------------------------------------------------
 
 
+@lru_cache(maxsize=65536)
+def _as_word_run(word: str) -> str | None:
+    """``word`` lower-cased if it is all word characters, else None (members' names recur).
+
+    A needle of word characters only sits between boundaries exactly when it is a whole
+    run of word characters in the (equally lower-cased) body.
+    """
+    needle = word.lower()
+    if needle and needle.isascii() and _WORD_RUN.fullmatch(needle):
+        return needle
+    return None
+
+
 @dataclass(slots=True)
 class BodyWords:
     """``contains_word`` against one body for many words: word runs are split once."""
@@ -197,10 +210,8 @@ class BodyWords:
     _runs: frozenset[str] | None = None
 
     def contains(self, word: str) -> bool:
-        needle = word.lower()
-        if needle and needle.isascii() and _WORD_RUN.fullmatch(needle):
-            # A needle of word characters only sits between boundaries exactly when it is
-            # a whole run of word characters in the (equally lower-cased) body.
+        needle = _as_word_run(word)
+        if needle is not None:
             if self._runs is None:
                 self._runs = frozenset(_WORD_RUN.findall(self.body.lower()))
             return needle in self._runs
