@@ -366,6 +366,9 @@ async def run_send(args: argparse.Namespace, target: Target) -> ScenarioResult:
         delays = latency_summary_ms(arrivals.delays)
         for key in ("p50_ms", "p90_ms", "p99_ms", "max_ms"):
             result.add(f"delay_{key[:-3]}", delays[key], "ms", headline=key in ("p50_ms", "p99_ms"))
+        puts = latency_summary_ms(arrivals.send_latencies)
+        result.add("put_on_a_p50", puts["p50_ms"], "ms")  # part of the delay spent on A's send path
+        result.add("put_on_a_p99", puts["p99_ms"], "ms")
         result.add("b_limited_timelines", arrivals.limited)
         result.add("rss_a_mb", rss_mb(a.pid), "MB")
         result.add("rss_b_mb", rss_mb(b.pid), "MB")
