@@ -8,6 +8,7 @@ receipts, typing, presence, to-device, device lists) plug in as ``SyncSource``s.
 
 from __future__ import annotations
 
+import bisect
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
@@ -330,7 +331,7 @@ class SyncService:
         prev_batch_pos = (timeline[0].stream_ordering or 1) - 1 if timeline else upto
         return {
             "timeline": {
-                "events": await self._format_timeline(timeline, now, req),
+                "events": await self._format_timeline(room, timeline, now, req),
                 "limited": limited,
                 "prev_batch": StreamToken(events=prev_batch_pos).serialize(),
             },
@@ -407,7 +408,7 @@ class SyncService:
             )
         return {
             "timeline": {
-                "events": await self._format_timeline(timeline, now, req),
+                "events": await self._format_timeline(room, timeline, now, req),
                 "limited": limited,
                 "prev_batch": StreamToken(
                     events=((timeline[0].stream_ordering or 1) - 1) if timeline else upto
@@ -416,11 +417,37 @@ class SyncService:
             "state": {"events": [self._format(e, now) for e in state_events]},
         }
 
-    async def _format_timeline(self, events: list[Event], now: int, req: SyncRequest) -> list[dict[str, Any]]:
+    async def _format_timeline(
+        self, room: RoomState, events: list[Event], now: int, req: SyncRequest
+    ) -> list[dict[str, Any]]:
         viewer = (req.requester.user_id, req.requester.device_id)
-        return await self.hs.relations.format_events(
+        formatted = await self.hs.relations.format_events(
             events, include_room_id=False, now_ms=now, viewer=viewer
         )
+        memberships = await self._viewer_memberships(room, events, req.requester.user_id)
+        for out, membership in zip(formatted, memberships, strict=True):
+            out.setdefault("unsigned", {})["membership"] = membership
+        return formatted
+
+    async def _viewer_memberships(self, room: RoomState, events: list[Event], user_id: str) -> list[str]:
+        """The viewer's membership at each event, the event's own change included
+        (spec: ClientEvent unsigned.membership; "leave" before any membership)."""
+        if not events:
+            return []
+        member = room.state.get(("m.room.member", user_id))
+        current = (member.membership if member is not None else None) or "leave"
+        member_stream = (member.stream_ordering or 0) if member is not None else 0
+        if member is None or (events[0].stream_ordering or 0) > member_stream:
+            # The usual case: the membership has not changed since before the first event.
+            return [current] * len(events)
+        changes = await self.hs.history_visibility.store.get_state_changes(room.room_id, "m.room.member", user_id)
+        streams = [stream for stream, _ in changes]
+        out = []
+        for e in events:
+            i = bisect.bisect_right(streams, e.stream_ordering or 0)
+            value = changes[i - 1][1].get("membership") if i else None
+            out.append(value if isinstance(value, str) else "leave")
+        return out
 
     def _format(self, event: Event, now: int) -> dict[str, Any]:
         return client_event(event, include_room_id=False, now_ms=now)

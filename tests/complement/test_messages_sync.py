@@ -51,10 +51,6 @@ async def test_lazy_loaded_backward_messages_in_a_one_user_room_carry_their_memb
     assert [(e["type"], e["state_key"]) for e in page["state"]] == [("m.room.member", alice.user_id)]
 
 
-@pytest.mark.xfail(
-    reason="MSC4115 unsigned.membership is not added to events (services/event_format.py, owner PERF)",
-    strict=True,
-)
 async def test_sync_events_carry_the_readers_membership_at_the_event(homeserver: RunningHomeserver) -> None:
     # Complement: TestMembershipOnEvents
     alice = await homeserver.register("alice")
