@@ -208,10 +208,10 @@ class FederatedGraphWriter:
             if state == resolved:
                 return await self._existing(group)
         base_depth = await self.state_store.get_delta_depth(groups[0])
-        group = state_group_for(self.events.allocate_state_group(), room.room_id,
-                                groups[0], sets[0], base_depth, resolved)
-        self.state_store.remember(group.group_id, resolved)
-        return StateBefore(resolved, group.group_id, group.delta_depth, [group])
+        resolved_group = state_group_for(self.events.allocate_state_group(), room.room_id,
+                                         groups[0], sets[0], base_depth, resolved)
+        self.state_store.remember(resolved_group.group_id, resolved)
+        return StateBefore(resolved, resolved_group.group_id, resolved_group.delta_depth, [resolved_group])
 
     async def _existing(self, group_id: int) -> StateBefore:
         state = await self.state_store.get_state_ids(group_id)

@@ -65,7 +65,8 @@ def event_from_pdu(
     _require(_is_str_list(pdu.get("prev_events")), "prev_events must be a list of event IDs")
     _require(_is_str_list(pdu.get("auth_events")), "auth_events must be a list of event IDs")
     depth = pdu.get("depth")
-    _require(isinstance(depth, int) and not isinstance(depth, bool), "depth must be an integer")
+    if not isinstance(depth, int) or isinstance(depth, bool):
+        raise InvalidPdu("depth must be an integer")
     _require(0 <= depth <= CANONICAL_JSON_MAX_INT, "depth out of range")
     ts = pdu.get("origin_server_ts")
     _require(isinstance(ts, int) and not isinstance(ts, bool), "origin_server_ts must be an integer")
