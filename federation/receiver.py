@@ -40,12 +40,18 @@ class TransactionReceiver:
         self.store = store
         self.edus = edus
         self._in_progress: dict[TxnKey, asyncio.Task[dict[str, Any]]] = {}
+        # Answers given but not yet committed to the database, and the writes doing it.
+        self._answers_being_saved: dict[TxnKey, dict[str, Any]] = {}
+        self._saving: set[asyncio.Task[None]] = set()
 
     async def receive(
         self, origin: str, txn_id: str, pdus: list[dict[str, Any]], edus: list[Any]
     ) -> dict[str, Any]:
         """The response body for a transaction; the same one for every retry of it."""
         key = (origin, txn_id)
+        saved = self._answers_being_saved.get(key)
+        if saved is not None:
+            return saved
         task = self._in_progress.get(key)
         if task is None:
             # Its own task: a sender that gives up waiting (and retries) does not cancel
@@ -69,17 +75,38 @@ class TransactionReceiver:
         answer = await self.store.get_txn_response(origin, txn_id)
         if answer is None:
             answer = await self._process(origin, pdus, edus)
-            await self.store.save_txn_response(
-                origin, txn_id, answer, self.hs.clock.time_ms(), TXN_ANSWERS_KEPT_MS
-            )
+            self._save_answer((origin, txn_id), answer)
         return answer
 
+    def _save_answer(self, key: TxnKey, answer: dict[str, Any]) -> None:
+        """Keep the answer for retries: in memory at once, in the database by a write the
+        sender does not wait for (the events themselves are already committed, so a
+        transaction processed again after a crash only finds events it knows)."""
+        self._answers_being_saved[key] = answer
+        task = asyncio.get_running_loop().create_task(
+            self._save(key, answer), name=f"federation-txn-save:{key[0]}:{key[1]}"
+        )
+        self._saving.add(task)
+        task.add_done_callback(self._saving.discard)
+
+    async def _save(self, key: TxnKey, answer: dict[str, Any]) -> None:
+        try:
+            await self.store.save_txn_response(
+                key[0], key[1], answer, self.hs.clock.time_ms(), TXN_ANSWERS_KEPT_MS
+            )
+        except Exception:
+            logger.exception("federation: saving the answer to transaction %s from %s failed", key[1], key[0])
+        finally:
+            self._answers_being_saved.pop(key, None)
+
     async def stop(self) -> None:
-        """Cancel transactions still being processed (shutdown); their senders retry them."""
+        """Cancel transactions still being processed (shutdown); their senders retry them.
+        Answers already given are written before the database closes."""
         tasks = list(self._in_progress.values())
         for task in tasks:
             task.cancel()
         await asyncio.gather(*tasks, return_exceptions=True)
+        await asyncio.gather(*list(self._saving), return_exceptions=True)
 
     async def _process(self, origin: str, pdus: list[dict[str, Any]], edus: list[Any]) -> dict[str, Any]:
         edu_task = asyncio.create_task(self._apply_edus(origin, edus), name=f"federation-edus:{origin}")
