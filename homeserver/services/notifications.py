@@ -32,6 +32,7 @@ if TYPE_CHECKING:
 logger = logging.getLogger(__name__)
 
 _MEMBER_CACHE_LIMIT = 10_000
+_UNKNOWN: Any = object()
 _ROW_ORDER = attrgetter("user_id", "stream_ordering")  # event_push_actions' primary key
 # The event fields push rule keys can address (spec: event_match examples use type,
 # state_key, sender, room_id and content.*).
@@ -51,6 +52,8 @@ class NotificationService:
         self._writer: asyncio.Task[None] | None = None
         # (room_id, state_group) -> (joined members, the local ones); membership only changes with state.
         self._joined: dict[tuple[str, int], tuple[list[str], list[str]]] = {}
+        # room_id -> (state_group, user_id -> display name): members' names at the room's latest state.
+        self._names: dict[str, tuple[int, dict[str, str | None]]] = {}
 
     # --- evaluation (persist listener) ------------------------------------------------
     def on_event_persisted(self, room: RoomState, event: Event) -> None:
@@ -92,11 +95,19 @@ class NotificationService:
         room_id, sender, event_id = event.room_id, event.sender, event.event_id
         notified = {False: Notified(stream, False, sender), True: Notified(stream, True, sender)}
         actions_of: dict[int, list[Any]] = {}  # id(match) -> its actions, shared read-only
+        names = self._display_names(room)
+        last_ruleset, prepared = None, None
         for user_id in recipients:
-            prepared = evaluation.prepare(settings.compiled_rules_for(user_id))
+            ruleset = settings.compiled_rules_for(user_id)
+            if ruleset is not last_ruleset or prepared is None:  # most members share one
+                last_ruleset, prepared = ruleset, evaluation.prepare(ruleset)
             if not prepared.can_notify:
                 continue
-            name = self._display_name(room, user_id) if prepared.needs_display_name else None
+            name = None
+            if prepared.needs_display_name:
+                name = names.get(user_id, _UNKNOWN)
+                if name is _UNKNOWN:
+                    name = names[user_id] = self._display_name(room, user_id)
             match = prepared.first_match(user_id, name)
             if match is None or not match.notify:
                 continue
@@ -110,6 +121,14 @@ class NotificationService:
             if user_id in settings.http_pusher_users:
                 self.gateway.enqueue(action)
         self._start_writer()
+
+    def _display_names(self, room: RoomState) -> dict[str, str | None]:
+        cached = self._names.get(room.room_id)
+        if cached is None or cached[0] != room.state_group:
+            if len(self._names) >= _MEMBER_CACHE_LIMIT:
+                self._names.clear()
+            cached = self._names[room.room_id] = (room.state_group, {})
+        return cached[1]
 
     @staticmethod
     def _display_name(room: RoomState, user_id: str) -> str | None:
