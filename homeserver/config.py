@@ -35,6 +35,9 @@ class RegistrationConfig(_Section):
     burst: int = Field(default=10, ge=1)
     # When set, /_synapse/admin/v1/register creates users (and admins) for whoever knows it.
     shared_secret: str | None = None
+    # Lifetime of access tokens issued with a refresh token (clients asking `refresh_token: true`);
+    # other access tokens do not expire.
+    access_token_lifetime_ms: int = Field(default=300_000, ge=1000)
 
 
 class LimitsConfig(_Section):
@@ -274,6 +277,9 @@ registration:
   # Secret for Synapse-style shared-secret registration (/_synapse/admin/v1/register);
   # unset: that endpoint is off.
   # shared_secret: "a long random string"
+  # Access tokens of clients that ask for a refresh token expire after this long (ms);
+  # the client then refreshes them (POST /refresh). Other access tokens never expire.
+  access_token_lifetime_ms: 300000
 
 limits:
   max_request_body_bytes: 1048576

@@ -76,7 +76,9 @@ class Homeserver:
         self.passwords = PasswordHasher(
             cfg.password_hashing.opslimit, cfg.password_hashing.memlimit_kib * 1024
         )
-        self.auth = AuthService(self.account_store, self.clock)
+        self.auth = AuthService(
+            self.account_store, self.clock, cfg.registration.access_token_lifetime_ms
+        )
         self.events = EventService(self)
         self.relations = RelationsService(self)
         self.threads = ThreadService(self)

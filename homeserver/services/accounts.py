@@ -49,6 +49,9 @@ class Session:
     user_id: str
     device_id: str | None
     access_token: str | None
+    # Only when the client asked for one (spec: "Refreshing access tokens").
+    refresh_token: str | None = None
+    expires_in_ms: int | None = None
 
 
 _ASCII_LOWER = str.maketrans(string.ascii_uppercase, string.ascii_lowercase)
@@ -152,6 +155,7 @@ class AccountService:
         device_display_name: str | None,
         inhibit_login: bool,
         ip: str | None,
+        refresh_token: bool = False,
     ) -> Session:
         self.ensure_registration_open()
         # spec: registration.yaml — M_USER_IN_USE / M_INVALID_USERNAME are checked
@@ -177,7 +181,7 @@ class AccountService:
         await self.hs.default_rooms.join_new_user(user_id)
         if inhibit_login:
             return Session(user_id, None, None)
-        return await self._start_session(user_id, device_id, device_display_name, ip)
+        return await self._start_session(user_id, device_id, device_display_name, ip, refresh_token)
 
     async def _create_generated_user(self, password_hash: str | None, now: int) -> str:
         # spec: "If omitted, the homeserver MUST generate a Matrix ID local part."
@@ -197,6 +201,7 @@ class AccountService:
         device_id: str | None,
         device_display_name: str | None,
         ip: str | None,
+        refresh_token: bool = False,
     ) -> Session:
         self._check_device_fields(device_id, device_display_name)
         user_id = await self.resolve_local_user(user)
@@ -210,10 +215,15 @@ class AccountService:
             raise MatrixError("M_USER_DEACTIVATED", 403, "This account has been deactivated")
         if not await self.hs.passwords.verify(record.password_hash, password):
             raise forbidden("Invalid username or password")
-        return await self._start_session(user_id, device_id, device_display_name, ip)
+        return await self._start_session(user_id, device_id, device_display_name, ip, refresh_token)
 
     async def _start_session(
-        self, user_id: str, device_id: str | None, display_name: str | None, ip: str | None
+        self,
+        user_id: str,
+        device_id: str | None,
+        display_name: str | None,
+        ip: str | None,
+        refresh_token: bool = False,
     ) -> Session:
         # Reusing a device ID keeps the device (and its display name: the initial
         # name is "ignored if device_id corresponds to a known device").
@@ -229,8 +239,8 @@ class AccountService:
         if new_device:
             # Room-mates learn of the new device through sync's device_lists.
             await self.hs.device_lists.record_device_change(user_id)
-        token = await self.hs.auth.issue_token(user_id, device_id)
-        return Session(user_id, device_id, token)
+        tokens = await self.hs.auth.issue_tokens(user_id, device_id, with_refresh_token=refresh_token)
+        return Session(user_id, device_id, tokens.access_token, tokens.refresh_token, tokens.expires_in_ms)
 
     @staticmethod
     def _check_device_fields(device_id: str | None, display_name: str | None) -> None:

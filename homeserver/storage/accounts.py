@@ -30,6 +30,15 @@ class DeviceRecord:
     last_seen_ip: str | None
 
 
+@dataclass(slots=True)
+class AccessTokenRecord:
+    user_id: str
+    device_id: str
+    # Set only for tokens issued with a refresh token (spec: "Refreshing access tokens").
+    expires_ts: int | None
+    refresh_token_hash: bytes | None
+
+
 def _user(row: sqlite3.Row) -> UserRecord:
     return UserRecord(
         user_id=row["user_id"],
@@ -159,6 +168,10 @@ class AccountStore:
                 [(user_id, d) for d in device_ids],
             )
             await conn.executemany(
+                "DELETE FROM refresh_tokens WHERE user_id = ? AND device_id = ?",
+                [(user_id, d) for d in device_ids],
+            )
+            await conn.executemany(
                 "DELETE FROM devices WHERE user_id = ? AND device_id = ?",
                 [(user_id, d) for d in device_ids],
             )
@@ -167,12 +180,112 @@ class AccountStore:
         return await self.db.write("delete_devices", run)
 
     # --- access tokens -------------------------------------------------------------
-    async def add_access_token(self, token_hash: bytes, user_id: str, device_id: str, ts: int) -> None:
-        await self.db.execute(
-            "add_access_token",
-            "INSERT INTO access_tokens (token_hash, user_id, device_id, created_ts) VALUES (?, ?, ?, ?)",
-            (token_hash, user_id, device_id, ts),
+    async def add_access_token(
+        self,
+        token_hash: bytes,
+        user_id: str,
+        device_id: str,
+        ts: int,
+        *,
+        expires_ts: int | None = None,
+        refresh_token_hash: bytes | None = None,
+    ) -> None:
+        """Store an access token; with ``refresh_token_hash`` the refresh token too."""
+
+        async def run(conn: aiosqlite.Connection) -> None:
+            if refresh_token_hash is not None:
+                await conn.execute(
+                    "INSERT INTO refresh_tokens (token_hash, user_id, device_id, created_ts)"
+                    " VALUES (?, ?, ?, ?)",
+                    (refresh_token_hash, user_id, device_id, ts),
+                )
+            await conn.execute(
+                "INSERT INTO access_tokens (token_hash, user_id, device_id, created_ts, expires_ts,"
+                " refresh_token_hash) VALUES (?, ?, ?, ?, ?, ?)",
+                (token_hash, user_id, device_id, ts, expires_ts, refresh_token_hash),
+            )
+
+        await self.db.write("add_access_token", run)
+
+    async def get_access_token(self, token_hash: bytes) -> AccessTokenRecord | None:
+        row = await self.db.fetchone(
+            "get_access_token",
+            "SELECT user_id, device_id, expires_ts, refresh_token_hash FROM access_tokens"
+            " WHERE token_hash = ?",
+            (token_hash,),
         )
+        return AccessTokenRecord(row[0], row[1], row[2], row[3]) if row else None
+
+    async def retire_replaced_refresh_token(self, successor_hash: bytes) -> None:
+        """The access token of ``successor_hash`` was used: the refresh token it replaced ends.
+
+        spec: "Refreshing access tokens" — the old refresh token remains valid until
+        the new access token (or refresh token) is used.
+        """
+        await self.db.execute(
+            "retire_replaced_refresh_token",
+            "DELETE FROM refresh_tokens WHERE replaced_by = ?",
+            (successor_hash,),
+        )
+
+    async def rotate_refresh_token(
+        self,
+        refresh_token_hash: bytes,
+        new_access_hash: bytes,
+        new_refresh_hash: bytes,
+        ts: int,
+        expires_ts: int,
+    ) -> tuple[str, str, list[bytes]] | None:
+        """Exchange a refresh token for a new access/refresh pair, in one transaction.
+
+        None if the refresh token is unknown (never issued, revoked or retired).
+        Otherwise (user_id, device_id, revoked access token hashes): the access token
+        issued with the old refresh token stops working, and so does a pair issued by an
+        earlier use of this same refresh token whose access token was never used.
+        """
+
+        async def run(conn: aiosqlite.Connection) -> tuple[str, str, list[bytes]] | None:
+            rows = list(await conn.execute_fetchall(
+                "SELECT user_id, device_id, replaced_by FROM refresh_tokens WHERE token_hash = ?",
+                (refresh_token_hash,),
+            ))
+            if not rows:
+                return None
+            user_id, device_id, earlier_successor = rows[0]
+            superseded = [refresh_token_hash]
+            if earlier_successor is not None:
+                superseded.append(earlier_successor)
+                await conn.execute(
+                    "DELETE FROM refresh_tokens WHERE token_hash = ?", (earlier_successor,)
+                )
+            revoked: list[bytes] = []
+            for h in superseded:
+                found = await conn.execute_fetchall(
+                    "SELECT token_hash FROM access_tokens WHERE refresh_token_hash = ?", (h,)
+                )
+                revoked.extend(r[0] for r in found)
+                await conn.execute("DELETE FROM access_tokens WHERE refresh_token_hash = ?", (h,))
+            # Using this refresh token also ends the one it replaced.
+            await conn.execute(
+                "DELETE FROM refresh_tokens WHERE replaced_by = ?", (refresh_token_hash,)
+            )
+            await conn.execute(
+                "UPDATE refresh_tokens SET replaced_by = ? WHERE token_hash = ?",
+                (new_refresh_hash, refresh_token_hash),
+            )
+            await conn.execute(
+                "INSERT INTO refresh_tokens (token_hash, user_id, device_id, created_ts)"
+                " VALUES (?, ?, ?, ?)",
+                (new_refresh_hash, user_id, device_id, ts),
+            )
+            await conn.execute(
+                "INSERT INTO access_tokens (token_hash, user_id, device_id, created_ts, expires_ts,"
+                " refresh_token_hash) VALUES (?, ?, ?, ?, ?, ?)",
+                (new_access_hash, user_id, device_id, ts, expires_ts, new_refresh_hash),
+            )
+            return user_id, device_id, revoked
+
+        return await self.db.write("rotate_refresh_token", run)
 
     async def get_token_owner(self, token_hash: bytes) -> tuple[str, str] | None:
         row = await self.db.fetchone(
@@ -186,6 +299,11 @@ class AccountStore:
         await self.db.execute(
             "delete_access_token", "DELETE FROM access_tokens WHERE token_hash = ?", (token_hash,)
         )
+
+    async def count_refresh_tokens(self, user_id: str) -> int:
+        return int(await self.db.fetchval(
+            "count_refresh_tokens", "SELECT COUNT(*) FROM refresh_tokens WHERE user_id = ?", (user_id,)
+        ))
 
     async def delete_sessions_except(
         self, user_id: str, keep_device_id: str | None = None, keep_token_hash: bytes | None = None
@@ -206,6 +324,10 @@ class AccountStore:
             )
             await conn.execute(
                 "DELETE FROM devices WHERE user_id = ? AND device_id IS NOT ?",
+                (user_id, keep_device_id),
+            )
+            await conn.execute(
+                "DELETE FROM refresh_tokens WHERE user_id = ? AND device_id IS NOT ?",
                 (user_id, keep_device_id),
             )
             return hashes

@@ -38,6 +38,8 @@ class RegisterResponse(_Response):
     access_token: str | None = None
     device_id: str | None = None
     home_server: str
+    refresh_token: str | None = None
+    expires_in_ms: int | None = None
 
 
 class AvailableResponse(_Response):
@@ -86,6 +88,19 @@ class LoginResponse(_Response):
     device_id: str
     home_server: str
     well_known: dict[str, Any]
+    refresh_token: str | None = None
+    expires_in_ms: int | None = None
+
+
+# --- refresh (spec: refresh.yaml) ---------------------------------------------------
+class RefreshRequest(_Request):
+    refresh_token: str
+
+
+class RefreshResponse(_Response):
+    access_token: str
+    refresh_token: str | None = None
+    expires_in_ms: int | None = None
 
 
 class WhoamiResponse(_Response):

@@ -40,6 +40,8 @@ from schemas.client.accounts import (
     LoginRequest,
     LoginResponse,
     PasswordChangeRequest,
+    RefreshRequest,
+    RefreshResponse,
     RegisterRequest,
     RegisterResponse,
     TokenValidityResponse,
@@ -110,6 +112,7 @@ async def register(request: web.Request) -> web.Response:
         device_display_name=body.initial_device_display_name,
         inhibit_login=body.inhibit_login,
         ip=client_ip(request),
+        refresh_token=body.refresh_token,
     )
     return json_response(dump(register_response(session, hs.server_name)))
 
@@ -120,6 +123,8 @@ def register_response(session: Session, server_name: str) -> RegisterResponse:
         access_token=session.access_token,
         device_id=session.device_id,
         home_server=server_name,
+        refresh_token=session.refresh_token,
+        expires_in_ms=session.expires_in_ms,
     )
 
 
@@ -173,6 +178,7 @@ async def login(request: web.Request) -> web.Response:
         device_id=body.device_id,
         device_display_name=body.initial_device_display_name,
         ip=client_ip(request),
+        refresh_token=body.refresh_token,
     )
     assert session.access_token is not None and session.device_id is not None
     response = LoginResponse(
@@ -181,6 +187,23 @@ async def login(request: web.Request) -> web.Response:
         device_id=session.device_id,
         home_server=hs.server_name,
         well_known={"m.homeserver": {"base_url": hs.config.base_url}},
+        refresh_token=session.refresh_token,
+        expires_in_ms=session.expires_in_ms,
+    )
+    return json_response(dump(response))
+
+
+@client_route("POST", "/refresh")
+async def refresh(request: web.Request) -> web.Response:
+    """spec: refresh.yaml — no access token is needed (the old one may have expired)."""
+    hs = get_hs(request)
+    hs.accounts.login_limiter.check(client_ip(request))
+    body = await read_body(request, RefreshRequest)
+    tokens = await hs.auth.refresh(body.refresh_token)
+    response = RefreshResponse(
+        access_token=tokens.access_token,
+        refresh_token=tokens.refresh_token,
+        expires_in_ms=tokens.expires_in_ms,
     )
     return json_response(dump(response))
 
