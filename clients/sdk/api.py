@@ -58,8 +58,11 @@ def register(
     auth: dict[str, Any] | None = None,
     device_name: str | None = None,
     device_id: str | None = None,
+    refresh_token: bool = False,
 ) -> Request:
     body: dict[str, Any] = {"username": username, "password": password}
+    if refresh_token:
+        body["refresh_token"] = True
     if auth is not None:
         body["auth"] = auth
     if device_name is not None:
@@ -70,13 +73,20 @@ def register(
 
 
 def login_password(
-    user: str, password: str, *, device_name: str | None = None, device_id: str | None = None
+    user: str,
+    password: str,
+    *,
+    device_name: str | None = None,
+    device_id: str | None = None,
+    refresh_token: bool = False,
 ) -> Request:
     body: dict[str, Any] = {
         "type": "m.login.password",
         "identifier": {"type": "m.id.user", "user": user},
         "password": password,
     }
+    if refresh_token:
+        body["refresh_token"] = True
     if device_name is not None:
         body["initial_device_display_name"] = device_name
     if device_id is not None:
@@ -84,8 +94,17 @@ def login_password(
     return Request("POST", f"{CLIENT_V3}/login", json=body, requires_auth=False)
 
 
+def refresh(refresh_token: str) -> Request:
+    """spec: refresh.yaml — sent without the (possibly expired) access token."""
+    return Request("POST", f"{CLIENT_V3}/refresh", json={"refresh_token": refresh_token}, requires_auth=False)
+
+
 def logout() -> Request:
     return Request("POST", f"{CLIENT_V3}/logout", json={})
+
+
+def logout_all() -> Request:
+    return Request("POST", f"{CLIENT_V3}/logout/all", json={})
 
 
 def whoami() -> Request:

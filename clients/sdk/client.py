@@ -126,7 +126,7 @@ class AsyncClient(ClientCore):
 
     async def download(self, mxc_uri: str) -> tuple[bytes, str]:
         """(bytes, content type) of an mxc:// URI."""
-        response = await self.transport.send(api.download(mxc_uri))
+        response = await self.send_raw(api.download(mxc_uri))
         if not 200 <= response.status < 300:
             raise responses.error_from(response)
         return response.body, response.content_type

@@ -22,7 +22,7 @@ from clients.sdk.errors import (
     TransportError,
     UnsupportedAuthFlowError,
 )
-from clients.sdk.responses import Session
+from clients.sdk.responses import Response, Session
 from clients.sdk.state import ClientState
 from clients.sdk.store import MemorySyncStore, SyncStore
 from clients.sdk.transport import HttpTransport
@@ -51,6 +51,7 @@ class ClientCore:
         sync_filter: dict[str, Any] | None = None,
         set_presence: str | None = None,
         device_name: str = "parley",
+        use_refresh_tokens: bool = False,
     ) -> None:
         self.homeserver = homeserver.rstrip("/")
         self.transport = transport or HttpTransport(self.homeserver)
@@ -65,6 +66,13 @@ class ClientCore:
         self.user_id: str | None = None
         self.device_id: str | None = None
         self.state: ClientState | None = None
+        # Opt-in: ask /login and /register for a refresh token, and refresh an expired
+        # access token on the first soft logout (spec: "Refreshing access tokens").
+        self.use_refresh_tokens = use_refresh_tokens
+        self.refresh_token: str | None = None
+        # Called with (access_token, refresh_token) after each refresh, to persist them.
+        self.on_tokens_refreshed: Callable[[str, str | None], None] | None = None
+        self._refresh_lock = asyncio.Lock()
         self._txn_counter = itertools.count()
         self._txn_prefix = f"p{time.time_ns():x}"
         # Signalled after every sync response is applied; waiters re-check their condition.
@@ -79,12 +87,15 @@ class ClientCore:
     def logged_in(self) -> bool:
         return self.transport.access_token is not None and self.user_id is not None
 
-    def restore_session(self, user_id: str, device_id: str, access_token: str) -> None:
+    def restore_session(
+        self, user_id: str, device_id: str, access_token: str, refresh_token: str | None = None
+    ) -> None:
         """Use stored credentials (from an earlier login) instead of logging in."""
-        self._start_session(Session(user_id, access_token, device_id))
+        self._start_session(Session(user_id, access_token, device_id, refresh_token))
 
     def _start_session(self, session: Session) -> None:
         self.transport.access_token = session.access_token
+        self.refresh_token = session.refresh_token
         self.user_id = session.user_id
         self.device_id = session.device_id
         if self.state is None or self.state.user_id != session.user_id:
@@ -107,7 +118,40 @@ class ClientCore:
     # --- requests -------------------------------------------------------------------------
     async def request(self, request: Request) -> Any:
         """Send once; the decoded JSON answer or MatrixRequestError / TransportError."""
-        return responses.json_body(await self.transport.send(request))
+        return responses.json_body(await self.send_raw(request))
+
+    async def send_raw(self, request: Request) -> Response:
+        """Send once and return the raw answer. With a refresh token, an access token the
+        server reports expired (soft logout) is refreshed and the request sent once more."""
+        sent_with = self.transport.access_token
+        response = await self.transport.send(request)
+        if request.requires_auth and self.refresh_token is not None and responses.is_soft_logout(response):
+            await self._refresh_after_soft_logout(sent_with)
+            response = await self.transport.send(request)
+        return response
+
+    async def _refresh_after_soft_logout(self, expired_token: str | None) -> None:
+        async with self._refresh_lock:
+            # Concurrent requests that failed with the same token refresh it only once.
+            if self.transport.access_token == expired_token:
+                await self.refresh_access_token()
+
+    async def refresh_access_token(self) -> None:
+        """POST /refresh: a new access token (and refresh token, which rotates).
+
+        An M_UNKNOWN_TOKEN answer means the session is over: log in again.
+        """
+        if self.refresh_token is None:
+            raise NotLoggedInError("no refresh token")
+        tokens = responses.parse_refreshed_tokens(
+            responses.json_body(await self.transport.send(api.refresh(self.refresh_token)))
+        )
+        self.transport.access_token = tokens.access_token
+        if tokens.refresh_token is not None:
+            self.refresh_token = tokens.refresh_token
+        log.info("access token refreshed for %s", self.user_id)
+        if self.on_tokens_refreshed is not None:
+            self.on_tokens_refreshed(tokens.access_token, self.refresh_token)
 
     async def request_with_retry(self, request: Request, *, deadline: float | None = None) -> Any:
         """Send until answered, retrying connection failures, 5xx and 429 with backoff.
@@ -154,7 +198,12 @@ class ClientCore:
             supported.discard("m.login.registration_token")
         for _ in range(8):  # a flow has a handful of stages at most
             try:
-                data = await self.request(api.register(username, password, auth=auth, device_name=name))
+                data = await self.request(
+                    api.register(
+                        username, password, auth=auth, device_name=name,
+                        refresh_token=self.use_refresh_tokens,
+                    )
+                )
             except MatrixRequestError as e:
                 challenge = responses.parse_auth_challenge(e)
                 if challenge is None:
@@ -177,7 +226,10 @@ class ClientCore:
 
     async def login(self, user: str, password: str, *, device_name: str | None = None) -> Session:
         data = await self.request(
-            api.login_password(user, password, device_name=device_name or self.device_name)
+            api.login_password(
+                user, password, device_name=device_name or self.device_name,
+                refresh_token=self.use_refresh_tokens,
+            )
         )
         session = responses.parse_session(data)
         self._start_session(session)
@@ -186,6 +238,13 @@ class ClientCore:
     async def logout(self) -> None:
         await self.request(api.logout())
         self.transport.access_token = None
+        self.refresh_token = None
+
+    async def logout_all(self) -> None:
+        """End every session of this user, this one included (spec: logout.yaml)."""
+        await self.request(api.logout_all())
+        self.transport.access_token = None
+        self.refresh_token = None
 
     async def whoami(self) -> responses.Whoami:
         return responses.parse_whoami(await self.request(api.whoami()))

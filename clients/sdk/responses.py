@@ -75,6 +75,14 @@ class Session:
     user_id: str
     access_token: str
     device_id: str
+    # Only when refresh tokens were asked for (spec: "Refreshing access tokens").
+    refresh_token: str | None = None
+    expires_in_ms: int | None = None
+
+
+def _optional(data: Any, key: str, kind: type) -> Any:
+    value = data.get(key) if isinstance(data, dict) else None
+    return value if isinstance(value, kind) and not isinstance(value, bool) else None
 
 
 def parse_session(data: Any) -> Session:
@@ -82,7 +90,34 @@ def parse_session(data: Any) -> Session:
         user_id=_require(data, "user_id", str),
         access_token=_require(data, "access_token", str),
         device_id=_require(data, "device_id", str),
+        refresh_token=_optional(data, "refresh_token", str),
+        expires_in_ms=_optional(data, "expires_in_ms", int),
     )
+
+
+@dataclass(frozen=True, slots=True)
+class RefreshedTokens:
+    """The answer of POST /refresh; ``refresh_token`` absent means keep the old one."""
+
+    access_token: str
+    refresh_token: str | None
+    expires_in_ms: int | None
+
+
+def parse_refreshed_tokens(data: Any) -> RefreshedTokens:
+    return RefreshedTokens(
+        access_token=_require(data, "access_token", str),
+        refresh_token=_optional(data, "refresh_token", str),
+        expires_in_ms=_optional(data, "expires_in_ms", int),
+    )
+
+
+def is_soft_logout(response: Response) -> bool:
+    """An expired access token: 401 M_UNKNOWN_TOKEN with soft_logout true (spec: "Soft logout")."""
+    if response.status != 401:
+        return False
+    data = decode_json(response.body)
+    return isinstance(data, dict) and data.get("errcode") == "M_UNKNOWN_TOKEN" and data.get("soft_logout") is True
 
 
 @dataclass(frozen=True, slots=True)
