@@ -8,8 +8,10 @@ from __future__ import annotations
 
 from typing import Any
 
+from aiohttp import ClientSession
+
 from homeserver.clock import Clock
-from tests.conftest import RunningHomeserver
+from tests.conftest import RunningHomeserver, start_homeserver
 from tests.http_client import MatrixHttp, q
 
 V3 = "/_matrix/client/v3"
@@ -98,10 +100,6 @@ async def test_expired_access_token_is_a_soft_logout(homeserver: RunningHomeserv
 
 
 async def test_lifetime_is_configurable(config_factory: Any) -> None:
-    from aiohttp import ClientSession
-
-    from tests.conftest import start_homeserver
-
     hs, server = await start_homeserver(config_factory(registration={"access_token_lifetime_ms": 60_000}))
     try:
         async with ClientSession() as session:
