@@ -134,25 +134,28 @@ class TransactionReceiver:
     async def _room_pdus(
         self, origin: str, room_id: str, pdus: list[dict[str, Any]]
     ) -> dict[str, dict[str, Any]]:
-        """One room's PDUs, in order; every PDU whose ID we can tell gets an answer."""
-        ids = await self._event_ids(room_id, pdus)
-        for pdu, event_id in zip(pdus, ids, strict=True):
-            sender = pdu.get("sender")
-            if event_id is not None and isinstance(sender, str) and self.hs.is_mine(sender):
+        """One room's PDUs, in order; every PDU whose ID we can tell gets an answer.
+
+        Event IDs (reference hashes) are computed here only where the handler does not
+        compute them anyway: our own echoed events, and the answers when it cannot run.
+        """
+        own = [p for p in pdus if isinstance(sender := p.get("sender"), str) and self.hs.is_mine(sender)]
+        for event_id in await self._event_ids(room_id, own) if own else []:
+            if event_id is not None:
                 self.hs.federation_sender.note_received(event_id)  # our own event, echoed back
         try:
             await check_server_acl(self.hs, origin, room_id)
         except MatrixError as e:
-            return self._errors(ids, e.message)
+            return self._errors(await self._event_ids(room_id, pdus), e.message)
         handler = getattr(self.hs, "federation_events", None)
         if handler is None:
             logger.warning("federation: cannot process %d PDUs from %s: no event handler", len(pdus), origin)
-            return self._errors(ids, "This server cannot process PDUs yet")
+            return self._errors(await self._event_ids(room_id, pdus), "This server cannot process PDUs yet")
         try:
             outcome: dict[str, str | None] = await handler.on_receive_pdus(origin, pdus)
         except Exception:
             logger.exception("federation: processing PDUs from %s in %s failed", origin, room_id)
-            return self._errors(ids, "Internal error while processing the event")
+            return self._errors(await self._event_ids(room_id, pdus), "Internal error while processing the event")
         return {eid: ({} if error is None else {"error": error}) for eid, error in outcome.items()}
 
     async def _event_ids(self, room_id: str, pdus: list[dict[str, Any]]) -> list[str | None]:
