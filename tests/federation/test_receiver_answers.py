@@ -13,6 +13,7 @@ from typing import Any
 
 import pytest
 
+from federation.crypto.hashes import compute_event_id
 from tests.conftest import RunningHomeserver
 from tests.federation.test_edus_single_server import REMOTE, RecordingEventHandler
 
@@ -59,3 +60,22 @@ async def test_answers_given_are_written_before_the_receiver_stops(
     answer = await hs.federation_receiver.receive(REMOTE, "txn-2", [{"room_id": "!a:r", "n": 7}], [])
     await asyncio.wait_for(hs.federation_receiver.stop(), WAIT_S)
     assert await hs.federation_queue_store.get_txn_response(REMOTE, "txn-2") == answer
+
+
+async def test_our_own_event_echoed_back_is_noted_so_it_is_not_forwarded_again(
+    homeserver: RunningHomeserver, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    hs = homeserver.hs
+    alice = await homeserver.register("alice")
+    room_id = await alice.create_room()
+    handler = RecordingEventHandler()
+    monkeypatch.setattr(hs, "federation_events", handler, raising=False)
+    ours = {"room_id": room_id, "sender": alice.user_id, "type": "m.room.message", "n": 1,
+            "content": {"body": "echo"}, "prev_events": [], "auth_events": [], "depth": 5,
+            "origin_server_ts": 1, "hashes": {}, "signatures": {}}
+    theirs = {**ours, "sender": "@bob:remote.test", "n": 2}
+    room = hs.events.cached_room(room_id)
+    assert room is not None
+    await hs.federation_receiver.receive(REMOTE, "txn-3", [ours, theirs], [])
+    assert compute_event_id(ours, room.version) in hs.federation_sender._received
+    assert compute_event_id(theirs, room.version) not in hs.federation_sender._received
