@@ -70,6 +70,7 @@ class EventFilter:
     contains_url: bool | None = None
     lazy_load_members: bool = False
     include_redundant_members: bool = False
+    unread_thread_notifications: bool = False  # only /sync reads it
 
     @classmethod
     def parse(cls, obj: Any) -> EventFilter:
@@ -94,6 +95,7 @@ class EventFilter:
             contains_url=contains_url,
             lazy_load_members=_bool(obj, "lazy_load_members"),
             include_redundant_members=_bool(obj, "include_redundant_members"),
+            unread_thread_notifications=_bool(obj, "unread_thread_notifications"),
         )
 
     @property

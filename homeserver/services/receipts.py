@@ -168,5 +168,12 @@ class ReceiptService:
                     or room.latest_stream > since_events
                 ):
                     rooms.append(room_id)
+        if ctx.filter.room.timeline.unread_thread_notifications:
+            # spec: sync.yaml — then unread_notifications counts the main timeline only.
+            for room_id in rooms:
+                main, threads = await self.unread.thread_counts(user_id, room_id, ctx.upto.events)
+                out.unread[room_id] = main
+                out.unread_threads[room_id] = threads
+            return
         for room_id in rooms:
             out.unread[room_id] = await self.unread.counts(user_id, room_id, ctx.upto.events)

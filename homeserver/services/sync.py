@@ -63,6 +63,8 @@ class SyncContribution:
     rooms: dict[str, dict[str, list[Any]]] = field(default_factory=dict)
     # room_id -> {"notification_count": .., "highlight_count": ..}
     unread: dict[str, dict[str, int]] = field(default_factory=dict)
+    # room_id -> thread root -> counts, when the filter sets unread_thread_notifications.
+    unread_threads: dict[str, dict[str, dict[str, int]]] = field(default_factory=dict)
     # Extra top-level scalars (device_one_time_keys_count, ...), sent even when empty.
     always: dict[str, Any] = field(default_factory=dict)
     # Set when the source sent only part of its stream up to `upto` (e.g. the first
@@ -231,6 +233,9 @@ class SyncService:
             for room_id, counts in contribution.unread.items():
                 if room_id in join:
                     join[room_id]["unread_notifications"] = counts
+            for room_id, threads in contribution.unread_threads.items():
+                if room_id in join:
+                    join[room_id]["unread_thread_notifications"] = threads
         response["next_batch"] = next_batch.serialize()
         rooms: dict[str, Any] = {}
         if join:

@@ -12,6 +12,9 @@ import orjson
 from homeserver.storage.database import Database
 
 
+MAIN_THREAD = "main"  # spec: client-server-api, "Threaded read receipts": the main timeline
+
+
 @dataclass(frozen=True, slots=True)
 class PushAction:
     """One event that notified one user."""
@@ -24,6 +27,7 @@ class PushAction:
     actions: list[Any]
     highlight: bool
     ts: int
+    thread_id: str = MAIN_THREAD
 
 
 class Notified(NamedTuple):
@@ -32,6 +36,45 @@ class Notified(NamedTuple):
     stream_ordering: int
     highlight: bool
     sender: str
+    thread_id: str = MAIN_THREAD
+
+
+@dataclass(slots=True)
+class EventNotifications:
+    """Everyone one event notified: one row of ``event_notifications``.
+
+    ``groups`` holds (actions, highlight, user IDs); members whose rules matched the
+    same way share a group, so a 1,000-member room usually has one or two.
+    """
+
+    room_id: str
+    stream_ordering: int
+    event_id: str
+    sender: str
+    thread_id: str
+    ts: int
+    groups: list[tuple[list[Any], bool, list[str]]]
+
+    def row(self) -> tuple[int, str, str, str, str, int, str, str]:
+        notified = [[actions, int(highlight), users] for actions, highlight, users in self.groups]
+        highlighted = [u for _, highlight, users in self.groups if highlight for u in users]
+        return (
+            self.stream_ordering, self.room_id, self.event_id, self.sender, self.thread_id, self.ts,
+            orjson.dumps(notified).decode(), orjson.dumps(highlighted).decode(),
+        )
+
+
+def _group_of(notified_json: str, user_id: str) -> tuple[list[Any], bool] | None:
+    """The user's (actions, highlight) in a packed ``notified`` column, if notified."""
+    for actions, highlight, users in orjson.loads(notified_json):
+        if user_id in users:
+            return actions, bool(highlight)
+    return None
+
+
+def _quoted(user_id: str) -> str:
+    """The user ID as it appears in the packed JSON: a cheap SQL pre-filter (instr)."""
+    return orjson.dumps(user_id).decode()
 
 
 @dataclass(frozen=True, slots=True)
@@ -87,49 +130,64 @@ class PushStore:
             (user_id, orjson.dumps(rules).decode()),
         )
 
-    # --- push actions ----------------------------------------------------------------------
-    async def add_push_actions(self, actions: Sequence[PushAction]) -> None:
-        rows = [
-            (a.user_id, a.room_id, a.stream_ordering, a.event_id, a.sender, orjson.dumps(a.actions).decode(),
-             int(a.highlight), a.ts)
-            for a in actions
-        ]
+    # --- notifications (one row per notifying event) ---------------------------------
+    async def add_event_notifications(self, events: Sequence[EventNotifications]) -> None:
+        rows = [e.row() for e in events]
 
         async def run(conn: aiosqlite.Connection) -> None:
             await conn.executemany(
-                "INSERT OR IGNORE INTO event_push_actions"
-                " (user_id, room_id, stream_ordering, event_id, sender, actions, highlight, ts)"
-                " VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                "INSERT OR IGNORE INTO event_notifications (stream_ordering, room_id, event_id, sender,"
+                " thread_id, ts, notified, highlighted) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
                 rows,
             )
 
-        await self.db.write("add_push_actions", run)
+        await self.db.write("add_event_notifications", run)
 
-    async def delete_push_actions_for_events(self, event_ids: list[str]) -> list[tuple[str, str, int]]:
+    async def delete_notifications_for_events(self, event_ids: list[str]) -> list[tuple[str, str, int]]:
         """Forget the notifications of (redacted) events; returns (user, room, stream) of each."""
 
         async def run(conn: aiosqlite.Connection) -> list[tuple[str, str, int]]:
             found: list[tuple[str, str, int]] = []
             for event_id in event_ids:
                 rows = await conn.execute_fetchall(
-                    "SELECT user_id, room_id, stream_ordering FROM event_push_actions WHERE event_id = ?",
+                    "SELECT room_id, stream_ordering, notified FROM event_notifications WHERE event_id = ?",
                     (event_id,),
                 )
-                found.extend((r[0], r[1], r[2]) for r in rows)
-                await conn.execute("DELETE FROM event_push_actions WHERE event_id = ?", (event_id,))
+                for room_id, stream, notified in rows:
+                    found.extend(
+                        (user_id, room_id, stream) for _, _, users in orjson.loads(notified) for user_id in users
+                    )
+                await conn.execute("DELETE FROM event_notifications WHERE event_id = ?", (event_id,))
             return found
 
-        return await self.db.write("delete_push_actions", run)
+        return await self.db.write("delete_event_notifications", run)
 
     async def notified_after(self, user_id: str, room_id: str, after: int) -> list[Notified]:
         """The user's notifications in the room after ``after``, oldest first."""
         rows = await self.db.fetchall(
-            "push_actions_after",
-            "SELECT stream_ordering, highlight, sender FROM event_push_actions"
-            " WHERE user_id = ? AND room_id = ? AND stream_ordering > ? ORDER BY stream_ordering",
-            (user_id, room_id, after),
+            "notified_after",
+            "SELECT stream_ordering, sender, thread_id, notified FROM event_notifications"
+            " WHERE room_id = ? AND stream_ordering > ? AND instr(notified, ?) > 0 ORDER BY stream_ordering",
+            (room_id, after, _quoted(user_id)),
         )
-        return [Notified(r[0], bool(r[1]), r[2]) for r in rows]
+        found: list[Notified] = []
+        for stream, sender, thread_id, notified in rows:
+            group = _group_of(notified, user_id)
+            if group is not None:
+                found.append(Notified(stream, group[1], sender, thread_id))
+        return found
+
+    async def read_positions(self, room_id: str, user_id: str) -> dict[str, int]:
+        """thread_id ('' unthreaded, 'main', a thread root) -> stream ordering its latest
+        m.read/m.read.private receipt marks. spec: client-server-api, "Threaded read receipts"."""
+        rows = await self.db.fetchall(
+            "receipt_read_positions",
+            "SELECT r.thread_id, MAX(e.stream_ordering) FROM receipts r JOIN events e ON e.event_id = r.event_id"
+            " WHERE r.user_id = ? AND r.room_id = ? AND r.receipt_type IN ('m.read', 'm.read.private')"
+            " GROUP BY r.thread_id",
+            (user_id, room_id),
+        )
+        return {r[0]: int(r[1]) for r in rows if r[1] is not None}
 
     async def last_sent_after(self, room_id: str, user_id: str, after: int) -> int | None:
         """Stream ordering of the user's latest event in the room after ``after``, if any."""
@@ -143,19 +201,31 @@ class PushStore:
     async def notifications(
         self, user_id: str, before: int | None, limit: int, only_highlight: bool
     ) -> list[PushAction]:
-        """The user's notifications, newest first, with stream_ordering < ``before``."""
+        """The user's notifications, newest first, with stream_ordering < ``before``.
+
+        Rows are per event, so the user's are found in the rooms they have a membership
+        in (invites included), pre-filtered on the packed JSON and checked here.
+        """
+        column = "highlighted" if only_highlight else "notified"
         sql = (
-            "SELECT user_id, room_id, stream_ordering, event_id, sender, actions, highlight, ts"
-            " FROM event_push_actions WHERE user_id = ? AND stream_ordering < ?"
+            "SELECT n.room_id, n.stream_ordering, n.event_id, n.sender, n.thread_id, n.ts, n.notified"
+            " FROM room_memberships m JOIN event_notifications n ON n.room_id = m.room_id"
+            f" WHERE m.user_id = ? AND n.stream_ordering < ? AND instr(n.{column}, ?) > 0"
+            " ORDER BY n.stream_ordering DESC LIMIT ?"
         )
-        if only_highlight:
-            sql += " AND highlight = 1"
-        sql += " ORDER BY stream_ordering DESC LIMIT ?"
         upper = before if before is not None else 2**62
-        rows = await self.db.fetchall("get_notifications", sql, (user_id, upper, limit))
-        return [
-            PushAction(r[0], r[1], r[2], r[3], r[4], orjson.loads(r[5]), bool(r[6]), r[7]) for r in rows
-        ]
+        found: list[PushAction] = []
+        while len(found) < limit:
+            rows = await self.db.fetchall("get_notifications", sql, (user_id, upper, _quoted(user_id), limit))
+            for room_id, stream, event_id, sender, thread_id, ts, notified in rows:
+                group = _group_of(notified, user_id)
+                if group is not None and (group[1] or not only_highlight) and len(found) < limit:
+                    found.append(PushAction(user_id, room_id, stream, event_id, sender, group[0], group[1], ts,
+                                            thread_id))
+            if len(rows) < limit:
+                break
+            upper = rows[-1][1]
+        return found
 
     # --- pushers ---------------------------------------------------------------------------
     async def pushers_for(self, user_id: str) -> list[Pusher]:

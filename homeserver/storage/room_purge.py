@@ -26,7 +26,7 @@ logger = logging.getLogger(__name__)
 # `account_data` rows with this room_id are the room's account data and tags; global
 # account data (room_id '') is the user's own and is left alone.
 ROOM_KEYED_TABLES: tuple[str, ...] = (
-    "event_push_actions",
+    "event_notifications",
     "event_relations",
     "receipts",
     "account_data",

@@ -117,11 +117,6 @@ async def test_unthreaded_receipt_wins_over_a_threaded_one_for_the_same_event(
     assert "thread_id" not in (receipt_of_bob(response) or {})
 
 
-@pytest.mark.xfail(
-    reason="per-thread unread counts (unread_thread_notifications) are not computed; needs services/unread.py"
-    " counting per thread and services/sync.py (owner PERF) honouring the filter flag",
-    strict=True,
-)
 async def test_thread_replies_count_in_unread_thread_notifications(homeserver: RunningHomeserver) -> None:
     # Complement: TestThreadedReceipts
     alice = await homeserver.register("alice")

@@ -29,6 +29,9 @@ class FakeStorage:
     async def read_position_of(self, room_id: str, user_id: str) -> int | None:
         return self.read_position
 
+    async def read_positions(self, room_id: str, user_id: str) -> dict[str, int]:
+        return {} if self.read_position is None else {"": self.read_position}  # unthreaded
+
     async def notified_after(self, user_id: str, room_id: str, after: int) -> list[Notified]:
         self.reading.set()
         await self.gate.wait()
