@@ -46,12 +46,26 @@ class ReceiptService:
         # (room_id, receipt_type, user_id, event_id, data) for each new public receipt of a
         # local user, e.g. for federation's m.receipt.
         self._public_receipt_listeners: list[Callable[[str, str, str, str, dict[str, Any]], None]] = []
+        # Where receipts moved since start-up, so that /sync can tell "nothing in your rooms"
+        # from memory when receipts move elsewhere: room_id -> its latest receipt position,
+        # and local user -> room_id -> their own latest. Positions below `_tracked_from`
+        # (before start-up) are asked of storage.
+        self._tracked_from = 0
+        self._room_moved_at: dict[str, int] = {}
+        self._own_moved_at: dict[str, dict[str, int]] = {}
 
     def add_public_receipt_listener(self, listener: Callable[[str, str, str, str, dict[str, Any]], None]) -> None:
         self._public_receipt_listeners.append(listener)
 
     async def load(self) -> None:
         await self.store.load()
+        self._tracked_from = self.store.stream.current
+
+    def _moved(self, room_id: str, user_id: str, position: int) -> None:
+        """Runs right after the upsert returns, before anything can see the new position."""
+        self._room_moved_at[room_id] = position
+        if self.hs.is_mine(user_id):
+            self._own_moved_at.setdefault(user_id, {})[room_id] = position
 
     def current_position(self) -> int:
         return self.store.stream.current
@@ -83,6 +97,7 @@ class ReceiptService:
         )
         if position is None:
             return
+        self._moved(room_id, user_id, position)
         self.unread.receipt_moved(user_id, room_id)
         if receipt_type == READ_PRIVATE:
             self.hs.notifier.notify_users([user_id])
@@ -101,6 +116,8 @@ class ReceiptService:
             room_id, receipt_type, user_id, thread_id if isinstance(thread_id, str) and thread_id else UNTHREADED,
             event_id, data, (event.stream_ordering or 0) if event is not None else 0,
         )
+        if position is not None:
+            self._moved(room_id, user_id, position)
         room = self.hs.events.cached_room(room_id)
         if position is not None and room is not None:
             self.hs.notifier.notify_users(room.members_with("join"))
@@ -129,8 +146,9 @@ class ReceiptService:
         else:
             since = ctx.since.receipts
             if upto > since:
-                changed = set(await self.store.rooms_changed_since(since, upto))
-                found = await self.store.for_rooms([r for r in rooms if r in changed], since, upto)
+                changed = await self._rooms_changed(rooms, since, upto)
+                if changed:
+                    found = await self.store.for_rooms(changed, since, upto)
             newly = [r for r in rooms if r in ctx.newly_joined_room_ids]
             if newly:
                 seen = {(r.room_id, r.receipt_type, r.user_id, r.thread_id) for r in found}
@@ -157,7 +175,7 @@ class ReceiptService:
             since_events = ctx.since.events
             own = set()
             if ctx.upto.receipts > ctx.since.receipts:
-                own = set(await self.store.user_changed_rooms(user_id, ctx.since.receipts, ctx.upto.receipts))
+                own = await self._own_rooms_changed(user_id, ctx.since.receipts, ctx.upto.receipts)
             rooms = []
             for room_id in ctx.joined_room_ids:
                 room = self.hs.events.cached_room(room_id)
@@ -177,3 +195,17 @@ class ReceiptService:
             return
         for room_id in rooms:
             out.unread[room_id] = await self.unread.counts(user_id, room_id, ctx.upto.events)
+
+    async def _rooms_changed(self, rooms: list[str], since: int, upto: int) -> list[str]:
+        """The rooms among ``rooms`` whose receipts moved after ``since`` (maybe past ``upto``)."""
+        if since >= self._tracked_from:
+            moved_at = self._room_moved_at
+            return [r for r in rooms if moved_at.get(r, 0) > since]
+        changed = set(await self.store.rooms_changed_since(since, upto))
+        return [r for r in rooms if r in changed]
+
+    async def _own_rooms_changed(self, user_id: str, since: int, upto: int) -> set[str]:
+        """Rooms where the user's own receipts moved after ``since``."""
+        if since >= self._tracked_from:
+            return {r for r, at in self._own_moved_at.get(user_id, {}).items() if at > since}
+        return set(await self.store.user_changed_rooms(user_id, since, upto))

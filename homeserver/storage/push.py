@@ -11,7 +11,6 @@ import orjson
 
 from homeserver.storage.database import Database
 
-
 MAIN_THREAD = "main"  # spec: client-server-api, "Threaded read receipts": the main timeline
 
 

@@ -104,3 +104,32 @@ async def test_thread_counts_survive_a_restart(tmp_path: Path) -> None:
             assert await threaded_counts(alice, room_id) == (NONE, {root: ONE})
         finally:
             await server.close()
+
+
+async def test_sync_skips_receipt_storage_when_receipts_moved_only_in_other_rooms(
+    homeserver: RunningHomeserver,
+) -> None:
+    alice, bob, room_id, _, reply = await room_with_a_thread(homeserver)
+    elsewhere = await bob.create_room(preset="public_chat")
+    elsewhere_event = await bob.send(elsewhere, "not for alice")
+    since = (await alice.sync())["next_batch"]
+    store = homeserver.hs.receipt_store
+    calls: list[str] = []
+    for name in ("for_rooms", "rooms_changed_since", "user_changed_rooms"):
+        original = getattr(store, name)
+
+        async def counted(*args: Any, _name: str = name, _original: Any = original) -> Any:
+            calls.append(_name)
+            return await _original(*args)
+
+        setattr(store, name, counted)
+    await receipt(bob, elsewhere, elsewhere_event, None)
+    response = await alice.sync(since=since)
+    assert calls == []
+    assert room_id not in response.get("rooms", {}).get("join", {})
+    # A receipt in alice's room still reaches her.
+    await receipt(bob, room_id, reply, None)
+    response, _ = await sync_until(alice, since, lambda r: bool(
+        joined_room(r, room_id).get("ephemeral", {}).get("events")
+    ))
+    assert calls == ["for_rooms"]
