@@ -32,6 +32,7 @@ if TYPE_CHECKING:
 logger = logging.getLogger(__name__)
 
 _MEMBER_CACHE_LIMIT = 10_000
+_THREAD_CACHE_LIMIT = 100_000
 _UNKNOWN: Any = object()
 # The event fields push rule keys can address (spec: event_match examples use type,
 # state_key, sender, room_id and content.*).
@@ -53,6 +54,9 @@ class NotificationService:
         self._joined: dict[tuple[str, int], tuple[list[str], list[str]]] = {}
         # room_id -> (state_group, user_id -> display name): members' names at the room's latest state.
         self._names: dict[str, tuple[int, dict[str, str | None]]] = {}
+        # event_id -> thread root, for recent events in a thread: an event relating to one
+        # of them (a reaction, an edit) is in that thread too.
+        self._thread_of_event: dict[str, str] = {}
 
     # --- evaluation (persist listener) ------------------------------------------------
     def on_event_persisted(self, room: RoomState, event: Event) -> None:
@@ -62,6 +66,7 @@ class NotificationService:
             self.counter.sent_event(event.sender, event.room_id, event.stream_ordering or 0)
         if event.type == "m.room.redaction" and event.redacts:
             self._forget_redacted(room, event.redacts)
+        thread_id = self._thread_of(event)
         joined, local_joined = self._joined_members(room)
         recipients = [u for u in local_joined if u != event.sender]
         if event.type == "m.room.member" and event.membership == "invite":
@@ -92,7 +97,6 @@ class NotificationService:
         evaluation = RoomEvaluation(ctx)
         settings = self.hs.push_settings
         room_id, sender, event_id = event.room_id, event.sender, event.event_id
-        thread_id = thread_of(content)
         notified = {False: Notified(stream, False, sender, thread_id), True: Notified(stream, True, sender, thread_id)}
         # id(match) -> (its actions, highlight, the users it matched for): the packed row.
         groups: dict[int, tuple[list[Any], bool, list[str]]] = {}
@@ -127,6 +131,25 @@ class NotificationService:
                 EventNotifications(room_id, stream, event_id, sender, thread_id, now, list(groups.values()))
             )
             self._start_writer()
+
+    def _thread_of(self, event: Event) -> str:
+        """spec: client-server-api, "Threaded read receipts" — an event is in a thread if it
+        has an m.thread relation or relates to an event in the thread. Following one hop
+        through the events remembered here covers chains (each in-thread event is
+        remembered); a parent not remembered (older, or from before a restart) is taken as
+        the main timeline."""
+        thread_id = thread_of(event.content)
+        if thread_id == MAIN_THREAD:
+            parent = related_event_id(event.content)
+            if parent is None:
+                return MAIN_THREAD
+            thread_id = self._thread_of_event.get(parent, MAIN_THREAD)
+            if thread_id == MAIN_THREAD:
+                return MAIN_THREAD
+        if len(self._thread_of_event) >= _THREAD_CACHE_LIMIT:
+            self._thread_of_event.clear()
+        self._thread_of_event[event.event_id] = thread_id
+        return thread_id
 
     def _display_names(self, room: RoomState) -> dict[str, str | None]:
         cached = self._names.get(room.room_id)
@@ -255,3 +278,10 @@ def thread_of(content: Any) -> str:
         if isinstance(root, str) and root:
             return root
     return MAIN_THREAD
+
+
+def related_event_id(content: Any) -> str | None:
+    """The event a (non-thread) relation points at, if any."""
+    relates_to = content.get("m.relates_to") if isinstance(content, dict) else None
+    parent = relates_to.get("event_id") if isinstance(relates_to, dict) else None
+    return parent if isinstance(parent, str) and parent else None

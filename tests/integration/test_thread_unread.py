@@ -68,6 +68,16 @@ async def test_unthreaded_receipt_clears_every_thread(homeserver: RunningHomeser
     assert await threaded_counts(alice, room_id) == (NONE, {})
 
 
+async def test_event_relating_to_a_thread_event_counts_in_that_thread(homeserver: RunningHomeserver) -> None:
+    alice, bob, room_id, root, reply = await room_with_a_thread(homeserver)
+    await bob.send(room_id, {"msgtype": "m.text", "body": "about the reply",
+                             "m.relates_to": {"rel_type": "m.reference", "event_id": reply}})
+    await bob.send(room_id, {"msgtype": "m.text", "body": "about the root",
+                             "m.relates_to": {"rel_type": "m.reference", "event_id": root}})
+    two = {"notification_count": 2, "highlight_count": 0}
+    assert await threaded_counts(alice, room_id) == (two, {root: two})
+
+
 async def test_new_thread_reply_arrives_with_its_thread_count(homeserver: RunningHomeserver) -> None:
     alice, bob, room_id, root, reply = await room_with_a_thread(homeserver)
     await receipt(alice, room_id, reply, root)
