@@ -11,6 +11,7 @@ import orjson
 
 from homeserver.storage.database import Database
 
+_ROOMS_PER_STATEMENT = 100  # SQLite allows 500 terms in a compound SELECT
 MAIN_THREAD = "main"  # spec: client-server-api, "Threaded read receipts": the main timeline
 
 
@@ -203,19 +204,31 @@ class PushStore:
         """The user's notifications, newest first, with stream_ordering < ``before``.
 
         Rows are per event, so the user's are found in the rooms they have a membership
-        in (invites included), pre-filtered on the packed JSON and checked here.
+        in (invites included): in each room the index is walked newest first until
+        ``limit`` rows pre-filtered on the packed JSON are found (rooms in one compound
+        statement per chunk), and the newest ``limit`` of all are checked here.
         """
         column = "highlighted" if only_highlight else "notified"
-        sql = (
-            "SELECT n.room_id, n.stream_ordering, n.event_id, n.sender, n.thread_id, n.ts, n.notified"
-            " FROM room_memberships m JOIN event_notifications n ON n.room_id = m.room_id"
-            f" WHERE m.user_id = ? AND n.stream_ordering < ? AND instr(n.{column}, ?) > 0"
-            " ORDER BY n.stream_ordering DESC LIMIT ?"
+        rooms = [r[0] for r in await self.db.fetchall(
+            "notification_rooms", "SELECT DISTINCT room_id FROM room_memberships WHERE user_id = ?", (user_id,)
+        )]
+        arm = (
+            "SELECT * FROM (SELECT room_id, stream_ordering, event_id, sender, thread_id, ts, notified"
+            f" FROM event_notifications WHERE room_id = ? AND stream_ordering < ? AND instr({column}, ?) > 0"
+            " ORDER BY stream_ordering DESC LIMIT ?)"
         )
+        quoted = _quoted(user_id)
         upper = before if before is not None else 2**62
         found: list[PushAction] = []
-        while len(found) < limit:
-            rows = await self.db.fetchall("get_notifications", sql, (user_id, upper, _quoted(user_id), limit))
+        while rooms and len(found) < limit:
+            rows: list[Any] = []
+            for i in range(0, len(rooms), _ROOMS_PER_STATEMENT):
+                chunk = rooms[i : i + _ROOMS_PER_STATEMENT]
+                sql = " UNION ALL ".join([arm] * len(chunk))
+                params = [p for room_id in chunk for p in (room_id, upper, quoted, limit)]
+                rows.extend(await self.db.fetchall("get_notifications", sql, params))
+            rows.sort(key=lambda r: r[1], reverse=True)
+            del rows[limit:]
             for room_id, stream, event_id, sender, thread_id, ts, notified in rows:
                 group = _group_of(notified, user_id)
                 if group is not None and (group[1] or not only_highlight) and len(found) < limit:

@@ -144,3 +144,21 @@ async def test_migration_packs_old_per_user_rows_into_one_row_per_event(tmp_path
         assert [(a.event_id, a.actions, a.ts) for a in listed] == [("$a", HIGHLIGHT, 500)]
     finally:
         await db.close()
+
+
+async def test_listing_merges_rooms_beyond_one_statement(tmp_path: Path) -> None:
+    db, store = await open_store(tmp_path / "db.sqlite")
+    try:
+        rooms = [f"!r{i}:hs" for i in range(130)]  # more rooms than one compound statement takes
+        for room_id in rooms:
+            await add_members(db, room_id, BOB)
+        await store.add_event_notifications(
+            [row(100 + i, [(NOTIFY, False, [BOB])], room_id=room_id) for i, room_id in enumerate(rooms)]
+        )
+        first = await store.notifications(BOB, None, 3, only_highlight=False)
+        assert [(a.stream_ordering, a.room_id) for a in first] == [(229, rooms[129]), (228, rooms[128]),
+                                                                    (227, rooms[127])]
+        second = await store.notifications(BOB, 227, 3, only_highlight=False)
+        assert [a.stream_ordering for a in second] == [226, 225, 224]
+    finally:
+        await db.close()
