@@ -55,25 +55,29 @@ class EventNotifications:
     ts: int
     groups: list[tuple[list[Any], bool, list[str]]]
 
-    def row(self) -> tuple[int, str, str, str, str, int, str, str]:
-        notified = [[actions, int(highlight), users] for actions, highlight, users in self.groups]
+    def row(self) -> tuple[int, str, str, str, str, int, str, str, str]:
+        actions = [group[0] for group in self.groups]
+        notified = [group[2] for group in self.groups]
         highlighted = [u for _, highlight, users in self.groups if highlight for u in users]
         return (
             self.stream_ordering, self.room_id, self.event_id, self.sender, self.thread_id, self.ts,
-            orjson.dumps(notified).decode(), orjson.dumps(highlighted).decode(),
+            orjson.dumps(actions).decode(), orjson.dumps(notified).decode(), orjson.dumps(highlighted).decode(),
         )
 
 
-def _group_of(notified_json: str, user_id: str) -> tuple[list[Any], bool] | None:
-    """The user's (actions, highlight) in a packed ``notified`` column, if notified."""
-    for actions, highlight, users in orjson.loads(notified_json):
+def _actions_of(actions_json: str, notified_json: str, user_id: str) -> list[Any] | None:
+    """The user's actions in a packed row, or None if the row did not notify them."""
+    for actions, users in zip(orjson.loads(actions_json), orjson.loads(notified_json), strict=True):
         if user_id in users:
-            return actions, bool(highlight)
+            found: list[Any] = actions
+            return found
     return None
 
 
 def _quoted(user_id: str) -> str:
-    """The user ID as it appears in the packed JSON: a cheap SQL pre-filter (instr)."""
+    """The user ID as a JSON string. ``notified`` and ``highlighted`` hold nothing but
+    JSON strings of local user IDs (no quotes or backslashes in them), so instr() of
+    this finds exactly the rows that name the user."""
     return orjson.dumps(user_id).decode()
 
 
@@ -137,7 +141,7 @@ class PushStore:
         async def run(conn: aiosqlite.Connection) -> None:
             await conn.executemany(
                 "INSERT OR IGNORE INTO event_notifications (stream_ordering, room_id, event_id, sender,"
-                " thread_id, ts, notified, highlighted) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                " thread_id, ts, actions, notified, highlighted) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
                 rows,
             )
 
@@ -154,28 +158,23 @@ class PushStore:
                     (event_id,),
                 )
                 for room_id, stream, notified in rows:
-                    found.extend(
-                        (user_id, room_id, stream) for _, _, users in orjson.loads(notified) for user_id in users
-                    )
+                    found.extend((user_id, room_id, stream) for users in orjson.loads(notified) for user_id in users)
                 await conn.execute("DELETE FROM event_notifications WHERE event_id = ?", (event_id,))
             return found
 
         return await self.db.write("delete_event_notifications", run)
 
     async def notified_after(self, user_id: str, room_id: str, after: int) -> list[Notified]:
-        """The user's notifications in the room after ``after``, oldest first."""
+        """The user's notifications in the room after ``after``, oldest first (no JSON decoding:
+        a load after a restart may cover many rows of big rooms)."""
+        quoted = _quoted(user_id)
         rows = await self.db.fetchall(
             "notified_after",
-            "SELECT stream_ordering, sender, thread_id, notified FROM event_notifications"
+            "SELECT stream_ordering, instr(highlighted, ?) > 0, sender, thread_id FROM event_notifications"
             " WHERE room_id = ? AND stream_ordering > ? AND instr(notified, ?) > 0 ORDER BY stream_ordering",
-            (room_id, after, _quoted(user_id)),
+            (quoted, room_id, after, quoted),
         )
-        found: list[Notified] = []
-        for stream, sender, thread_id, notified in rows:
-            group = _group_of(notified, user_id)
-            if group is not None:
-                found.append(Notified(stream, group[1], sender, thread_id))
-        return found
+        return [Notified(r[0], bool(r[1]), r[2], r[3]) for r in rows]
 
     async def read_positions(self, room_id: str, user_id: str) -> dict[str, int]:
         """thread_id ('' unthreaded, 'main', a thread root) -> stream ordering its latest
@@ -205,38 +204,34 @@ class PushStore:
 
         Rows are per event, so the user's are found in the rooms they have a membership
         in (invites included): in each room the index is walked newest first until
-        ``limit`` rows pre-filtered on the packed JSON are found (rooms in one compound
-        statement per chunk), and the newest ``limit`` of all are checked here.
+        ``limit`` rows naming the user are found (rooms in one compound statement per
+        chunk), and the newest ``limit`` of all are kept.
         """
         column = "highlighted" if only_highlight else "notified"
         rooms = [r[0] for r in await self.db.fetchall(
             "notification_rooms", "SELECT DISTINCT room_id FROM room_memberships WHERE user_id = ?", (user_id,)
         )]
         arm = (
-            "SELECT * FROM (SELECT room_id, stream_ordering, event_id, sender, thread_id, ts, notified"
+            "SELECT * FROM (SELECT room_id, stream_ordering, event_id, sender, thread_id, ts, actions, notified,"
+            " instr(highlighted, ?) > 0"
             f" FROM event_notifications WHERE room_id = ? AND stream_ordering < ? AND instr({column}, ?) > 0"
             " ORDER BY stream_ordering DESC LIMIT ?)"
         )
         quoted = _quoted(user_id)
         upper = before if before is not None else 2**62
+        rows: list[Any] = []
+        for i in range(0, len(rooms), _ROOMS_PER_STATEMENT):
+            chunk = rooms[i : i + _ROOMS_PER_STATEMENT]
+            sql = " UNION ALL ".join([arm] * len(chunk))
+            params = [p for room_id in chunk for p in (quoted, room_id, upper, quoted, limit)]
+            rows.extend(await self.db.fetchall("get_notifications", sql, params))
+        rows.sort(key=lambda r: r[1], reverse=True)
         found: list[PushAction] = []
-        while rooms and len(found) < limit:
-            rows: list[Any] = []
-            for i in range(0, len(rooms), _ROOMS_PER_STATEMENT):
-                chunk = rooms[i : i + _ROOMS_PER_STATEMENT]
-                sql = " UNION ALL ".join([arm] * len(chunk))
-                params = [p for room_id in chunk for p in (room_id, upper, quoted, limit)]
-                rows.extend(await self.db.fetchall("get_notifications", sql, params))
-            rows.sort(key=lambda r: r[1], reverse=True)
-            del rows[limit:]
-            for room_id, stream, event_id, sender, thread_id, ts, notified in rows:
-                group = _group_of(notified, user_id)
-                if group is not None and (group[1] or not only_highlight) and len(found) < limit:
-                    found.append(PushAction(user_id, room_id, stream, event_id, sender, group[0], group[1], ts,
-                                            thread_id))
-            if len(rows) < limit:
-                break
-            upper = rows[-1][1]
+        for room_id, stream, event_id, sender, thread_id, ts, actions, notified, highlight in rows[:limit]:
+            user_actions = _actions_of(actions, notified, user_id)
+            if user_actions is not None:
+                found.append(PushAction(user_id, room_id, stream, event_id, sender, user_actions,
+                                        bool(highlight), ts, thread_id))
         return found
 
     # --- pushers ---------------------------------------------------------------------------
