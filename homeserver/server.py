@@ -263,7 +263,6 @@ class Homeserver:
         await self.federation_edus.stop()
         await self.federation_receiver.stop()
         await self.federation_sender.stop()
-        await self.search.stop()
         await self.keyring.stop()
         await self.federation_client.close()
         await self.notifications.stop()

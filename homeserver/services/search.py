@@ -1,27 +1,29 @@
 """Server-side search over room events (spec: client-server-api/modules/search.md).
 
-Every committed m.room.message body, room name and topic goes into an FTS5
-index (written in the background and flushed before each search, so a search
-always sees what its user has sent). Results are limited to rooms the user is
+Every m.room.message body, room name and topic goes into an FTS5 index in the
+same transaction as its event (so a search sees what its user has sent, and a
+crash never leaves an event unindexed). Results are limited to rooms the user is
 or was in and then filtered event by event with history visibility, so a user
 never finds what they could not read in /messages. Redacted events drop out.
 """
 
 from __future__ import annotations
 
-import asyncio
 import logging
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
+
+import aiosqlite
 
 from federation.rooms.events import Event
 from homeserver.errors import MatrixError
 from homeserver.services.auth import Requester
 from homeserver.services.event_format import client_event
 from homeserver.services.filtering import EventFilter
-from homeserver.services.room_state import RoomState
 from homeserver.services.stream_token import StreamToken
+from homeserver.storage.events import PersistEvent
 from homeserver.storage.search import SearchHit, SearchStore
 from schemas.client.search import RoomEventsCriteria
 
@@ -84,45 +86,28 @@ class SearchService:
     def __init__(self, hs: Homeserver, store: SearchStore) -> None:
         self.hs = hs
         self.store = store
-        self._pending: list[tuple[int, str, str, str]] = []
-        self._flushing: asyncio.Task[None] | None = None
-        hs.events.add_persist_listener(self._on_event)
+        # Index rows are written in the events' own persist transaction.
+        hs.event_store.add_write_hook(self._index)
 
     # --- indexing ----------------------------------------------------------------------
-    def _on_event(self, room: RoomState, event: Event) -> None:
-        if event.rejected_reason or event.stream_ordering is None:
-            return
-        found = searchable_text(event)
-        if found is None:
-            return
-        key, text = found
-        self._pending.append((event.stream_ordering, room.room_id, key, text))
-        if self._flushing is None or self._flushing.done():
-            self._flushing = asyncio.get_running_loop().create_task(
-                self._flush_pending(), name="search-index"
-            )
-
-    async def _flush_pending(self) -> None:
-        while self._pending:
-            rows, self._pending = self._pending, []
-            try:
-                await self.store.index(rows)
-            except Exception:
-                logger.exception("indexing %d events for search failed", len(rows))
+    async def _index(self, conn: aiosqlite.Connection, items: Sequence[PersistEvent]) -> None:
+        rows: list[tuple[int, str, str, str]] = []
+        for item in items:
+            event = item.event
+            if item.outlier or item.soft_failed or event.rejected_reason or event.stream_ordering is None:
+                continue
+            found = searchable_text(event)
+            if found is not None:
+                rows.append((event.stream_ordering, event.room_id, found[0], found[1]))
+        await self.store.index_in(conn, rows)
 
     async def flush(self) -> None:
-        """Wait until every event committed so far is in the index."""
-        while self._flushing is not None and not self._flushing.done():
-            await asyncio.shield(self._flushing)
-
-    async def stop(self) -> None:
-        await self.flush()
+        """Kept for callers that order work after indexing: the index commits with its events."""
 
     # --- searching ---------------------------------------------------------------------
     async def search(
         self, requester: Requester, criteria: RoomEventsCriteria, next_batch: str | None
     ) -> dict[str, Any]:
-        await self.flush()
         user_id = requester.user_id
         event_filter = EventFilter.parse(criteria.filter)
         limit = min(event_filter.limit or DEFAULT_LIMIT, MAX_LIMIT)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import sqlite3
 from collections import OrderedDict
-from collections.abc import Iterable, Sequence
+from collections.abc import Awaitable, Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -80,8 +80,12 @@ _EVENT_COLUMNS = "e.stream_ordering, e.event_id, e.json, e.rejected, r.room_vers
 _EVENT_FROM = "events e JOIN rooms r ON r.room_id = e.room_id"
 
 
+WriteHook = Callable[[aiosqlite.Connection, Sequence[PersistEvent]], Awaitable[None]]
+
+
 class EventStore:
     def __init__(self, db: Database) -> None:
+        self._write_hooks: list[WriteHook] = []
         self.db = db
         self._cache: OrderedDict[str, Event] = OrderedDict()
 
@@ -105,12 +109,20 @@ class EventStore:
         return int(await self.db.fetchval("max_state_group", "SELECT COALESCE(MAX(id), 0) FROM state_groups"))
 
     # --- writes ----------------------------------------------------------------
+    def add_write_hook(self, hook: WriteHook) -> None:
+        """Run ``hook(conn, items)`` inside every persist transaction, after the events are
+        written: derived rows (e.g. the search index) commit with their events, atomically
+        and without a write transaction of their own."""
+        self._write_hooks.append(hook)
+
     async def persist(self, items: Sequence[PersistEvent]) -> None:
         """Write events (in stream order) with their state, graph and membership changes."""
 
         async def run(conn: aiosqlite.Connection) -> None:
             for item in items:
                 await self._persist_one(conn, item)
+            for hook in self._write_hooks:
+                await hook(conn, items)
 
         await self.db.write("persist_events", run)
         for item in items:

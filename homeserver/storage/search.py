@@ -22,16 +22,14 @@ class SearchStore:
     def __init__(self, db: Database) -> None:
         self.db = db
 
-    async def index(self, rows: Sequence[tuple[int, str, str, str]]) -> None:
-        """Add (stream_ordering, room_id, key, text) rows."""
-
-        async def run(conn: aiosqlite.Connection) -> None:
+    @staticmethod
+    async def index_in(conn: aiosqlite.Connection, rows: Sequence[tuple[int, str, str, str]]) -> None:
+        """Add (stream_ordering, room_id, key, text) rows inside the caller's transaction."""
+        if rows:
             await conn.executemany(
                 "INSERT OR REPLACE INTO event_search (rowid, value, key, room_id) VALUES (?, ?, ?, ?)",
                 [(stream, text, key, room_id) for stream, room_id, key, text in rows],
             )
-
-        await self.db.write("index_events_for_search", run)
 
     async def remove(self, stream_ordering: int) -> None:
         await self.db.execute(
