@@ -11,11 +11,10 @@ from __future__ import annotations
 
 import logging
 import re
+import sqlite3
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
-
-import aiosqlite
 
 from federation.rooms.events import Event
 from homeserver.errors import MatrixError
@@ -90,7 +89,7 @@ class SearchService:
         hs.event_store.add_write_hook(self._index)
 
     # --- indexing ----------------------------------------------------------------------
-    async def _index(self, conn: aiosqlite.Connection, items: Sequence[PersistEvent]) -> None:
+    def _index(self, conn: sqlite3.Connection, items: Sequence[PersistEvent]) -> None:
         rows: list[tuple[int, str, str, str]] = []
         for item in items:
             event = item.event
@@ -99,7 +98,7 @@ class SearchService:
             found = searchable_text(event)
             if found is not None:
                 rows.append((event.stream_ordering, event.room_id, found[0], found[1]))
-        await self.store.index_in(conn, rows)
+        self.store.index_in(conn, rows)
 
     async def flush(self) -> None:
         """Kept for callers that order work after indexing: the index commits with its events."""

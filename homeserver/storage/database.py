@@ -33,6 +33,16 @@ SLOW_TXN_SECONDS = 0.2
 MAX_BATCH = 200
 
 
+async def run_in_writer_thread(conn: aiosqlite.Connection, fn: Callable[[sqlite3.Connection], T]) -> T:
+    """Run ``fn`` on the connection's own thread with the plain sqlite3 connection.
+
+    For write functions with many statements: one thread hand-off in all, instead of
+    one per ``await conn.execute``. (aiosqlite runs every call on that thread; this
+    uses its internal hook for doing so.)
+    """
+    return await conn._execute(fn, conn._conn)  # type: ignore[no-any-return]
+
+
 class Database:
     def __init__(self, path: str | Path, readers: int = 2) -> None:
         self.path = str(path)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import sqlite3
 from collections import OrderedDict
-from collections.abc import Awaitable, Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -13,7 +13,7 @@ import orjson
 
 from federation.rooms.events import Event, StateKey
 from federation.rooms.versions import KNOWN_ROOM_VERSIONS, RoomVersion
-from homeserver.storage.database import Database
+from homeserver.storage.database import Database, run_in_writer_thread
 
 EVENT_CACHE_SIZE = 20_000
 
@@ -80,7 +80,8 @@ _EVENT_COLUMNS = "e.stream_ordering, e.event_id, e.json, e.rejected, r.room_vers
 _EVENT_FROM = "events e JOIN rooms r ON r.room_id = e.room_id"
 
 
-WriteHook = Callable[[aiosqlite.Connection, Sequence[PersistEvent]], Awaitable[None]]
+# Runs in the writer thread inside the persist transaction (plain sqlite3).
+WriteHook = Callable[[sqlite3.Connection, Sequence[PersistEvent]], None]
 
 
 class EventStore:
@@ -118,23 +119,30 @@ class EventStore:
     async def persist(self, items: Sequence[PersistEvent]) -> None:
         """Write events (in stream order) with their state, graph and membership changes."""
 
-        async def run(conn: aiosqlite.Connection) -> None:
+        hooks = list(self._write_hooks)
+
+        def run_in_thread(conn: sqlite3.Connection) -> None:
             for item in items:
-                await self._persist_one(conn, item)
-            for hook in self._write_hooks:
-                await hook(conn, items)
+                self._persist_one(conn, item)
+            for hook in hooks:
+                hook(conn, items)
+
+        async def run(conn: aiosqlite.Connection) -> None:
+            # One hand-off to the writer thread for the whole batch (not one per statement).
+            await run_in_writer_thread(conn, run_in_thread)
 
         await self.db.write("persist_events", run)
         for item in items:
             self._remember(item.event)
 
     @staticmethod
-    async def _persist_one(conn: aiosqlite.Connection, item: PersistEvent) -> None:
+    def _persist_one(conn: sqlite3.Connection, item: PersistEvent) -> None:
+        """Runs in the writer thread: plain sqlite3, one thread hand-off for the batch."""
         ev = item.event
         pdu = ev.pdu
         room_id = ev.room_id
         if item.new_room_version is not None:
-            await conn.execute(
+            conn.execute(
                 "INSERT OR IGNORE INTO rooms (room_id, room_version, creator, created_ts) VALUES (?, ?, ?, ?)",
                 (room_id, item.new_room_version.identifier, ev.sender, ev.origin_server_ts),
             )
@@ -145,10 +153,10 @@ class EventStore:
         )
         if item.replaces_outlier:
             # An outlier joins the timeline or gains its state: its row is replaced.
-            await conn.execute("DELETE FROM events WHERE event_id = ? AND outlier = 1", (ev.event_id,))
+            conn.execute("DELETE FROM events WHERE event_id = ? AND outlier = 1", (ev.event_id,))
         # A remote event may be fetched twice (state, auth chain): the first copy wins.
         verb = "INSERT OR IGNORE" if item.outlier else "INSERT"
-        await conn.execute(
+        conn.execute(
             f"{verb} INTO events (stream_ordering, event_id, room_id, type, state_key, sender, depth,"
             " origin_server_ts, state_group, state_group_before, rejected, outlier, soft_failed, json)"
             " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
@@ -158,29 +166,29 @@ class EventStore:
         for group in groups:
             if group is None:
                 continue
-            await conn.execute(
+            conn.execute(
                 "INSERT INTO state_groups (id, room_id, prev_group, delta_depth) VALUES (?, ?, ?, ?)",
                 (group.group_id, group.room_id, group.prev_group, group.delta_depth),
             )
-            await conn.executemany(
+            conn.executemany(
                 "INSERT INTO state_group_entries (group_id, type, state_key, event_id) VALUES (?, ?, ?, ?)",
                 [(group.group_id, t, k, eid) for (t, k), eid in group.entries.items()],
             )
         if item.forward_extremities is not None:
-            await conn.execute("DELETE FROM room_forward_extremities WHERE room_id = ?", (room_id,))
-            await conn.executemany(
+            conn.execute("DELETE FROM room_forward_extremities WHERE room_id = ?", (room_id,))
+            conn.executemany(
                 "INSERT INTO room_forward_extremities (room_id, event_id) VALUES (?, ?)",
                 [(room_id, e) for e in item.forward_extremities],
             )
         if item.replace_current_state:
-            await conn.execute("DELETE FROM current_state WHERE room_id = ?", (room_id,))
+            conn.execute("DELETE FROM current_state WHERE room_id = ?", (room_id,))
         if item.current_state_updates:
-            await conn.executemany(
+            conn.executemany(
                 "INSERT OR REPLACE INTO current_state (room_id, type, state_key, event_id) VALUES (?, ?, ?, ?)",
                 [(room_id, t, k, eid) for (t, k), eid in item.current_state_updates.items()],
             )
         if item.membership_updates:
-            await conn.executemany(
+            conn.executemany(
                 "INSERT INTO room_memberships (room_id, user_id, membership, event_id, stream_ordering)"
                 " VALUES (?, ?, ?, ?, ?) ON CONFLICT (room_id, user_id) DO UPDATE SET"
                 " membership = excluded.membership, event_id = excluded.event_id,"
@@ -193,13 +201,13 @@ class EventStore:
             rel_type = relates.get("rel_type")
             if isinstance(target, str) and isinstance(rel_type, str):
                 key = relates.get("key") if isinstance(relates.get("key"), str) else None
-                await conn.execute(
+                conn.execute(
                     "INSERT OR IGNORE INTO event_relations (event_id, relates_to_id, rel_type,"
                     " aggregation_key, room_id, sender, stream_ordering) VALUES (?, ?, ?, ?, ?, ?, ?)",
                     (ev.event_id, target, rel_type, key, room_id, ev.sender, ev.stream_ordering),
                 )
         if item.txn is not None:
-            await conn.execute(
+            conn.execute(
                 "INSERT OR IGNORE INTO event_txn_ids (user_id, device_id, txn_id, event_id, created_ts)"
                 " VALUES (?, ?, ?, ?, ?)",
                 (*item.txn, ev.event_id, ev.origin_server_ts),

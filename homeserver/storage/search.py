@@ -2,10 +2,9 @@
 
 from __future__ import annotations
 
+import sqlite3
 from collections.abc import Collection, Sequence
 from dataclasses import dataclass
-
-import aiosqlite
 
 from homeserver.storage.database import Database
 
@@ -23,10 +22,10 @@ class SearchStore:
         self.db = db
 
     @staticmethod
-    async def index_in(conn: aiosqlite.Connection, rows: Sequence[tuple[int, str, str, str]]) -> None:
+    def index_in(conn: sqlite3.Connection, rows: Sequence[tuple[int, str, str, str]]) -> None:
         """Add (stream_ordering, room_id, key, text) rows inside the caller's transaction."""
         if rows:
-            await conn.executemany(
+            conn.executemany(
                 "INSERT OR REPLACE INTO event_search (rowid, value, key, room_id) VALUES (?, ?, ?, ?)",
                 [(stream, text, key, room_id) for stream, room_id, key, text in rows],
             )
