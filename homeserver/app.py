@@ -74,10 +74,16 @@ def _with_literal_versions(routes: web.RouteTableDef) -> list[web.AbstractRouteD
     return out
 
 
+MAX_REQUEST_LINE_BYTES = 65_536
+
+
 def build_app(hs: Homeserver, *, manage_lifecycle: bool = True) -> web.Application:
     app = web.Application(
         middlewares=[cors_middleware, error_middleware, ip_ban_middleware],
         client_max_size=hs.config.limits.max_request_body_bytes,
+        # aiohttp's parser answers longer request lines with a text/plain 400 before the
+        # app runs; up to this size the app answers with a spec error instead.
+        handler_args={"max_line_size": MAX_REQUEST_LINE_BYTES},
     )
     app[HOMESERVER_KEY] = hs
     for name in ROUTE_MODULES:
