@@ -33,6 +33,7 @@ logger = logging.getLogger(__name__)
 
 MAX_PREV_EVENTS = 10
 RECENT_TXNS_KEPT = 50_000
+RECENTLY_FORGOTTEN_KEPT = 100  # per user
 
 
 class EventService:
@@ -56,6 +57,8 @@ class EventService:
         # event_id -> (user_id, device_id, txn_id) of recent local sends, for the
         # sender's own unsigned.transaction_id; older ones are read from storage.
         self._recent_txns: OrderedDict[str, tuple[str, str, str]] = OrderedDict()
+        # user_id -> {room_id: leave stream} of rooms forgotten since start-up.
+        self._recently_forgotten: dict[str, dict[str, int]] = {}
         # Called (synchronously, in order) after each event is committed: push rules,
         # search indexing, the federation sender. Slow work belongs in a task.
         self._persist_listeners: list[Callable[[RoomState, Event], None]] = []
@@ -154,6 +157,19 @@ class EventService:
         rooms = self._user_rooms.get(user_id)
         if rooms is not None:
             rooms.pop(room_id, None)
+        # An incremental /sync whose range holds the leave still reports it once
+        # (Complement TestRoomForget); kept in memory only.
+        room = self._rooms.get(room_id)
+        member = room.state.get(("m.room.member", user_id)) if room is not None else None
+        if member is not None and member.stream_ordering is not None:
+            forgotten = self._recently_forgotten.setdefault(user_id, {})
+            forgotten[room_id] = member.stream_ordering
+            if len(forgotten) > RECENTLY_FORGOTTEN_KEPT:
+                forgotten.pop(next(iter(forgotten)))
+
+    def recently_forgotten(self, user_id: str) -> dict[str, int]:
+        """room_id -> stream of the user's leave, for rooms they forgot since start-up."""
+        return self._recently_forgotten.get(user_id, {})
 
     # --- creating events -----------------------------------------------------------
     async def create_room_event(

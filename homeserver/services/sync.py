@@ -201,6 +201,16 @@ class SyncService:
                     continue
                 section = await self._left_room(req, room, since_events, member_event, now)
                 leave[room_id] = section
+        # Rooms forgotten after a leave inside this sync's range: the leave still shows once.
+        if since_events is not None:
+            for room_id, leave_stream in events.recently_forgotten(user_id).items():
+                if room_id in memberships or room_id in leave or not room_filter.allows_room(room_id):
+                    continue
+                if since_events < leave_stream <= upto.events:
+                    room = events.cached_room(room_id) or await events.get_room(room_id)
+                    member_event = room.state.get(("m.room.member", user_id)) if room is not None else None
+                    if room is not None and member_event is not None and member_event.stream_ordering == leave_stream:
+                        leave[room_id] = await self._left_room(req, room, since_events, member_event, now)
         # Rooms an admin deleted with purge: only the user's leave is left of them.
         for room_id, section in self.hs.room_purge.leave_sections(user_id, since_events, upto.events, now).items():
             if room_filter.allows_room(room_id):

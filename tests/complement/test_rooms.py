@@ -8,8 +8,6 @@ from __future__ import annotations
 
 from typing import Any
 
-import pytest
-
 from tests.http_client import MatrixHttp, q
 from tests.integration.sync_waiting import sync_until
 
@@ -220,9 +218,6 @@ async def test_members_see_new_join_in_incremental_sync(homeserver) -> None:
 
 # --- TestRoomForget -----------------------------------------------------------------------------------
 # Complement: TestRoomForget / Leave for forgotten room shows up in v2 incremental /sync
-@pytest.mark.xfail(strict=True, reason=(
-    "services/sync.py (owner PERF) drops forgotten rooms even from an incremental sync whose range "
-    "holds the leave"))
 async def test_leave_of_forgotten_room_still_in_incremental_sync(homeserver) -> None:
     alice, bob, room_id = await room_with_member(homeserver)
     _, since = await sync_until(bob, None, lambda r: room_id in r.get("rooms", {}).get("join", {}))
