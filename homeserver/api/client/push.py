@@ -66,37 +66,25 @@ async def delete_rule(request: web.Request) -> web.Response:
     return empty_response()
 
 
-@routes.get(RULE + "/enabled")
-async def get_enabled(request: web.Request) -> web.Response:
+@routes.get(RULE + "/{attribute:enabled|actions}")
+async def get_rule_attribute(request: web.Request) -> web.Response:
+    """GET .../enabled and .../actions: one attribute of a rule."""
     requester = await require_user(request)
     kind, rule_id = _kind_and_id(request)
+    attribute = request.match_info["attribute"]
     rule = get_hs(request).push_settings.get_rule(requester.user_id, kind, rule_id)
-    return json_response({"enabled": rule["enabled"]})
+    return json_response({attribute: rule[attribute]})
 
 
-@routes.put(RULE + "/enabled")
-async def put_enabled(request: web.Request) -> web.Response:
+@routes.put(RULE + "/{attribute:enabled|actions}")
+async def put_rule_attribute(request: web.Request) -> web.Response:
+    """PUT .../enabled and .../actions."""
     requester = await require_user(request)
     kind, rule_id = _kind_and_id(request)
     body = await read_json_object(request)
-    await get_hs(request).push_settings.set_enabled(requester.user_id, kind, rule_id, body)
-    return empty_response()
-
-
-@routes.get(RULE + "/actions")
-async def get_actions(request: web.Request) -> web.Response:
-    requester = await require_user(request)
-    kind, rule_id = _kind_and_id(request)
-    rule = get_hs(request).push_settings.get_rule(requester.user_id, kind, rule_id)
-    return json_response({"actions": rule["actions"]})
-
-
-@routes.put(RULE + "/actions")
-async def put_actions(request: web.Request) -> web.Response:
-    requester = await require_user(request)
-    kind, rule_id = _kind_and_id(request)
-    body = await read_json_object(request)
-    await get_hs(request).push_settings.set_actions(requester.user_id, kind, rule_id, body)
+    settings = get_hs(request).push_settings
+    setter = settings.set_enabled if request.match_info["attribute"] == "enabled" else settings.set_actions
+    await setter(requester.user_id, kind, rule_id, body)
     return empty_response()
 
 
