@@ -13,6 +13,7 @@ from clients.cli.commands import accounts, encryption, messages, rooms, social
 from clients.cli.config import DEFAULT_PROFILE, ProfileStore
 from clients.cli.encryption import PASSPHRASE_ENV
 from clients.cli.errors import CliError, ExitCode
+from clients.cli.literal import shown
 from clients.cli.output import Output
 from clients.cli.session import Context
 from clients.sdk import MatrixRequestError, NotLoggedInError, TransportError
@@ -88,7 +89,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 
             sys.stderr.write(orjson.dumps({"error": message, "exit_code": int(code)}).decode() + "\n")
         else:
-            sys.stderr.write(f"parley: {message}\n")
+            sys.stderr.write(f"parley: {shown(message)}\n")
         return int(code)
 
 

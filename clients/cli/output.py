@@ -9,6 +9,7 @@ from typing import Any
 
 import orjson
 
+from clients.cli.literal import one_line, shown
 from clients.sdk.rooms import Room
 
 
@@ -17,13 +18,16 @@ class Output:
         self.json_mode = json_mode
 
     def emit(self, data: Any, human: str | Callable[[], str]) -> None:
-        """Print `data` as one JSON document, or the human text."""
+        """Print `data` as one JSON document, or the human text.
+
+        Human text quotes other people's words, so terminal controls in it are
+        neutralised (JSON output escapes them by itself)."""
         if self.json_mode:
             sys.stdout.write(orjson.dumps(data, option=orjson.OPT_NON_STR_KEYS).decode() + "\n")
         else:
             text = human() if callable(human) else human
             if text:
-                sys.stdout.write(text + "\n")
+                sys.stdout.write(shown(text) + "\n")
         sys.stdout.flush()
 
     def line(self, data: Any, human: str) -> None:
@@ -49,7 +53,7 @@ def describe_message(content: dict[str, Any]) -> str:
 
 def format_message(event: dict[str, Any], room: Room | None) -> str:
     sender = str(event.get("sender", "?"))
-    name = room.member_name(sender) if room is not None else sender
+    name = one_line(room.member_name(sender) if room is not None else sender)
     content = event.get("content") or {}
     when = format_time(int(event.get("origin_server_ts", 0)))
     if content.get("msgtype") == "m.emote":

@@ -17,10 +17,12 @@ from typing import Any
 from textual.app import App, ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical, VerticalScroll
+from textual.notifications import SeverityLevel
 from textual.widgets import Footer, Input, Label, ListItem, ListView, Static
 
 from clients.cli.chat import render
 from clients.cli.chat.commands import Command, CommandError, parse
+from clients.cli.literal import one_line, plain, shown
 from clients.sdk import AsyncClient, MatrixRequestError, TransportError
 from clients.sdk.encryption import EncryptionUnavailableError
 from clients.sdk.rooms import Room
@@ -33,14 +35,14 @@ USER_ERRORS = (MatrixRequestError, TransportError, EncryptionUnavailableError, O
 
 class RoomItem(ListItem):
     def __init__(self, room_id: str, label: str) -> None:
-        super().__init__(Label(label))
+        super().__init__(Label(plain(label)))
         self.room_id = room_id
         self.label_text = label
 
     def set_label(self, text: str) -> None:
         if text != self.label_text:
             self.label_text = text
-            self.query_one(Label).update(text)
+            self.query_one(Label).update(plain(text))
 
 
 class ChatApp(App[None]):
@@ -75,13 +77,13 @@ class ChatApp(App[None]):
         with Horizontal():
             yield ListView(id="rooms")
             with Vertical():
-                yield Static("", id="room-title")
+                yield Static("", id="room-title", markup=False)
                 with VerticalScroll(id="timeline-scroll"):
-                    yield Static("Syncing…", id="timeline")
-                yield Static("", id="typing")
-                yield Static("", id="reply")
+                    yield Static("Syncing…", id="timeline", markup=False)
+                yield Static("", id="typing", markup=False)
+                yield Static("", id="reply", markup=False)
                 yield Input(placeholder="Message, or /help-style commands: /join /me /topic …", id="composer")
-            yield Static("", id="people")
+            yield Static("", id="people", markup=False)
         yield Footer()
 
     async def on_mount(self) -> None:
@@ -100,6 +102,11 @@ class ChatApp(App[None]):
 
     async def _on_sync(self, response: dict[str, Any]) -> None:
         await self.refresh_view()
+
+    def notify(self, message: str, *, title: str = "", severity: SeverityLevel = "information",
+               timeout: float | None = None, markup: bool = False) -> None:
+        """Notifications often quote other people's text (room names, errors): literal by default."""
+        super().notify(shown(message), title=one_line(title), severity=severity, timeout=timeout, markup=markup)
 
     # --- drawing ----------------------------------------------------------------------
     @property
@@ -138,20 +145,21 @@ class ChatApp(App[None]):
         title = self.query_one("#room-title", Static)
         timeline = self.query_one("#timeline", Static)
         if room is None:
-            title.update("No rooms — /join #room:server or /dm @user:server")
+            title.update(plain("No rooms — /join #room:server or /dm @user:server"))
             timeline.update("")
             self.query_one("#people", Static).update("")
             return
-        topic = f" — {room.topic}" if room.topic else ""
-        title.update(f"{room.display_name}{topic}")
-        timeline.update(render.timeline_text(room))
+        topic = f" — {one_line(room.topic)}" if room.topic else ""
+        title.update(plain(f"{one_line(room.display_name)}{topic}"))
+        timeline.update(plain(render.timeline_text(room)))
         self.query_one("#timeline-scroll", VerticalScroll).scroll_end(animate=False)
-        self.query_one("#typing", Static).update(render.typing_text(room, own))
-        self.query_one("#people", Static).update(render.people_text(room, self.client.state))  # type: ignore[arg-type]
+        self.query_one("#typing", Static).update(plain(render.typing_text(room, own)))
+        self.query_one("#people", Static).update(plain(render.people_text(room, self.client.state)))  # type: ignore[arg-type]
         target = room.timeline.get(self.reply_to) if self.reply_to else None
-        self.query_one("#reply", Static).update(
-            f"Replying to {room.member_name(target.sender)}: {target.body[:60]} (Esc to cancel)" if target else ""
-        )
+        self.query_one("#reply", Static).update(plain(
+            f"Replying to {one_line(room.member_name(target.sender))}: {one_line(target.body[:60])} (Esc to cancel)"
+            if target else ""
+        ))
         self._mark_read(room)
         list_view = self.query_one("#rooms", ListView)
         item = self._items.get(room.room_id)
@@ -244,7 +252,7 @@ class ChatApp(App[None]):
         elif command.name == "topic":
             self._spawn(client.set_topic(room_id, command.args[0]))
         elif command.name == "leave":
-            self._spawn(client.leave(room_id), f"Left {room.display_name}")
+            self._spawn(client.leave(room_id), f"Left {one_line(room.display_name)}")
         elif command.name in ("invite", "kick", "ban"):
             reason = command.args[1] if len(command.args) > 1 else None
             call = getattr(client, command.name)(room_id, command.args[0], reason)

@@ -1,9 +1,14 @@
-"""Text shown by the chat UI, computed from the SDK's room model (pure)."""
+"""Text shown by the chat UI, computed from the SDK's room model (pure).
+
+Everything here is plain text: the app shows it with ``literal.plain`` (never as markup),
+and names are flattened to one line so nobody can forge a line of someone else's.
+"""
 
 from __future__ import annotations
 
 from datetime import datetime
 
+from clients.cli.literal import one_line
 from clients.cli.output import describe_message
 from clients.sdk.rooms import Room
 from clients.sdk.state import ClientState
@@ -17,7 +22,7 @@ def room_label(room: Room) -> str:
     elif room.unread:
         badge = f" ({room.unread})"
     prefix = "@ " if room.is_direct else "# " if not room.is_space else "◆ "
-    return f"{prefix}{room.display_name}{badge}"
+    return f"{prefix}{one_line(room.display_name)}{badge}"
 
 
 def sorted_rooms(state: ClientState) -> list[Room]:
@@ -28,7 +33,7 @@ def sorted_rooms(state: ClientState) -> list[Room]:
 
 def timeline_line(room: Room, item: TimelineItem) -> str:
     when = datetime.fromtimestamp(item.origin_server_ts / 1000).strftime("%H:%M")
-    name = room.member_name(item.sender)
+    name = one_line(room.member_name(item.sender))
     if item.redacted:
         return f"{when} {name}: (message deleted)"
     if item.type == "m.room.encrypted":
@@ -40,7 +45,8 @@ def timeline_line(room: Room, item: TimelineItem) -> str:
         text = f"{when} {name}: {describe_message(item.content)}"
     if item.in_reply_to is not None:
         target = room.timeline.get(item.in_reply_to)
-        quoted = f"{room.member_name(target.sender)}: {target.body[:40]}" if target else "an earlier message"
+        quoted = (f"{one_line(room.member_name(target.sender))}: {one_line(target.body[:40])}"
+                  if target else "an earlier message")
         text = f"{when} {name} ↪ [{quoted}] {describe_message(item.content)}"
     if item.edited:
         text += " (edited)"
@@ -52,13 +58,14 @@ def timeline_line(room: Room, item: TimelineItem) -> str:
 
 def timeline_text(room: Room) -> str:
     if room.my_membership == "invite":
-        return f"{room.inviter or 'Someone'} invited you to {room.display_name}. Type /join to accept."
+        inviter = one_line(room.inviter) if room.inviter else "Someone"
+        return f"{inviter} invited you to {one_line(room.display_name)}. Type /join to accept."
     lines = [timeline_line(room, item) for item in room.timeline]
     return "\n".join(lines) if lines else "(no messages yet)"
 
 
 def typing_text(room: Room, own_user_id: str) -> str:
-    names = [room.member_name(u) for u in room.typing if u != own_user_id]
+    names = [one_line(room.member_name(u)) for u in room.typing if u != own_user_id]
     if not names:
         return ""
     if len(names) == 1:
@@ -71,5 +78,5 @@ def people_text(room: Room, state: ClientState) -> str:
     for member in sorted(room.joined_members, key=lambda m: room.member_name(m.user_id).casefold()):
         presence = state.presence.get(member.user_id)
         dot = {"online": "●", "unavailable": "◐"}.get(presence.presence if presence else "", "○")
-        lines.append(f"{dot} {room.member_name(member.user_id)}")
+        lines.append(f"{dot} {one_line(room.member_name(member.user_id))}")
     return "\n".join(lines)
