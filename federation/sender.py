@@ -25,11 +25,11 @@ from urllib.parse import quote
 import orjson
 
 from federation.rooms.events import Event, StateKey
-from homeserver.services.room_state import RoomState
+from homeserver.core.room_state import RoomState
 from homeserver.storage.federation_queue import FederationQueueStore, NewEdu, QueuedPdu
 
 if TYPE_CHECKING:
-    from homeserver.server import Homeserver
+    from homeserver.app.container import Homeserver
 
 logger = logging.getLogger(__name__)
 

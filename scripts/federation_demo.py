@@ -48,7 +48,7 @@ async def init_server(directory: Path, port: int) -> Path:
     config_path = directory / "homeserver.yaml"
     if not config_path.exists():
         proc = await asyncio.create_subprocess_exec(
-            sys.executable, "-m", "homeserver.cli", "init", "--server-name", f"127.0.0.1:{port}",
+            sys.executable, "-m", "homeserver.app.cli", "init", "--server-name", f"127.0.0.1:{port}",
             "--config", str(config_path), "--data-dir", str(directory / "data"), "--port", str(port),
             cwd=REPO,
         )
@@ -94,7 +94,7 @@ async def main() -> int:
             config_path = await init_server(directory, port)
             log = (directory / "parleyd.log").open("ab")
             process = await asyncio.create_subprocess_exec(
-                sys.executable, "-m", "homeserver.cli", "run", "--config", str(config_path),
+                sys.executable, "-m", "homeserver.app.cli", "run", "--config", str(config_path),
                 cwd=REPO, stdout=log, stderr=log,
             )
             processes.append(process)

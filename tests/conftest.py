@@ -11,9 +11,9 @@ from aiohttp import ClientSession
 from aiohttp.test_utils import TestServer
 
 from federation.crypto.signing import generate_signing_key, write_signing_key_file
-from homeserver.app import build_app
+from homeserver.app.container import Homeserver
+from homeserver.app.web import build_app
 from homeserver.config import Config, parse_config
-from homeserver.server import Homeserver
 from tests.http_client import MatrixHttp
 
 

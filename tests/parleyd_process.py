@@ -23,7 +23,7 @@ def free_port() -> int:
 
 
 class Parleyd:
-    """`python -m homeserver.cli run` in a child process, restartable on the same data."""
+    """`python -m homeserver.app.cli run` in a child process, restartable on the same data."""
 
     def __init__(self, tmp: Path) -> None:
         self.config = tmp / "homeserver.yaml"
@@ -35,7 +35,7 @@ class Parleyd:
 
     async def init(self) -> None:
         proc = await asyncio.create_subprocess_exec(
-            sys.executable, "-m", "homeserver.cli", "init", "--server-name", "localhost",
+            sys.executable, "-m", "homeserver.app.cli", "init", "--server-name", "localhost",
             "--config", str(self.config), "--data-dir", str(self.data), "--port", str(self.port),
             cwd=REPO, stdout=asyncio.subprocess.DEVNULL, stderr=asyncio.subprocess.PIPE,
         )
@@ -49,7 +49,7 @@ class Parleyd:
     async def start(self) -> None:
         with self.log.open("ab") as log:
             self.process = await asyncio.create_subprocess_exec(
-                sys.executable, "-m", "homeserver.cli", "run", "--config", str(self.config),
+                sys.executable, "-m", "homeserver.app.cli", "run", "--config", str(self.config),
                 cwd=REPO, stdout=log, stderr=log, env={**os.environ, "PYTHONUNBUFFERED": "1"},
             )
         # Ready means /health answers; the process exiting first is a failure.

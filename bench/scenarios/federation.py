@@ -1,6 +1,6 @@
 """federation-send / federation-join: two parleyd processes federating on loopback.
 
-The scenario starts its own two servers, A and B (``python -m homeserver.cli run``
+The scenario starts its own two servers, A and B (``python -m homeserver.app.cli run``
 children, each named ``127.0.0.1:<port>``, federating over plain HTTP, which the
 config allows only to loopback peers), drives them over the Client-Server API and
 stops them with SIGTERM at the end. ``--base-url`` and ``--server-pid`` are not used.
@@ -101,7 +101,7 @@ class ParleydProcess:
     async def init(self) -> None:
         self.dir.mkdir(parents=True, exist_ok=True)
         proc = await asyncio.create_subprocess_exec(
-            sys.executable, "-m", "homeserver.cli", "init", "--server-name", self.server_name,
+            sys.executable, "-m", "homeserver.app.cli", "init", "--server-name", self.server_name,
             "--config", str(self.config), "--data-dir", str(self.dir / "data"),
             "--host", LOOPBACK, "--port", str(self.port),
             cwd=REPO, stdout=asyncio.subprocess.DEVNULL, stderr=asyncio.subprocess.PIPE)
@@ -119,7 +119,7 @@ class ParleydProcess:
     async def start(self) -> None:
         with self.log.open("ab") as log_file:
             self.process = await asyncio.create_subprocess_exec(
-                sys.executable, "-m", "homeserver.cli", "run", "--config", str(self.config),
+                sys.executable, "-m", "homeserver.app.cli", "run", "--config", str(self.config),
                 cwd=REPO, stdout=log_file, stderr=log_file, env={**os.environ, "PYTHONUNBUFFERED": "1"})
         async with aiohttp.ClientSession() as session, asyncio.timeout(START_TIMEOUT_S):
             while True:

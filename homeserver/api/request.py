@@ -18,8 +18,8 @@ from pydantic import BaseModel, ValidationError
 from homeserver.errors import MatrixError
 
 if TYPE_CHECKING:
-    from homeserver.server import Homeserver
-    from homeserver.services.auth import Requester
+    from homeserver.app.container import Homeserver
+    from homeserver.services.accounts.auth import Requester
 
 HOMESERVER_KEY: web.AppKey[Homeserver] = web.AppKey("homeserver")
 

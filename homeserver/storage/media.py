@@ -1,6 +1,6 @@
 """Media metadata: local uploads, cached remote media and thumbnails.
 
-The bytes live on disk (``homeserver.services.media_files``); these rows say
+The bytes live on disk (``homeserver.services.media.files``); these rows say
 which hash a media ID points at, who uploaded it and when it was last read.
 """
 

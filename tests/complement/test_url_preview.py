@@ -17,8 +17,8 @@ from aiohttp import ClientSession, web
 from aiohttp.test_utils import TestServer
 from PIL import Image
 
-from homeserver.app import build_app
-from homeserver.server import Homeserver
+from homeserver.app.container import Homeserver
+from homeserver.app.web import build_app
 from tests.conftest import RunningHomeserver, make_config
 from tests.http_client import MatrixHttp
 from tests.integration.test_media import get_raw, mxc_path

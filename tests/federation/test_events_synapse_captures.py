@@ -19,7 +19,7 @@ import pytest
 from federation.crypto.signing import decode_verify_key
 from federation.rooms.builder import verify_event_signature
 from federation.rooms.versions import ROOM_VERSION_12
-from homeserver.services.federated_pdus import event_from_pdu
+from homeserver.core.pdu_checks import event_from_pdu
 
 CAPTURES = Path("/work/shared/interop/captures")
 HS2 = "127.0.0.1:8482"

@@ -297,7 +297,7 @@ async def test_revoked_remote_invite_ends_the_out_of_band_invite(tmp_path: Path)
         _, token = await sync_until(bob, None, lambda r: invited(r, room_id), within=15.0)
         await alice.request("POST", f"/_matrix/client/v3/rooms/{q(room_id)}/kick", {"user_id": bob.user_id})
 
-        from homeserver.services.resident_membership import federation_pdu
+        from homeserver.services.federation.resident_membership import federation_pdu
 
         room = await hs1.hs.events.get_room(room_id)
         assert room is not None

@@ -6,7 +6,7 @@ from typing import Any
 
 import pytest
 
-from federation.server_acl import glob_matches, server_allowed_by_acl
+from federation.rooms.server_acl import glob_matches, server_allowed_by_acl
 
 
 @pytest.mark.parametrize(
@@ -54,7 +54,7 @@ def test_server_acl_rules_in_order(server: str, acl: dict[str, Any] | None, allo
 
 
 async def test_check_server_acl_uses_the_rooms_current_acl(tmp_path: Any) -> None:
-    from federation.api.request import check_server_acl
+    from homeserver.api.federation.request import check_server_acl
     from homeserver.errors import MatrixError
     from tests.federation.harness import federated_homeservers
 

@@ -12,10 +12,10 @@ import pytest
 from aiohttp import web
 from yarl import URL
 
-from federation.api.request import require_origin
 from federation.crypto.signing import generate_signing_key
 from federation.transport.errors import FederationHttpError, FederationUnreachable
 from federation.transport.x_matrix import sign_request
+from homeserver.api.federation.request import require_origin
 from homeserver.api.request import read_json_object
 from tests.federation.harness import FederatedHomeserver, federated_homeservers
 

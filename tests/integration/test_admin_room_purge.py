@@ -18,7 +18,7 @@ from aiohttp import ClientSession
 
 from homeserver.errors import MatrixError as HomeserverMatrixError
 from homeserver.errors import forbidden
-from homeserver.services.room_purge import RoomDeletion
+from homeserver.services.admin.room_purge import RoomDeletion
 from homeserver.storage.database import Database
 from homeserver.storage.room_purge import ROOM_KEYED_TABLES, PurgeResult
 from tests.conftest import RunningHomeserver

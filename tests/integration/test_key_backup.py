@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 
-from homeserver.services.key_backup import should_replace
+from homeserver.services.e2ee.key_backup import should_replace
 from homeserver.storage.key_backup import BackedUpSession
 from tests.conftest import RunningHomeserver
 from tests.http_client import MatrixHttp

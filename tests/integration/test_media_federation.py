@@ -17,7 +17,7 @@ from aiohttp.test_utils import TestServer
 from PIL import Image
 
 from federation.transport.errors import FederationHttpError, FederationUnreachable
-from homeserver.services.media_remote import (
+from homeserver.services.media.remote import (
     MultipartError,
     filename_from_disposition,
     parse_multipart_media,

@@ -16,10 +16,10 @@ import pytest
 from aiohttp import ClientSession
 from aiohttp.test_utils import TestServer
 
-from homeserver.app import build_app
+from homeserver.app.container import Homeserver
+from homeserver.app.web import build_app
 from homeserver.clock import Clock
 from homeserver.config import Config
-from homeserver.server import Homeserver
 from tests.conftest import RunningHomeserver, make_config
 from tests.http_client import MatrixHttp
 from tests.integration.test_media import get_raw, media_files, mxc_path, png_bytes, upload

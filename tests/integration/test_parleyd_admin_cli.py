@@ -28,7 +28,7 @@ class AdminCli:
 
     async def run(self, *args: str, expect_rc: int = 0) -> str:
         proc = await asyncio.create_subprocess_exec(
-            sys.executable, "-m", "homeserver.cli", "admin", "--config", str(self.server.config), *args,
+            sys.executable, "-m", "homeserver.app.cli", "admin", "--config", str(self.server.config), *args,
             cwd=REPO, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
         )
         out, err = await asyncio.wait_for(proc.communicate(), CLI_TIMEOUT_S)

@@ -16,7 +16,7 @@ from PIL import Image
 
 from clients.sdk import AsyncClient
 from clients.sdk.backoff import Backoff
-from homeserver.app import ROUTE_MODULES
+from homeserver.app.web import ROUTE_MODULES
 from tests.conftest import RunningHomeserver
 
 WAIT = 10.0

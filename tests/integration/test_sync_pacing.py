@@ -11,7 +11,7 @@ from typing import Any
 
 import pytest
 
-from homeserver.services.sync_pacer import SyncPacer
+from homeserver.services.sync.pacer import SyncPacer
 from tests.conftest import RunningHomeserver
 from tests.http_client import MatrixHttp
 

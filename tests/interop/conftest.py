@@ -11,8 +11,8 @@ from pathlib import Path
 import pytest
 from aiohttp import ClientSession, web
 
-from homeserver.app import build_app
-from homeserver.server import Homeserver
+from homeserver.app.container import Homeserver
+from homeserver.app.web import build_app
 from tests.conftest import make_config
 from tests.http_client import MatrixHttp
 from tests.interop.loopback_ca import LoopbackCA

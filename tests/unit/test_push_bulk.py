@@ -11,7 +11,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from homeserver.services.push_bulk import (
+from homeserver.core.push.bulk import (
     TEMPLATE_USER,
     BodyWords,
     CompiledRuleset,
@@ -20,9 +20,9 @@ from homeserver.services.push_bulk import (
     default_template,
     localpart_of,
 )
-from homeserver.services.push_glob import contains_word, glob_matches
-from homeserver.services.push_rules import EventContext, evaluate, flatten_event
-from homeserver.services.push_ruleset import UserPushRules
+from homeserver.core.push.glob import contains_word, glob_matches
+from homeserver.core.push.rules import EventContext, evaluate, flatten_event
+from homeserver.core.push.ruleset import UserPushRules
 
 ROOM = "!room:example.org"
 LOCALPARTS = ["alice", "bob", "carol", "al", "dave_2", "x.y", "émile"]

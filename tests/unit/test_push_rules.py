@@ -10,8 +10,8 @@ from typing import Any
 
 import pytest
 
-from homeserver.services.push_defaults import default_rules
-from homeserver.services.push_rules import (
+from homeserver.core.push.defaults import default_rules
+from homeserver.core.push.rules import (
     EventContext,
     PushRule,
     canonical_path,
@@ -24,7 +24,7 @@ from homeserver.services.push_rules import (
     member_count_matches,
     split_dotted_path,
 )
-from homeserver.services.push_ruleset import UserPushRules
+from homeserver.core.push.ruleset import UserPushRules
 
 ALICE = "@alice:example.org"
 BOB = "@bob:example.org"

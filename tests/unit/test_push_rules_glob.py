@@ -12,7 +12,7 @@ import time
 
 import pytest
 
-from homeserver.services.push_glob import glob_matches
+from homeserver.core.push.glob import glob_matches
 
 
 def reference(glob: str, value: str, word_boundary: bool) -> bool:

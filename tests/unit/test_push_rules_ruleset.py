@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
+from homeserver.core.push.ruleset import MAX_CONDITIONS, MAX_USER_RULES, UserPushRules
 from homeserver.errors import MatrixError
-from homeserver.services.push_ruleset import MAX_CONDITIONS, MAX_USER_RULES, UserPushRules
 
 ALICE = "@alice:example.org"
 

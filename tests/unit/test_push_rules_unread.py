@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from homeserver.services.unread import NotificationCounter
+from homeserver.services.push.unread import NotificationCounter
 from homeserver.storage.push import Notified
 
 USER, ROOM, OTHER = "@bob:hs", "!room:hs", "@alice:hs"

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
+from homeserver.core.ratelimit import RateLimiter
 from homeserver.errors import MatrixError
-from homeserver.services.ratelimit import RateLimiter
 
 
 class FakeMonotonic:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from homeserver.services.federated_graph import state_group_for
+from homeserver.services.federation.graph import state_group_for
 from homeserver.storage.state import MAX_DELTA_DEPTH
 
 BASE = {("m.room.create", ""): "$c", ("m.room.topic", ""): "$t1"}

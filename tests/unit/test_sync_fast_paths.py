@@ -11,11 +11,11 @@ import pytest
 
 from federation.rooms.events import Event
 from federation.rooms.versions import get_room_version
+from homeserver.core.room_state import RoomState
+from homeserver.core.stream_token import STREAM_NAMES, StreamToken
 from homeserver.errors import MatrixError
-from homeserver.services.room_state import RoomState
-from homeserver.services.stream_token import STREAM_NAMES, StreamToken
-from homeserver.services.sync_pacer import SyncPacer
-from homeserver.services.unread import NotificationCounter
+from homeserver.services.push.unread import NotificationCounter
+from homeserver.services.sync.pacer import SyncPacer
 from homeserver.storage.push import Notified
 
 ALICE, PHONE, LAPTOP = "@alice:hs", "PHONE", "LAPTOP"

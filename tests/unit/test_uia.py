@@ -12,7 +12,7 @@ import pytest
 
 from homeserver.clock import Clock
 from homeserver.errors import MatrixError
-from homeserver.services.uia import (
+from homeserver.services.accounts.uia import (
     SESSION_LIFETIME_MS,
     AuthRequired,
     StageFailed,

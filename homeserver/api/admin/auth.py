@@ -5,8 +5,8 @@ from __future__ import annotations
 from aiohttp import web
 
 from homeserver.api.request import require_user
-from homeserver.services.admin import require_admin as check_admin
-from homeserver.services.auth import Requester
+from homeserver.services.accounts.auth import Requester
+from homeserver.services.admin.admin import require_admin as check_admin
 
 SYNAPSE_V1 = "/_synapse/admin/v1"
 SYNAPSE_V2 = "/_synapse/admin/v2"

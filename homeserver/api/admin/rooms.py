@@ -9,7 +9,7 @@ from homeserver.api.admin.bodies import AdminCreateRoomBody, BlockRoomBody, Dele
 from homeserver.api.request import get_hs, parse_model, query_int, read_json_object, read_model
 from homeserver.api.response import json_response
 from homeserver.errors import invalid_param, missing_param, not_found
-from homeserver.services.room_purge import RoomDeletion
+from homeserver.services.admin.room_purge import RoomDeletion
 from schemas.client.rooms import CreateRoomBody
 
 routes = web.RouteTableDef()

@@ -1,6 +1,6 @@
 """Synapse's shared-secret registration: GET/POST /_synapse/admin/v1/register.
 
-Not in the Matrix spec; see homeserver/services/shared_secret_registration.py.
+Not in the Matrix spec; see homeserver/services/admin/shared_secret_registration.py.
 """
 
 from __future__ import annotations

@@ -7,7 +7,7 @@ from aiohttp import web
 from homeserver.api.request import get_hs, read_json_object, require_user
 from homeserver.api.response import empty_response, json_response
 from homeserver.errors import MatrixError, forbidden
-from homeserver.services.auth import Requester
+from homeserver.services.accounts.auth import Requester
 from schemas.identifiers import is_valid_room_id
 
 routes = web.RouteTableDef()

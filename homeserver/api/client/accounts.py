@@ -24,7 +24,7 @@ from homeserver.api.request import (
 )
 from homeserver.api.response import empty_response, json_response
 from homeserver.errors import MatrixError, invalid_param, missing_param
-from homeserver.services.accounts import Session, identifier_user
+from homeserver.services.accounts.accounts import Session, identifier_user
 from homeserver.storage.accounts import DeviceRecord
 from schemas.client.accounts import (
     AvailableResponse,

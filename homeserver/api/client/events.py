@@ -13,11 +13,11 @@ from aiohttp import web
 from federation.rooms.events import Event
 from homeserver.api.request import get_hs, query_int, read_json_object, require_user
 from homeserver.api.response import json_response
+from homeserver.core.event_format import client_event
+from homeserver.core.filtering import EventFilter
+from homeserver.core.stream_token import StreamToken
 from homeserver.errors import MatrixError, forbidden, not_found
-from homeserver.services.event_format import client_event
-from homeserver.services.filtering import EventFilter
-from homeserver.services.restricted_joins import member_content_from_client
-from homeserver.services.stream_token import StreamToken
+from homeserver.services.rooms.restricted_joins import member_content_from_client
 
 routes = web.RouteTableDef()
 V3 = "/_matrix/client/{version:(?:v3|r0)}"

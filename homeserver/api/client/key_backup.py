@@ -9,7 +9,7 @@ from aiohttp import web
 from homeserver.api.request import get_hs, read_json_object, require_user
 from homeserver.api.response import json_response
 from homeserver.errors import bad_json, missing_param
-from homeserver.services.key_backup import parse_session
+from homeserver.services.e2ee.key_backup import parse_session
 from homeserver.storage.key_backup import BackedUpSession
 
 routes = web.RouteTableDef()

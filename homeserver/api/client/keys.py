@@ -13,9 +13,9 @@ from aiohttp import web
 
 from homeserver.api.request import get_hs, read_json_object, require_user
 from homeserver.api.response import json_response
+from homeserver.core.stream_token import StreamToken
 from homeserver.errors import bad_json, invalid_param, missing_param
-from homeserver.services.e2e_keys import DEFAULT_REMOTE_TIMEOUT_MS
-from homeserver.services.stream_token import StreamToken
+from homeserver.services.e2ee.keys import DEFAULT_REMOTE_TIMEOUT_MS
 from schemas.identifiers import is_valid_user_id
 
 routes = web.RouteTableDef()

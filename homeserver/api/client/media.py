@@ -16,8 +16,8 @@ from aiohttp import web
 from homeserver.api.client.media_response import download_response, thumbnail_response
 from homeserver.api.request import get_hs, query_bool, query_int, require_user
 from homeserver.api.response import empty_response, json_response
+from homeserver.core.thumbnails import Method
 from homeserver.errors import invalid_param, missing_param
-from homeserver.services.thumbnails import Method
 
 routes = web.RouteTableDef()
 

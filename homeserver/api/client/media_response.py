@@ -10,7 +10,7 @@ from urllib.parse import quote
 
 from aiohttp import web
 
-from homeserver.services.media import ServedMedia
+from homeserver.services.media.repository import ServedMedia
 
 # spec: content_repo.md, "Serving inline content": only these may be inline.
 INLINE_CONTENT_TYPES = frozenset({

@@ -7,7 +7,7 @@ from aiohttp import web
 from homeserver.api.request import get_hs, read_json_object, require_user
 from homeserver.api.response import empty_response, json_response
 from homeserver.errors import missing_param
-from homeserver.services.profile import check_field
+from homeserver.services.social.profile import check_field
 
 routes = web.RouteTableDef()
 V3 = "/_matrix/client/{version:(?:v3|r0)}"

@@ -9,7 +9,7 @@ from aiohttp import web
 
 from homeserver.api.request import get_hs, query_int, read_json_object, require_user
 from homeserver.api.response import empty_response, json_response
-from homeserver.services.push_ruleset import check_kind
+from homeserver.core.push.ruleset import check_kind
 
 routes = web.RouteTableDef()
 V3 = "/_matrix/client/{version:(?:v3|r0)}"

@@ -12,9 +12,9 @@ from aiohttp import web
 
 from homeserver.api.request import get_hs, read_model, require_user
 from homeserver.api.response import empty_response, json_response
+from homeserver.core.event_format import client_event
+from homeserver.core.stream_token import StreamToken
 from homeserver.errors import forbidden, not_found
-from homeserver.services.event_format import client_event
-from homeserver.services.stream_token import StreamToken
 from schemas.client.rooms import (
     AliasBody,
     CreateRoomBody,

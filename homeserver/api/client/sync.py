@@ -9,10 +9,10 @@ from aiohttp import web
 
 from homeserver.api.request import get_hs, query_bool, query_int, read_json_object, require_user
 from homeserver.api.response import json_response
+from homeserver.core.filtering import SyncFilter
+from homeserver.core.stream_token import StreamToken
 from homeserver.errors import MatrixError, forbidden, not_found
-from homeserver.services.filtering import SyncFilter
-from homeserver.services.stream_token import StreamToken
-from homeserver.services.sync import SyncRequest
+from homeserver.services.sync.sync import SyncRequest
 
 routes = web.RouteTableDef()
 V3 = "/_matrix/client/{version:(?:v3|r0)}"

@@ -7,7 +7,7 @@ from pydantic import BaseModel, ConfigDict, Field, StrictInt, StrictStr
 
 from homeserver.api.request import get_hs, read_model, require_user
 from homeserver.api.response import json_response
-from homeserver.services.user_directory import DEFAULT_LIMIT
+from homeserver.services.social.user_directory import DEFAULT_LIMIT
 
 routes = web.RouteTableDef()
 V3 = "/_matrix/client/{version:(?:v3|r0)}"
