@@ -35,7 +35,7 @@ from federation.transport.errors import FederationError
 from homeserver.storage.server_keys import StoredVerifyKey
 
 if TYPE_CHECKING:
-    from homeserver.app.container import Homeserver
+    from homeserver.app.container import Container as Homeserver
 
 logger = logging.getLogger(__name__)
 

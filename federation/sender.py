@@ -29,7 +29,7 @@ from homeserver.core.room_state import RoomState
 from homeserver.storage.federation_queue import FederationQueueStore, NewEdu, QueuedPdu
 
 if TYPE_CHECKING:
-    from homeserver.app.container import Homeserver
+    from homeserver.app.container import Container as Homeserver
 
 logger = logging.getLogger(__name__)
 

@@ -10,8 +10,9 @@ import pytest
 from aiohttp import ClientSession
 from aiohttp.test_utils import TestServer
 
-from federation.crypto.signing import generate_signing_key, write_signing_key_file
-from homeserver.app.container import Homeserver
+from federation.crypto.signing import generate_signing_key
+from federation.key_files import write_signing_key_file
+from homeserver.app.homeserver import Homeserver
 from homeserver.app.web import build_app
 from homeserver.config import Config, parse_config
 from tests.http_client import MatrixHttp

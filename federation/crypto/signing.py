@@ -5,18 +5,16 @@ Signature". A signature covers the canonical JSON of the object without its
 ``signatures`` and ``unsigned`` members; it is stored, unpadded-base64
 encoded, at ``signatures[<entity>][<algorithm>:<key version>]``.
 
-Key files use Synapse's format so operators can move keys between servers:
-one key per line, ``ed25519 <version> <unpadded base64 of the 32-byte seed>``.
+A key's one-line text form is Synapse's key file format (``federation.key_files`` reads
+and writes the files).
 """
 
 from __future__ import annotations
 
-import os
 import re
 import secrets
 import string
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
 import nacl.exceptions
@@ -103,26 +101,6 @@ def parse_signing_key_line(line: str) -> SigningKey:
         return SigningKey.from_seed(version, decode_base64(seed_base64))
     except ValueError as e:
         raise SigningKeyFileError(str(e)) from None
-
-
-def read_signing_key_file(path: str | os.PathLike[str]) -> SigningKey:
-    """Read the first key of a Synapse-format signing key file."""
-    text = Path(path).read_text(encoding="ascii")
-    for line_number, line in enumerate(text.splitlines(), start=1):
-        if line.strip():
-            try:
-                return parse_signing_key_line(line)
-            except SigningKeyFileError as e:
-                raise SigningKeyFileError(f"{path}:{line_number}: {e}") from None
-    raise SigningKeyFileError(f"{path}: no signing key found")
-
-
-def write_signing_key_file(path: str | os.PathLike[str], key: SigningKey) -> None:
-    """Write ``key`` in Synapse's format, readable only by its owner."""
-    # Open with 0o600 so the secret is never world-readable, even briefly.
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    with os.fdopen(fd, "w", encoding="ascii") as f:
-        f.write(format_signing_key_line(key) + "\n")
 
 
 def decode_verify_key(verify_key_base64: str) -> bytes:

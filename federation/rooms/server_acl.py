@@ -9,10 +9,12 @@ is never considered.
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping
 from functools import lru_cache
 from typing import Any
 
-from federation.transport.discovery import ServerNameError, is_ip_literal, parse_server_name
+from federation.rooms.events import Event, StateKey
+from federation.rooms.server_names import ServerNameError, is_ip_literal, parse_server_name
 
 
 @lru_cache(maxsize=1024)
@@ -55,3 +57,9 @@ def server_allowed_by_acl(server_name: str, acl_content: dict[str, Any] | None) 
     if any(glob_matches(p, host) for p in _patterns(acl_content, "deny")):
         return False
     return any(glob_matches(p, host) for p in _patterns(acl_content, "allow"))
+
+
+def room_allows_server(state: Mapping[StateKey, Event], origin: str) -> bool:
+    """Whether the room whose current state is ``state`` lets ``origin`` take part."""
+    acl_event = state.get(("m.room.server_acl", ""))
+    return server_allowed_by_acl(origin, acl_event.content if acl_event is not None else None)

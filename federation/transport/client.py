@@ -23,13 +23,8 @@ import orjson
 from yarl import URL
 
 from federation.crypto.signing import SigningKey
-from federation.transport.discovery import (
-    HttpWellKnownFetcher,
-    ResolvedServer,
-    ServerNameError,
-    ServerResolver,
-    is_ip_literal,
-)
+from federation.rooms.server_names import ServerNameError, is_ip_literal
+from federation.transport.discovery import HttpWellKnownFetcher, ResolvedServer, ServerResolver
 from federation.transport.errors import (
     FederationBadResponse,
     FederationHttpError,

@@ -13,7 +13,6 @@ reachable through an SRV record cannot be reached.
 from __future__ import annotations
 
 import asyncio
-import ipaddress
 import logging
 import re
 import time
@@ -23,7 +22,9 @@ from dataclasses import dataclass
 import aiohttp
 import orjson
 
-from schemas.identifiers import is_valid_server_name
+from federation.rooms.server_names import (
+    parse_server_name,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -34,22 +35,6 @@ WELL_KNOWN_ERROR_MIN_CACHE_S = 120
 WELL_KNOWN_ERROR_MAX_CACHE_S = 3600
 WELL_KNOWN_TIMEOUT_S = 10.0
 WELL_KNOWN_MAX_BYTES = 64 * 1024
-
-
-class ServerNameError(ValueError):
-    """The string is not a server name (spec: appendices.md, "Server Name")."""
-
-
-@dataclass(frozen=True, slots=True)
-class ServerAddress:
-    """A server name split into host (IPv6 without brackets) and optional port."""
-
-    host: str
-    port: int | None
-
-    @property
-    def is_ip_literal(self) -> bool:
-        return is_ip_literal(self.host)
 
 
 @dataclass(frozen=True, slots=True)
@@ -68,34 +53,6 @@ class ResolvedServer:
     @property
     def url_host(self) -> str:
         return f"[{self.connect_host}]" if ":" in self.connect_host else self.connect_host
-
-
-def is_ip_literal(host: str) -> bool:
-    try:
-        ipaddress.ip_address(host)
-    except ValueError:
-        return False
-    return True
-
-
-def parse_server_name(name: str) -> ServerAddress:
-    """Split ``host[:port]``; IPv6 literals come in brackets (``[::1]:8448``)."""
-    if not isinstance(name, str) or not is_valid_server_name(name):
-        raise ServerNameError(f"not a server name: {name!r}")
-    if name.startswith("["):
-        host, _, rest = name[1:].partition("]")
-        if not is_ip_literal(host) or ":" not in host:
-            raise ServerNameError(f"not an IPv6 literal: {name!r}")
-        port_text = rest[1:] if rest.startswith(":") else None
-    else:
-        host, sep, port_text_or_empty = name.partition(":")
-        port_text = port_text_or_empty if sep else None
-    port: int | None = None
-    if port_text is not None:
-        port = int(port_text)
-        if not 1 <= port <= 65535:
-            raise ServerNameError(f"port out of range in {name!r}")
-    return ServerAddress(host=host, port=port)
 
 
 # --- .well-known/matrix/server ----------------------------------------------

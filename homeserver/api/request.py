@@ -18,7 +18,7 @@ from pydantic import BaseModel, ValidationError
 from homeserver.errors import MatrixError
 
 if TYPE_CHECKING:
-    from homeserver.app.container import Homeserver
+    from homeserver.app.container import Container as Homeserver
     from homeserver.services.accounts.auth import Requester
 
 HOMESERVER_KEY: web.AppKey[Homeserver] = web.AppKey("homeserver")

@@ -13,7 +13,8 @@ from homeserver.config import DEFAULT_CONFIG_TEMPLATE, ConfigError, load_config
 
 
 def _init(args: argparse.Namespace) -> int:
-    from federation.crypto.signing import generate_signing_key, write_signing_key_file
+    from federation.crypto.signing import generate_signing_key
+    from federation.key_files import write_signing_key_file
 
     config_path = Path(args.config)
     data_dir = Path(args.data_dir)

@@ -8,7 +8,7 @@ import signal
 
 from aiohttp import web
 
-from homeserver.app.container import Homeserver
+from homeserver.app.homeserver import Homeserver
 from homeserver.app.web import build_app
 from homeserver.config import Config
 

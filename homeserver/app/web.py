@@ -10,7 +10,7 @@ from aiohttp import web
 from homeserver.api.admin.ip_ban_middleware import ip_ban_middleware
 from homeserver.api.middleware import cors_middleware, error_middleware
 from homeserver.api.request import HOMESERVER_KEY
-from homeserver.app.container import Homeserver
+from homeserver.app.homeserver import Homeserver
 
 # Each module exposes `routes: web.RouteTableDef`.
 ROUTE_MODULES = [

@@ -17,7 +17,7 @@ from aiohttp import ClientSession, web
 from aiohttp.test_utils import TestServer
 from PIL import Image
 
-from homeserver.app.container import Homeserver
+from homeserver.app.homeserver import Homeserver
 from homeserver.app.web import build_app
 from tests.conftest import RunningHomeserver, make_config
 from tests.http_client import MatrixHttp

@@ -25,7 +25,7 @@ from aiohttp import ClientSession, TCPConnector, web
 from aiohttp.test_utils import TestServer
 
 from federation.transport.tls import client_ssl_context, server_ssl_context
-from homeserver.app.container import Homeserver
+from homeserver.app.homeserver import Homeserver
 from homeserver.app.web import build_app
 from homeserver.config import Config
 from tests.conftest import RunningHomeserver, make_config

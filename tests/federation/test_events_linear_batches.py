@@ -15,7 +15,7 @@ import pytest
 
 from federation.crypto.signing import generate_signing_key
 from federation.rooms.events import Event
-from homeserver.app.container import Homeserver
+from homeserver.app.homeserver import Homeserver
 from homeserver.storage.events import PersistEvent
 from tests.federation.test_events_pipeline import BOB, CAROL, MALLORY, receive, timeline_bodies
 from tests.federation.test_events_pipeline import joined as joined  # the fixture

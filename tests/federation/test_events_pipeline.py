@@ -19,7 +19,7 @@ from federation.rooms.auth import auth_types_for_event
 from federation.rooms.builder import build_event, verify_event_signature
 from federation.rooms.events import Event, StateKey
 from federation.rooms.versions import ROOM_VERSION_10, ROOM_VERSION_11, ROOM_VERSION_12, RoomVersion
-from homeserver.app.container import Homeserver
+from homeserver.app.homeserver import Homeserver
 from tests.conftest import RunningHomeserver
 from tests.http_client import MatrixHttp
 

@@ -89,7 +89,7 @@ async def test_old_key_verifies_events_from_before_it_expired_only(tmp_path: Pat
         old_key = hs2.hs.signing_key
         before = _event(hs2, {"body": "before rotation"})
         await hs2.stop()
-        from federation.crypto.signing import write_signing_key_file
+        from federation.key_files import write_signing_key_file
 
         write_signing_key_file(hs2.config.resolve(hs2.config.signing_key_path), generate_signing_key("new"))
         await hs2.start()

@@ -10,11 +10,8 @@ from typing import Any
 
 from aiohttp import ClientSession
 
-from federation.crypto.signing import (
-    generate_signing_key,
-    verify_json_signature,
-    write_signing_key_file,
-)
+from federation.crypto.signing import generate_signing_key, verify_json_signature
+from federation.key_files import write_signing_key_file
 from federation.keys import parse_key_response
 from homeserver.config import TrustedKeyServerConfig
 from tests.federation.harness import FederatedHomeserver, federated_homeservers

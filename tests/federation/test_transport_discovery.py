@@ -9,17 +9,16 @@ from aiohttp import ClientSession, web
 from aiohttp.test_utils import TestServer
 
 from federation.crypto.signing import generate_signing_key
+from federation.rooms.server_names import ServerNameError, parse_server_name
 from federation.transport.client import FederationClient, encode_query
 from federation.transport.discovery import (
     WELL_KNOWN_DEFAULT_CACHE_S,
     WELL_KNOWN_MAX_CACHE_S,
     HttpWellKnownFetcher,
     ResolvedServer,
-    ServerNameError,
     ServerResolver,
     WellKnownResult,
     cache_seconds_from_headers,
-    parse_server_name,
 )
 from homeserver.config import FederationConfig
 

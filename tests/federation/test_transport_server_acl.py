@@ -54,17 +54,17 @@ def test_server_acl_rules_in_order(server: str, acl: dict[str, Any] | None, allo
 
 
 async def test_check_server_acl_uses_the_rooms_current_acl(tmp_path: Any) -> None:
-    from homeserver.api.federation.request import check_server_acl
     from homeserver.errors import MatrixError
+    from homeserver.services.graph.server_acl import check_server_acl
     from tests.federation.harness import federated_homeservers
 
     async with federated_homeservers(tmp_path, 1) as (hs1,):
         alice = await hs1.register("alice")
         room_id = await alice.create_room()
-        await check_server_acl(hs1.hs, "anyone.example", room_id)  # no ACL yet
+        await check_server_acl(hs1.hs.events, "anyone.example", room_id)  # no ACL yet
         await alice.send_state(room_id, "m.room.server_acl", {"allow": ["*"], "deny": ["evil.example"]})
-        await check_server_acl(hs1.hs, "anyone.example", room_id)
+        await check_server_acl(hs1.hs.events, "anyone.example", room_id)
         with pytest.raises(MatrixError) as caught:
-            await check_server_acl(hs1.hs, "evil.example:8448", room_id)
+            await check_server_acl(hs1.hs.events, "evil.example:8448", room_id)
         assert (caught.value.status, caught.value.errcode) == (403, "M_FORBIDDEN")
-        await check_server_acl(hs1.hs, "evil.example", "!unknown:elsewhere")  # unknown room: no ACL
+        await check_server_acl(hs1.hs.events, "evil.example", "!unknown:elsewhere")  # unknown room: no ACL

@@ -16,7 +16,7 @@ import pytest
 from aiohttp import ClientSession
 from aiohttp.test_utils import TestServer
 
-from homeserver.app.container import Homeserver
+from homeserver.app.homeserver import Homeserver
 from homeserver.app.web import build_app
 from homeserver.clock import Clock
 from homeserver.config import Config

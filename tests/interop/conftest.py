@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 from aiohttp import ClientSession, web
 
-from homeserver.app.container import Homeserver
+from homeserver.app.homeserver import Homeserver
 from homeserver.app.web import build_app
 from tests.conftest import make_config
 from tests.http_client import MatrixHttp

@@ -16,11 +16,10 @@ from federation.crypto.signing import (
     SigningKeyFileError,
     decode_verify_key,
     generate_signing_key,
-    read_signing_key_file,
     sign_json,
     verify_json_signature,
-    write_signing_key_file,
 )
+from federation.key_files import read_signing_key_file, write_signing_key_file
 
 # spec: appendices.md, "Cryptographic Test Vectors" > "Signing Key".
 SPEC_SEED = decode_base64("YJDBA9Xnr2sVqXD9Vj7XVUnmFZcZrlw8Md7kMW+3XA1")

@@ -15,11 +15,12 @@ from typing import Any
 
 from aiohttp import web
 
-from homeserver.api.federation.request import check_server_acl, require_origin
+from homeserver.api.federation.request import require_origin
 from homeserver.api.request import get_hs, read_json_object
-from homeserver.app.container import Homeserver
+from homeserver.app.container import Container as Homeserver
 from homeserver.errors import MatrixError, not_found
 from homeserver.services.federation.history import FederatedHistory, federation_pdu
+from homeserver.services.graph.server_acl import check_server_acl
 
 routes = web.RouteTableDef()
 
@@ -35,7 +36,7 @@ def _history(hs: Homeserver) -> FederatedHistory:
 async def _room_for(request: web.Request, room_id: str) -> tuple[Homeserver, str, Any]:
     origin = await require_origin(request)
     hs = get_hs(request)
-    await check_server_acl(hs, origin, room_id)
+    await check_server_acl(hs.events, origin, room_id)
     room = await _history(hs).require_server_in_room(origin, room_id)
     return hs, origin, room
 
@@ -72,7 +73,7 @@ async def get_event(request: web.Request) -> web.Response:
     event = await history.visible_event(request.match_info["event_id"])
     if event is None:
         raise not_found("Unknown event")
-    await check_server_acl(hs, origin, event.room_id)
+    await check_server_acl(hs.events, origin, event.room_id)
     await history.require_server_in_room(origin, event.room_id)
     [event] = await history.filter_for_server(origin, [event])
     return web.json_response(_transaction(hs, [federation_pdu(event)]))

@@ -15,7 +15,7 @@ from aiohttp import web
 from federation.crypto.base64 import encode_base64
 from federation.crypto.signing import sign_json
 from homeserver.api.request import get_hs, query_int, read_json_object
-from homeserver.app.container import Homeserver
+from homeserver.app.container import Container as Homeserver
 from homeserver.errors import MatrixError
 from schemas.identifiers import is_valid_server_name
 

@@ -15,10 +15,8 @@ import orjson
 from aiohttp import web
 
 from federation.keys import SignatureError
-from federation.rooms.server_acl import server_allowed_by_acl
 from federation.transport.x_matrix import XMatrixHeaderError, parse_x_matrix_header, verify_request
 from homeserver.api.request import MAX_JSON_DEPTH, get_hs, json_nesting_depth
-from homeserver.app.container import Homeserver
 from homeserver.errors import MatrixError
 
 logger = logging.getLogger(__name__)
@@ -71,18 +69,3 @@ async def require_origin(request: web.Request) -> str:
         return auth.origin
     logger.info("refused federation request %s %s: %s", request.method, request.raw_path, "; ".join(problems))
     raise _unauthorized("Invalid X-Matrix signature: " + "; ".join(problems))
-
-
-async def check_server_acl(hs: Homeserver, origin: str, room_id: str) -> None:
-    """403 M_FORBIDDEN when the room's m.room.server_acl denies ``origin``.
-
-    spec: server-server-api.md, "Server Access Control Lists (ACLs)".
-    Rooms we do not know have no ACL we could apply.
-    """
-    room = await hs.events.get_room(room_id)
-    if room is None:
-        return
-    acl_event = room.state.get(("m.room.server_acl", ""))
-    acl_content = acl_event.content if acl_event is not None else None
-    if not server_allowed_by_acl(origin, acl_content):
-        raise MatrixError("M_FORBIDDEN", 403, f"Server {origin} is denied by the room's server ACL")

@@ -4,9 +4,10 @@ from __future__ import annotations
 
 from aiohttp import web
 
-from homeserver.api.federation.request import check_server_acl, require_origin
+from homeserver.api.federation.request import require_origin
 from homeserver.api.request import get_hs, query_bool
 from homeserver.api.response import json_response
+from homeserver.services.graph.server_acl import check_server_acl
 
 routes = web.RouteTableDef()
 
@@ -16,7 +17,7 @@ async def hierarchy(request: web.Request) -> web.Response:
     origin = await require_origin(request)
     hs = get_hs(request)
     room_id = request.match_info["room_id"]
-    await check_server_acl(hs, origin, room_id)
+    await check_server_acl(hs.events, origin, room_id)
     body = await hs.spaces.federation_hierarchy(
         origin, room_id, query_bool(request, "suggested_only", False)
     )

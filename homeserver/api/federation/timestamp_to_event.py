@@ -5,11 +5,12 @@ from __future__ import annotations
 
 from aiohttp import web
 
-from homeserver.api.federation.request import check_server_acl, require_origin
+from homeserver.api.federation.request import require_origin
 from homeserver.api.request import get_hs, query_int
 from homeserver.api.response import json_response
 from homeserver.errors import MatrixError, not_found
 from homeserver.services.federation.history import FederatedHistory
+from homeserver.services.graph.server_acl import check_server_acl
 
 routes = web.RouteTableDef()
 
@@ -19,7 +20,7 @@ async def timestamp_to_event(request: web.Request) -> web.Response:
     origin = await require_origin(request)
     hs = get_hs(request)
     room_id = request.match_info["room_id"]
-    await check_server_acl(hs, origin, room_id)
+    await check_server_acl(hs.events, origin, room_id)
     await FederatedHistory(hs).require_server_in_room(origin, room_id)
     if "ts" not in request.query:
         raise MatrixError("M_MISSING_PARAM", 400, "ts is required")

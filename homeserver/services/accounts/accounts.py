@@ -29,7 +29,7 @@ from homeserver.storage.accounts import DeviceRecord
 from schemas.identifiers import MAX_ID_BYTES, is_valid_localpart
 
 if TYPE_CHECKING:
-    from homeserver.app.container import Homeserver
+    from homeserver.app.container import Container as Homeserver
     from homeserver.services.accounts.auth import Requester
 
 logger = logging.getLogger(__name__)

@@ -20,7 +20,7 @@ from homeserver.services.accounts.uia import SESSION_LIFETIME_MS
 from homeserver.storage.admin import AdminStore, RegistrationToken
 
 if TYPE_CHECKING:
-    from homeserver.app.container import Homeserver
+    from homeserver.app.container import Container as Homeserver
 
 TOKEN_ALPHABET = string.ascii_letters + string.digits + "._~-"
 MAX_TOKEN_LENGTH = 64

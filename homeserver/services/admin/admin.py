@@ -16,7 +16,7 @@ from homeserver.storage.accounts import UserRecord
 from homeserver.storage.admin import AdminStore, ContentReport, RoomSummaryRow
 
 if TYPE_CHECKING:
-    from homeserver.app.container import Homeserver
+    from homeserver.app.container import Container as Homeserver
 
 logger = logging.getLogger(__name__)
 

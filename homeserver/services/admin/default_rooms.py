@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING
 from homeserver.errors import MatrixError
 
 if TYPE_CHECKING:
-    from homeserver.app.container import Homeserver
+    from homeserver.app.container import Container as Homeserver
 
 logger = logging.getLogger(__name__)
 

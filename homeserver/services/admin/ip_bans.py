@@ -17,7 +17,7 @@ from homeserver.errors import invalid_param, not_found
 from homeserver.storage.admin import AdminStore
 
 if TYPE_CHECKING:
-    from homeserver.app.container import Homeserver
+    from homeserver.app.container import Container as Homeserver
 
 logger = logging.getLogger(__name__)
 

@@ -22,7 +22,7 @@ from homeserver.errors import MatrixError, forbidden, not_found
 from homeserver.storage.admin import AdminStore, TemporaryBan
 
 if TYPE_CHECKING:
-    from homeserver.app.container import Homeserver
+    from homeserver.app.container import Container as Homeserver
 
 logger = logging.getLogger(__name__)
 

@@ -13,7 +13,7 @@ from homeserver.errors import not_found
 from homeserver.storage.admin import AdminStore
 
 if TYPE_CHECKING:
-    from homeserver.app.container import Homeserver
+    from homeserver.app.container import Container as Homeserver
 
 logger = logging.getLogger(__name__)
 

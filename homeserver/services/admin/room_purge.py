@@ -31,7 +31,7 @@ from homeserver.errors import MatrixError, invalid_param, not_found
 from homeserver.storage.room_purge import PurgeResult, RoomPurgeStore
 
 if TYPE_CHECKING:
-    from homeserver.app.container import Homeserver
+    from homeserver.app.container import Container as Homeserver
     from homeserver.core.room_state import RoomState
 
 logger = logging.getLogger(__name__)

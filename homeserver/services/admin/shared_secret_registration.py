@@ -17,7 +17,7 @@ from homeserver.errors import MatrixError, forbidden
 from homeserver.services.accounts.accounts import Session
 
 if TYPE_CHECKING:
-    from homeserver.app.container import Homeserver
+    from homeserver.app.container import Container as Homeserver
 
 NONCE_LIFETIME_MS = 60_000
 

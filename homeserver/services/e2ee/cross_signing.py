@@ -19,7 +19,7 @@ from homeserver.services.e2ee.keys import check_signed, device_ed25519_key, sign
 from homeserver.storage.e2e_keys import E2EKeyStore, StoredSignature
 
 if TYPE_CHECKING:
-    from homeserver.app.container import Homeserver
+    from homeserver.app.container import Container as Homeserver
 
 JsonObject = dict[str, Any]
 KEY_FIELDS = {"master_key": "master", "self_signing_key": "self_signing", "user_signing_key": "user_signing"}

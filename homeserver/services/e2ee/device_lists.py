@@ -15,7 +15,7 @@ from homeserver.services.sync.sync import SyncContext, SyncContribution
 from homeserver.storage.device_lists import DeviceListStore
 
 if TYPE_CHECKING:
-    from homeserver.app.container import Homeserver
+    from homeserver.app.container import Container as Homeserver
 
 MEMBERSHIP_SCAN_LIMIT = 1000
 

@@ -15,7 +15,7 @@ from homeserver.errors import MatrixError, bad_json, invalid_param, not_found
 from homeserver.storage.key_backup import BackedUpSession, BackupVersion, KeyBackupStore
 
 if TYPE_CHECKING:
-    from homeserver.app.container import Homeserver
+    from homeserver.app.container import Container as Homeserver
 
 JsonObject = dict[str, Any]
 ALGORITHMS = {"m.megolm_backup.v1.curve25519-aes-sha2"}

@@ -24,7 +24,7 @@ from homeserver.services.sync.sync import SyncContext
 from homeserver.storage.e2e_keys import E2EKeyStore, NewKey, StoredDeviceKeys
 
 if TYPE_CHECKING:
-    from homeserver.app.container import Homeserver
+    from homeserver.app.container import Container as Homeserver
 
 logger = logging.getLogger(__name__)
 

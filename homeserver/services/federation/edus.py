@@ -23,13 +23,13 @@ from pydantic import BaseModel, ConfigDict, ValidationError
 from federation.crypto.canonical_json import encode_canonical_json
 from federation.rooms.events import Event
 from federation.sender import FederationSender
-from homeserver.api.federation.request import check_server_acl
 from homeserver.core.room_state import RoomState
 from homeserver.errors import MatrixError
+from homeserver.services.graph.server_acl import check_server_acl
 from homeserver.storage.federation_queue import NewEdu
 
 if TYPE_CHECKING:
-    from homeserver.app.container import Homeserver
+    from homeserver.app.container import Container as Homeserver
 
 logger = logging.getLogger(__name__)
 
@@ -330,7 +330,7 @@ class FederationEdus:
             logger.info("federation: %s may not send EDUs for %s in %s", origin, user_id, room_id)
             return False
         try:
-            await check_server_acl(self.hs, origin, room_id)
+            await check_server_acl(self.hs.events, origin, room_id)
         except MatrixError:
             logger.info("federation: %s is denied by the server ACL of %s", origin, room_id)
             return False

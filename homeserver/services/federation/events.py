@@ -49,7 +49,7 @@ from homeserver.services.federation.state import MissingAuthEvents, StateIds, re
 from homeserver.storage.events import GraphFlags, PersistEvent
 
 if TYPE_CHECKING:
-    from homeserver.app.container import Homeserver
+    from homeserver.app.container import Container as Homeserver
 
 logger = logging.getLogger(__name__)
 

@@ -16,7 +16,7 @@ from homeserver.core.room_state import RoomState
 from homeserver.errors import MatrixError, not_found
 
 if TYPE_CHECKING:
-    from homeserver.app.container import Homeserver
+    from homeserver.app.container import Container as Homeserver
 
 MAX_HISTORY_EVENTS = 1000
 

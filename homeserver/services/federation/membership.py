@@ -33,7 +33,7 @@ from homeserver.services.federation.resident_membership import (
 )
 
 if TYPE_CHECKING:
-    from homeserver.app.container import Homeserver
+    from homeserver.app.container import Container as Homeserver
 
 logger = logging.getLogger(__name__)
 

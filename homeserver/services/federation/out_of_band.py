@@ -20,7 +20,7 @@ from homeserver.core.pdu_checks import InvalidPdu, event_from_pdu
 from homeserver.storage.out_of_band_memberships import OutOfBandMembership, OutOfBandMembershipStore
 
 if TYPE_CHECKING:
-    from homeserver.app.container import Homeserver
+    from homeserver.app.container import Container as Homeserver
 
 logger = logging.getLogger(__name__)
 

@@ -17,13 +17,13 @@ from typing import TYPE_CHECKING, Any
 
 from federation.crypto.hashes import compute_event_id
 from federation.rooms.versions import KNOWN_ROOM_VERSIONS, RoomVersion
-from homeserver.api.federation.request import check_server_acl
 from homeserver.errors import MatrixError
 from homeserver.services.federation.edus import FederationEdus
+from homeserver.services.graph.server_acl import check_server_acl
 from homeserver.storage.federation_queue import FederationQueueStore
 
 if TYPE_CHECKING:
-    from homeserver.app.container import Homeserver
+    from homeserver.app.container import Container as Homeserver
 
 logger = logging.getLogger(__name__)
 
@@ -144,7 +144,7 @@ class TransactionReceiver:
             if event_id is not None:
                 self.hs.federation_sender.note_received(event_id)  # our own event, echoed back
         try:
-            await check_server_acl(self.hs, origin, room_id)
+            await check_server_acl(self.hs.events, origin, room_id)
         except MatrixError as e:
             return self._errors(await self._event_ids(room_id, pdus), e.message)
         handler = getattr(self.hs, "federation_events", None)

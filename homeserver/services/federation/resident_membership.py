@@ -22,9 +22,10 @@ from homeserver.core.event_format import STRIPPED_STATE_TYPES
 from homeserver.core.pdu_checks import InvalidPdu, event_from_pdu
 from homeserver.core.room_state import RoomState
 from homeserver.errors import MatrixError, forbidden, not_found
+from homeserver.services.graph.server_acl import check_server_acl
 
 if TYPE_CHECKING:
-    from homeserver.app.container import Homeserver
+    from homeserver.app.container import Container as Homeserver
 
 logger = logging.getLogger(__name__)
 
@@ -310,9 +311,8 @@ class ResidentMembershipService:
         return room
 
     async def _check_acl(self, origin: str, room_id: str) -> None:
-        from homeserver.api.federation.request import check_server_acl
 
-        await check_server_acl(self.hs, origin, room_id)
+        await check_server_acl(self.hs.events, origin, room_id)
 
     async def _verify_signatures(self, event: Event) -> None:
         from federation.keys import SignatureError

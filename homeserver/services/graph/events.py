@@ -27,7 +27,7 @@ from homeserver.storage.events import NewStateGroup, PersistEvent
 from homeserver.storage.state import MAX_DELTA_DEPTH
 
 if TYPE_CHECKING:
-    from homeserver.app.container import Homeserver
+    from homeserver.app.container import Container as Homeserver
 
 logger = logging.getLogger(__name__)
 

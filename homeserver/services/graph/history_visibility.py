@@ -21,7 +21,7 @@ from homeserver.core.room_state import RoomState
 from homeserver.storage.room_history import RoomHistoryStore
 
 if TYPE_CHECKING:
-    from homeserver.app.container import Homeserver
+    from homeserver.app.container import Container as Homeserver
 
 HISTORY_VISIBILITY = "m.room.history_visibility"
 DEFAULT_VISIBILITY = "shared"

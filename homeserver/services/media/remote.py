@@ -23,7 +23,7 @@ from homeserver.errors import MatrixError, not_found
 from homeserver.storage.media import RemoteMedia
 
 if TYPE_CHECKING:
-    from homeserver.app.container import Homeserver
+    from homeserver.app.container import Container as Homeserver
     from homeserver.services.media.files import MediaFiles
     from homeserver.storage.media import MediaStore
 

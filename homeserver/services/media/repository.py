@@ -25,7 +25,7 @@ from homeserver.storage.media import LocalMedia, MediaStore, Thumbnail
 from schemas.identifiers import is_valid_server_name
 
 if TYPE_CHECKING:
-    from homeserver.app.container import Homeserver
+    from homeserver.app.container import Container as Homeserver
 
 logger = logging.getLogger(__name__)
 

@@ -30,7 +30,7 @@ from homeserver.core.open_graph import parse_open_graph
 from homeserver.errors import MatrixError, invalid_param
 
 if TYPE_CHECKING:
-    from homeserver.app.container import Homeserver
+    from homeserver.app.container import Container as Homeserver
 
 logger = logging.getLogger(__name__)
 

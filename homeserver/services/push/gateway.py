@@ -21,7 +21,7 @@ from federation.rooms.events import Event
 from homeserver.storage.push import PushAction, Pusher
 
 if TYPE_CHECKING:
-    from homeserver.app.container import Homeserver
+    from homeserver.app.container import Container as Homeserver
 
 logger = logging.getLogger(__name__)
 

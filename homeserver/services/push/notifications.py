@@ -27,7 +27,7 @@ from homeserver.services.push.unread import NotificationCounter, ReadPositions
 from homeserver.storage.push import MAIN_THREAD, EventNotifications, Notified, PushAction, PushStore
 
 if TYPE_CHECKING:
-    from homeserver.app.container import Homeserver
+    from homeserver.app.container import Container as Homeserver
 
 logger = logging.getLogger(__name__)
 

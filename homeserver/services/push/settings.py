@@ -26,7 +26,7 @@ from homeserver.storage.account_data import GLOBAL
 from homeserver.storage.push import Pusher, PushStore
 
 if TYPE_CHECKING:
-    from homeserver.app.container import Homeserver
+    from homeserver.app.container import Container as Homeserver
 
 logger = logging.getLogger(__name__)
 

@@ -27,7 +27,7 @@ from homeserver.storage.push import MAIN_THREAD, Notified, PushStore
 from homeserver.storage.receipts import UNTHREADED
 
 if TYPE_CHECKING:
-    from homeserver.app.container import Homeserver
+    from homeserver.app.container import Container as Homeserver
 
 CACHE_LIMIT = 100_000
 

@@ -15,7 +15,7 @@ from urllib.parse import quote
 from homeserver.storage.event_timestamps import EventTimestampStore
 
 if TYPE_CHECKING:
-    from homeserver.app.container import Homeserver
+    from homeserver.app.container import Container as Homeserver
 
 logger = logging.getLogger(__name__)
 

@@ -12,7 +12,7 @@ from federation.rooms.events import Event
 from homeserver.core.event_format import client_event
 
 if TYPE_CHECKING:
-    from homeserver.app.container import Homeserver
+    from homeserver.app.container import Container as Homeserver
 
 
 def is_valid_replacement(original: Event, edit: Event) -> bool:

@@ -27,7 +27,7 @@ from homeserver.storage.search import SearchHit, SearchStore
 from schemas.client.search import RoomEventsCriteria
 
 if TYPE_CHECKING:
-    from homeserver.app.container import Homeserver
+    from homeserver.app.container import Container as Homeserver
 
 logger = logging.getLogger(__name__)
 

@@ -23,7 +23,7 @@ from homeserver.core.room_summary import room_summary, summary_is_open, user_may
 from homeserver.errors import MatrixError, forbidden
 
 if TYPE_CHECKING:
-    from homeserver.app.container import Homeserver
+    from homeserver.app.container import Container as Homeserver
 
 logger = logging.getLogger(__name__)
 

@@ -13,7 +13,7 @@ from federation.rooms.events import Event
 from homeserver.storage.threads import ThreadStore
 
 if TYPE_CHECKING:
-    from homeserver.app.container import Homeserver
+    from homeserver.app.container import Container as Homeserver
 
 
 @dataclass(frozen=True, slots=True)

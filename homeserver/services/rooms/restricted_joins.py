@@ -17,7 +17,7 @@ from homeserver.core.room_summary import RESTRICTED_RULES, allowed_room_ids, joi
 from homeserver.errors import MatrixError, forbidden
 
 if TYPE_CHECKING:
-    from homeserver.app.container import Homeserver
+    from homeserver.app.container import Container as Homeserver
 
 
 async def meets_allow_conditions(hs: Homeserver, room: RoomState, user_id: str) -> bool:

@@ -24,7 +24,7 @@ from homeserver.services.rooms.restricted_joins import restricted_join_content
 from schemas.identifiers import is_valid_room_alias, is_valid_user_id
 
 if TYPE_CHECKING:
-    from homeserver.app.container import Homeserver
+    from homeserver.app.container import Container as Homeserver
 
 logger = logging.getLogger(__name__)
 

@@ -19,7 +19,7 @@ from homeserver.errors import MatrixError, forbidden
 from schemas.identifiers import is_valid_user_id
 
 if TYPE_CHECKING:
-    from homeserver.app.container import Homeserver
+    from homeserver.app.container import Container as Homeserver
 
 logger = logging.getLogger(__name__)
 

@@ -16,7 +16,7 @@ from homeserver.services.sync.sync import SyncContext, SyncContribution
 from homeserver.storage.account_data import GLOBAL, AccountDataItem, AccountDataStore
 
 if TYPE_CHECKING:
-    from homeserver.app.container import Homeserver
+    from homeserver.app.container import Container as Homeserver
 
 logger = logging.getLogger(__name__)
 

@@ -25,7 +25,7 @@ from homeserver.services.sync.sync import SyncContext, SyncContribution
 from homeserver.storage.presence import PresenceRecord, PresenceStore
 
 if TYPE_CHECKING:
-    from homeserver.app.container import Homeserver
+    from homeserver.app.container import Container as Homeserver
 
 logger = logging.getLogger(__name__)
 

@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Any
 from homeserver.errors import MatrixError, forbidden, not_found
 
 if TYPE_CHECKING:
-    from homeserver.app.container import Homeserver
+    from homeserver.app.container import Container as Homeserver
 
 FIELDS = ("displayname", "avatar_url")
 MAX_DISPLAYNAME = 256

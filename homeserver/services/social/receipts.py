@@ -19,7 +19,7 @@ from homeserver.services.sync.sync import SyncContext, SyncContribution
 from homeserver.storage.receipts import UNTHREADED, Receipt, ReceiptStore
 
 if TYPE_CHECKING:
-    from homeserver.app.container import Homeserver
+    from homeserver.app.container import Container as Homeserver
 
 logger = logging.getLogger(__name__)
 

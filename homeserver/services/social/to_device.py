@@ -17,7 +17,7 @@ from homeserver.services.sync.sync import SyncContext, SyncContribution
 from homeserver.storage.to_device import ToDeviceStore
 
 if TYPE_CHECKING:
-    from homeserver.app.container import Homeserver
+    from homeserver.app.container import Container as Homeserver
 
 logger = logging.getLogger(__name__)
 

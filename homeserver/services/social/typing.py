@@ -18,7 +18,7 @@ from homeserver.errors import forbidden
 from homeserver.services.sync.sync import SyncContext, SyncContribution
 
 if TYPE_CHECKING:
-    from homeserver.app.container import Homeserver
+    from homeserver.app.container import Container as Homeserver
 
 logger = logging.getLogger(__name__)
 

@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Any
 from homeserver.storage.user_directory import UserDirectoryStore
 
 if TYPE_CHECKING:
-    from homeserver.app.container import Homeserver
+    from homeserver.app.container import Container as Homeserver
 
 DEFAULT_LIMIT = 10
 MAX_LIMIT = 100

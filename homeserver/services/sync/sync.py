@@ -26,7 +26,7 @@ from homeserver.core.stream_token import STREAM_NAMES, StreamToken
 from homeserver.services.sync.pacer import SyncPacer
 
 if TYPE_CHECKING:
-    from homeserver.app.container import Homeserver
+    from homeserver.app.container import Container as Homeserver
     from homeserver.services.accounts.auth import Requester
 
 

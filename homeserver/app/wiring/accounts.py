@@ -1,0 +1,20 @@
+"""accounts: passwords, access tokens, registration and login, devices."""
+
+from __future__ import annotations
+
+from homeserver.app.container import Container
+from homeserver.services.accounts.accounts import AccountService
+from homeserver.services.accounts.auth import AuthService
+from homeserver.services.accounts.passwords import PasswordHasher
+from homeserver.services.accounts.registration_tokens import RegistrationTokenService
+from homeserver.storage.admin import AdminStore
+
+
+def wire(c: Container) -> None:
+    cfg = c.config
+    c.passwords = PasswordHasher(cfg.password_hashing.opslimit, cfg.password_hashing.memlimit_kib * 1024)
+    c.auth = AuthService(c.account_store, c.clock, cfg.registration.access_token_lifetime_ms)
+    c.admin_store = AdminStore(c.db)
+    c.registration_tokens = RegistrationTokenService(c, c.admin_store)
+    c.lifecycle.add("registration_tokens", start=c.registration_tokens.load)
+    c.accounts = AccountService(c)

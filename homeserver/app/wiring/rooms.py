@@ -1,0 +1,12 @@
+"""rooms: creation, membership, aliases, upgrades, restricted joins."""
+
+from __future__ import annotations
+
+from homeserver.app.container import Container
+from homeserver.services.rooms.rooms import RoomService
+from homeserver.services.rooms.upgrades import RoomUpgradeService
+
+
+def wire(c: Container) -> None:
+    c.rooms = RoomService(c)
+    c.room_upgrades = RoomUpgradeService(c)
