@@ -17,13 +17,14 @@ from homeserver.app.wiring import (
     social,
     storage,
     sync,
+    transport,
 )
 from homeserver.clock import Clock
 from homeserver.config import Config
 
 # Lower layers first: a service is built after everything it is handed.
-WIRING_ORDER = (storage, graph, federation, push, social, reading, e2ee, edus, media, rooms, sync,
-                accounts, admin)
+WIRING_ORDER = (storage, graph, transport, federation, push, social, reading, e2ee, edus, media, rooms,
+                sync, accounts, admin)
 
 
 class Homeserver(Container):

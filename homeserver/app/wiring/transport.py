@@ -1,0 +1,20 @@
+"""The federation library's parts: the signed client, the key ring and the outbound queues."""
+
+from __future__ import annotations
+
+from federation.keys import KeyRing
+from federation.sender import FederationSender
+from federation.transport.client import FederationClient
+from homeserver.app.container import Container
+from homeserver.storage.federation_queue import FederationQueueStore
+from homeserver.storage.server_keys import ServerKeyStore
+
+
+def wire(c: Container) -> None:
+    c.federation_client = FederationClient(c.server_name, c.signing_key, c.config.federation)
+    c.lifecycle.add("federation_client", stop=c.federation_client.close)
+    c.server_key_store = ServerKeyStore(c.db)
+    c.keyring = KeyRing(c)
+    c.lifecycle.add("keyring", start=c.keyring.load, stop=c.keyring.stop)
+    c.federation_queue_store = FederationQueueStore(c.db)
+    c.federation_sender = FederationSender(c, c.federation_queue_store)
