@@ -4,14 +4,23 @@ from __future__ import annotations
 
 from federation.keys import KeyRing
 from federation.sender import FederationSender
-from federation.transport.client import FederationClient
+from federation.transport.client import FederationClient, TransportSettings
 from homeserver.app.container import Container
+from homeserver.config import FederationConfig
 from homeserver.storage.federation_queue import FederationQueueStore
 from homeserver.storage.server_keys import ServerKeyStore
 
 
+def transport_settings(config: FederationConfig) -> TransportSettings:
+    return TransportSettings(
+        allow_plain_http=config.allow_plain_http,
+        ca_bundle=config.ca_bundle,
+        tls_min_version=config.tls_min_version,
+    )
+
+
 def wire(c: Container) -> None:
-    c.federation_client = FederationClient(c.server_name, c.signing_key, c.config.federation)
+    c.federation_client = FederationClient(c.server_name, c.signing_key, transport_settings(c.config.federation))
     c.lifecycle.add("federation_client", stop=c.federation_client.close)
     c.server_key_store = ServerKeyStore(c.db)
     c.keyring = KeyRing(c)
