@@ -33,4 +33,13 @@ def wire(c: Container) -> None:
     )
     c.lifecycle.add("keyring", start=c.keyring.load, stop=c.keyring.stop)
     c.federation_queue_store = FederationQueueStore(c.db)
-    c.federation_sender = FederationSender(c, c.federation_queue_store)
+    c.federation_sender = FederationSender(
+        c.federation_queue_store,
+        c.federation_client,
+        event_store=c.event_store,
+        rooms=c.events,
+        clock=c.clock,
+        server_name=c.server_name,
+        is_mine=c.is_mine,
+        enabled=c.config.federation.enabled,
+    )
