@@ -18,33 +18,82 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Iterable
-from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any, Protocol
 
+from federation.clock import Clock
 from federation.crypto.base64 import encode_base64
 from federation.crypto.signing import (
     ED25519,
     SignatureError,
+    SigningKey,
     decode_verify_key,
     verify_json_signature,
 )
 from federation.rooms.events import Event
 from federation.rooms.redaction import redact_pdu
+from federation.transport.client import FederationClient
 from federation.transport.errors import FederationError
-from homeserver.storage.server_keys import StoredVerifyKey
-
-if TYPE_CHECKING:
-    from homeserver.app.container import Container as Homeserver
 
 logger = logging.getLogger(__name__)
 
-__all__ = ["KeyRing", "SignatureError", "VerifyKey", "parse_key_response"]
+__all__ = [
+    "KeyRing", "OwnSigningKey", "ServerKeyRepository", "SignatureError", "StoredVerifyKey",
+    "TrustedKeyServer", "VerifyKey", "parse_key_response",
+]
 
 # rooms/fragments/v5-signing-requirements.md: "the lesser of valid_until_ts and 7 days".
 MAX_KEY_VALIDITY_MS = 7 * 24 * 3600 * 1000
 KEY_FETCH_TIMEOUT_S = 15.0
 MIN_REFETCH_INTERVAL_S = 5.0
+
+
+@dataclass(frozen=True, slots=True)
+class StoredVerifyKey:
+    """A verified key of another server as the repository keeps it."""
+
+    server_name: str
+    key_id: str
+    verify_key: str  # unpadded base64
+    valid_until_ts: int
+    expired_ts: int | None
+    fetched_ts: int
+
+
+@dataclass(frozen=True, slots=True)
+class OwnSigningKey:
+    """One of our own signing keys, current (``expired_ts`` None) or earlier."""
+
+    key_id: str
+    verify_key: str
+    first_used_ts: int
+    expired_ts: int | None
+
+
+class ServerKeyRepository(Protocol):
+    """Where the key ring keeps verified keys, signed responses and our key history."""
+
+    async def get_verify_keys(self, server_name: str) -> Mapping[str, StoredVerifyKey]: ...
+
+    async def store_server_keys(
+        self, server_name: str, response: dict[str, Any], keys: list[StoredVerifyKey]
+    ) -> None: ...
+
+    async def get_key_responses(self, server_name: str) -> list[dict[str, Any]]: ...
+
+    async def get_own_keys(self) -> Sequence[OwnSigningKey]: ...
+
+    async def record_current_own_key(self, key_id: str, verify_key: str, now_ts: int) -> None: ...
+
+
+@dataclass(frozen=True, slots=True)
+class TrustedKeyServer:
+    """A notary asked through ``/_matrix/key/v2/query``."""
+
+    server_name: str
+    # Pinned keys ("ed25519:abc" -> base64); when set, answers must be signed by one of them.
+    verify_keys: Mapping[str, str] = field(default_factory=dict)
 
 
 @dataclass(frozen=True, slots=True)
@@ -152,9 +201,21 @@ def _server_of(user_id: str) -> str:
 class KeyRing:
     """Verify keys of other servers, and signature checks against them."""
 
-    def __init__(self, hs: Homeserver) -> None:
-        self.hs = hs
-        self.store = hs.server_key_store
+    def __init__(
+        self,
+        store: ServerKeyRepository,
+        client: FederationClient,
+        clock: Clock,
+        server_name: str,
+        signing_key: SigningKey,
+        trusted_key_servers: Sequence[TrustedKeyServer] = (),
+    ) -> None:
+        self.store = store
+        self.client = client
+        self.clock = clock
+        self.server_name = server_name
+        self.signing_key = signing_key
+        self.trusted_key_servers = tuple(trusted_key_servers)
         self._keys: dict[str, dict[str, VerifyKey]] = {}
         self._in_flight: dict[str, asyncio.Task[dict[str, VerifyKey]]] = {}
         self._own_old_keys: dict[str, VerifyKey] = {}
@@ -175,7 +236,7 @@ class KeyRing:
         key_ids = [k for k in by_server if isinstance(k, str) and k.startswith(ED25519 + ":")]
         if not key_ids:
             raise SignatureError(f"no ed25519 signature from {server_name}")
-        at_ts = self.hs.clock.time_ms() if valid_at_ts is None else valid_at_ts
+        at_ts = self.clock.time_ms() if valid_at_ts is None else valid_at_ts
         keys = await self.get_keys(server_name, key_ids, at_ts)
         usable = [keys[k] for k in key_ids if k in keys and keys[k].usable_until() >= at_ts]
         if not usable:
@@ -195,7 +256,7 @@ class KeyRing:
 
     async def get_verify_key(self, server_name: str, key_id: str, *, valid_at_ts: int | None = None) -> bytes:
         """The public key bytes of ``key_id``, valid at ``valid_at_ts`` (default now)."""
-        at_ts = self.hs.clock.time_ms() if valid_at_ts is None else valid_at_ts
+        at_ts = self.clock.time_ms() if valid_at_ts is None else valid_at_ts
         keys = await self.get_keys(server_name, [key_id], at_ts)
         key = keys.get(key_id)
         if key is None:
@@ -207,7 +268,7 @@ class KeyRing:
     async def get_keys(self, server_name: str, key_ids: Iterable[str], valid_at_ts: int) -> dict[str, VerifyKey]:
         """Known keys of a server, fetching when one of ``key_ids`` is missing or too old."""
         wanted = list(key_ids)
-        if server_name == self.hs.server_name:
+        if server_name == self.server_name:
             return self._own_keys()
         keys = await self._cached(server_name)
         if all(k in keys and keys[k].usable_until() >= valid_at_ts for k in wanted):
@@ -218,7 +279,7 @@ class KeyRing:
         # Requests naming key IDs the server does not publish must not make us
         # re-fetch its keys for every request: one refetch per interval.
         fetched_at = self._last_fetched.get(server_name)
-        if fetched_at is not None and self.hs.clock.monotonic() - fetched_at < MIN_REFETCH_INTERVAL_S:
+        if fetched_at is not None and self.clock.monotonic() - fetched_at < MIN_REFETCH_INTERVAL_S:
             return keys
         try:
             fetched = await self._fetch_shared(server_name, wanted, valid_at_ts)
@@ -261,11 +322,11 @@ class KeyRing:
     # --- cache --------------------------------------------------------------------
     async def load(self) -> None:
         """Record our current signing key; earlier ones become old_verify_keys."""
-        key = self.hs.signing_key
-        await self.store.record_current_own_key(key.key_id, key.verify_key_base64, self.hs.clock.time_ms())
+        key = self.signing_key
+        await self.store.record_current_own_key(key.key_id, key.verify_key_base64, self.clock.time_ms())
         self._own_old_keys = {
             own.key_id: VerifyKey(
-                self.hs.server_name, own.key_id, decode_verify_key(own.verify_key),
+                self.server_name, own.key_id, decode_verify_key(own.verify_key),
                 own.expired_ts, own.expired_ts, own.first_used_ts,
             )
             for own in await self.store.get_own_keys()
@@ -273,9 +334,9 @@ class KeyRing:
         }
 
     def _own_keys(self) -> dict[str, VerifyKey]:
-        key = self.hs.signing_key
-        now = self.hs.clock.time_ms()
-        current = VerifyKey(self.hs.server_name, key.key_id, key.verify_key_bytes, now + MAX_KEY_VALIDITY_MS, None, now)
+        key = self.signing_key
+        now = self.clock.time_ms()
+        current = VerifyKey(self.server_name, key.key_id, key.verify_key_bytes, now + MAX_KEY_VALIDITY_MS, None, now)
         return {**self._own_old_keys, key.key_id: current}
 
     async def _cached(self, server_name: str) -> dict[str, VerifyKey]:
@@ -304,7 +365,7 @@ class KeyRing:
         self, server_name: str, key_ids: list[str], minimum_valid_until_ts: int
     ) -> dict[str, VerifyKey]:
         responses = await self._fetch_responses(server_name, key_ids, minimum_valid_until_ts)
-        now = self.hs.clock.time_ms()
+        now = self.clock.time_ms()
         merged: dict[str, VerifyKey] = {}
         problems: list[str] = []
         for response in responses:
@@ -322,7 +383,7 @@ class KeyRing:
             raise SignatureError(f"no valid key response for {server_name}: {'; '.join(problems)}")
         cache = self._keys.setdefault(server_name, {})
         cache.update(merged)
-        self._last_fetched[server_name] = self.hs.clock.monotonic()
+        self._last_fetched[server_name] = self.clock.monotonic()
         return merged
 
     # --- fetching -----------------------------------------------------------------
@@ -330,7 +391,7 @@ class KeyRing:
         self, server_name: str, key_ids: list[str], minimum_valid_until_ts: int
     ) -> list[dict[str, Any]]:
         errors: list[str] = []
-        for notary in self.hs.config.federation.trusted_key_servers:
+        for notary in self.trusted_key_servers:
             if notary.server_name == server_name:
                 continue
             try:
@@ -343,7 +404,7 @@ class KeyRing:
             if responses:
                 return responses
         try:
-            response = await self.hs.federation_client.get_json(
+            response = await self.client.get_json(
                 server_name, "/_matrix/key/v2/server", timeout=KEY_FETCH_TIMEOUT_S
             )
         except FederationError as e:
@@ -354,7 +415,7 @@ class KeyRing:
     async def _query_notary(
         self,
         notary: str,
-        pinned_keys: dict[str, str],
+        pinned_keys: Mapping[str, str],
         server_name: str,
         key_ids: list[str],
         minimum_valid_until_ts: int,
@@ -362,7 +423,7 @@ class KeyRing:
         """Ask a notary; each answer must be self-signed and signed by the notary."""
         # minimum_valid_until_ts prompts the notary to refresh (v5 signing requirements).
         criteria = {key_id: {"minimum_valid_until_ts": minimum_valid_until_ts} for key_id in key_ids}
-        answer = await self.hs.federation_client.post_json(
+        answer = await self.client.post_json(
             notary,
             "/_matrix/key/v2/query",
             {"server_keys": {server_name: criteria}},
@@ -379,7 +440,7 @@ class KeyRing:
             responses.append(response)
         return responses
 
-    async def _check_notary_signature(self, notary: str, pinned_keys: dict[str, str], response: dict[str, Any]) -> None:
+    async def _check_notary_signature(self, notary: str, pinned_keys: Mapping[str, str], response: dict[str, Any]) -> None:
         if pinned_keys:
             for key_id, key_base64 in pinned_keys.items():
                 try:

@@ -17,19 +17,15 @@ import itertools
 import logging
 import random
 from collections import OrderedDict
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol
 from urllib.parse import quote
 
 import orjson
 
+from federation.clock import Clock
 from federation.rooms.events import Event, StateKey
-from homeserver.core.room_state import RoomState
-from homeserver.storage.federation_queue import FederationQueueStore, NewEdu, QueuedPdu
-
-if TYPE_CHECKING:
-    from homeserver.app.container import Container as Homeserver
 
 logger = logging.getLogger(__name__)
 
@@ -45,6 +41,80 @@ FEDERATED_UNSIGNED_KEYS = frozenset(
 )
 RECEIVED_IDS_KEPT = 10_000
 CATCH_UP_BATCH = 500
+
+
+# --- what the sender queues, and what it runs on (supplied by the homeserver) ---------------
+@dataclass(frozen=True, slots=True)
+class NewEdu:
+    destination: str
+    edu_type: str
+    content: dict[str, Any]
+    # A newer EDU with the same key replaces a queued one (presence, typing).
+    replace_key: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class QueuedPdu:
+    queue_id: int
+    event_id: str
+
+
+@dataclass(frozen=True, slots=True)
+class QueuedEdu:
+    queue_id: int
+    edu: dict[str, Any]  # {"edu_type": ..., "content": ...}
+
+
+class OutboundQueue(Protocol):
+    """The durable per-destination queue rows, and the watermark of local events queued."""
+
+    async def enqueue(
+        self, pdus: Sequence[tuple[str, str]], edus: Sequence[NewEdu], now_ms: int,
+        *, watermark: int | None = None,
+    ) -> None: ...
+
+    async def next_batch(
+        self, destination: str, max_pdus: int, max_edus: int
+    ) -> tuple[list[QueuedPdu], list[QueuedEdu]]: ...
+
+    async def remove(self, queue_ids: Iterable[int]) -> None: ...
+
+    async def destinations_with_pending(self) -> list[str]: ...
+
+    async def watermark(self) -> int: ...
+
+    async def raise_watermark(self, stream_ordering: int) -> None: ...
+
+    async def local_events_in_shared_rooms(
+        self, after: int, server_name: str, limit: int
+    ) -> list[tuple[int, str, str]]: ...
+
+
+class StoredEvents(Protocol):
+    """Persisted events, by ID, and the highest stream position."""
+
+    async def get_events(self, event_ids: Iterable[str]) -> Mapping[str, Event]: ...
+
+    async def max_stream_ordering(self) -> int: ...
+
+
+class RoomView(Protocol):
+    @property
+    def state(self) -> Mapping[StateKey, Event]: ...
+
+
+class RoomGraph(Protocol):
+    """The homeserver's rooms: current state, and a hook after every committed event."""
+
+    async def get_room(self, room_id: str) -> RoomView | None: ...
+
+    def add_persist_listener(self, listener: Callable[[RoomView, Event], None]) -> None: ...
+
+
+class TransactionTransport(Protocol):
+    """Sends a transaction (``FederationClient`` in production)."""
+
+    async def put_json(self, destination: str, path: str, body: Any, *, timeout: float) -> Any: ...  # noqa: ASYNC109 (FederationClient's interface)
 
 
 @dataclass(frozen=True, slots=True)
@@ -64,7 +134,7 @@ class BackoffPolicy:
         return min(self.maximum_s, base * (1.0 + self.jitter * (2.0 * random_unit - 1.0)))
 
 
-def destinations_for_event(state: dict[StateKey, Event], event: Event, own_server: str) -> set[str]:
+def destinations_for_event(state: Mapping[StateKey, Event], event: Event, own_server: str) -> set[str]:
     """Servers that must receive a local event: every server with a joined member,
     plus the server of a member event's target (an invitee, a kicked or banned user
     must hear of it even though they are not joined)."""
@@ -116,18 +186,31 @@ class _Destination:
 
 
 class FederationSender:
-    """``hs.federation_sender``: queue PDUs and EDUs for other servers."""
+    """Queue PDUs and EDUs for other servers."""
 
     def __init__(
         self,
-        hs: Homeserver,
-        store: FederationQueueStore,
+        store: OutboundQueue,
+        client: TransactionTransport,
         *,
+        event_store: StoredEvents,
+        rooms: RoomGraph,
+        clock: Clock,
+        server_name: str,
+        is_mine: Callable[[str], bool],
+        enabled: bool = True,
         backoff: BackoffPolicy | None = None,
         random_unit: Callable[[], float] = random.random,
     ) -> None:
-        self.hs = hs
         self.store = store
+        self.client = client
+        self.event_store = event_store
+        self.rooms = rooms
+        self.clock = clock
+        self.server_name = server_name
+        self.is_mine = is_mine
+        # Off: nothing is queued (federation disabled in the config).
+        self.enabled = enabled
         self.backoff = backoff or BackoffPolicy()
         self._random_unit = random_unit
         self._destinations: dict[str, _Destination] = {}
@@ -145,8 +228,8 @@ class FederationSender:
     async def start(self) -> None:
         self._running = True
         # Unique across restarts, so a new transaction never reuses an old txnId.
-        self._txn_prefix = str(self.hs.clock.time_ms())
-        self.hs.events.add_persist_listener(self._on_event_persisted)
+        self._txn_prefix = str(self.clock.time_ms())
+        self.rooms.add_persist_listener(self._on_event_persisted)
         if self.enabled:
             await self.catch_up()
         for destination in await self.store.destinations_with_pending():
@@ -163,23 +246,23 @@ class FederationSender:
         after = await self.store.watermark()
         highest = after
         while True:
-            batch = await self.store.local_events_in_shared_rooms(after, self.hs.server_name, CATCH_UP_BATCH)
+            batch = await self.store.local_events_in_shared_rooms(after, self.server_name, CATCH_UP_BATCH)
             if not batch:
                 break
-            events = await self.hs.event_store.get_events([event_id for _, event_id, _ in batch])
+            events = await self.event_store.get_events([event_id for _, event_id, _ in batch])
             for _stream, event_id, room_id in batch:
                 event = events.get(event_id)
-                room = await self.hs.events.get_room(room_id)
+                room = await self.rooms.get_room(room_id)
                 if event is None or room is None:
                     continue
-                destinations = destinations_for_event(room.state, event, self.hs.server_name)
+                destinations = destinations_for_event(room.state, event, self.server_name)
                 if destinations:
                     logger.info("federation: queueing %s again after a restart", event_id)
                     await self.send_pdu(event, destinations)
             after = batch[-1][0]
             highest = max(highest, after)
         # Later starts need not look at what was just checked.
-        top = await self.hs.event_store.max_stream_ordering()
+        top = await self.event_store.max_stream_ordering()
         if top > highest:
             await self.store.raise_watermark(top)
 
@@ -195,20 +278,16 @@ class FederationSender:
         self._destinations.clear()
 
     # --- queueing -------------------------------------------------------------------
-    @property
-    def enabled(self) -> bool:
-        return self.hs.config.federation.enabled
-
     async def send_pdu(self, event: Event, destinations: Iterable[str]) -> None:
         """Queue a PDU for each destination; returns once the queue rows are committed."""
         if not self.enabled:
             return
-        targets = sorted({d for d in destinations if d != self.hs.server_name})
+        targets = sorted({d for d in destinations if d != self.server_name})
         if not targets:
             return
-        watermark = event.stream_ordering if self.hs.is_mine(event.sender) else None
+        watermark = event.stream_ordering if self.is_mine(event.sender) else None
         await self.store.enqueue(
-            [(d, event.event_id) for d in targets], [], self.hs.clock.time_ms(), watermark=watermark
+            [(d, event.event_id) for d in targets], [], self.clock.time_ms(), watermark=watermark
         )
         for d in targets:
             self._wake(d)
@@ -220,10 +299,10 @@ class FederationSender:
         await self.send_edus([NewEdu(destination, edu_type, content, replace_key)])
 
     async def send_edus(self, edus: list[NewEdu]) -> None:
-        edus = [e for e in edus if e.destination != self.hs.server_name]
+        edus = [e for e in edus if e.destination != self.server_name]
         if not edus or not self.enabled:
             return
-        await self.store.enqueue([], edus, self.hs.clock.time_ms())
+        await self.store.enqueue([], edus, self.clock.time_ms())
         for d in {e.destination for e in edus}:
             self._wake(d)
 
@@ -250,12 +329,12 @@ class FederationSender:
         if len(self._received) > RECEIVED_IDS_KEPT:
             self._received.popitem(last=False)
 
-    def _on_event_persisted(self, room: RoomState, event: Event) -> None:
-        if not self._running or not self.enabled or not self.hs.is_mine(event.sender):
+    def _on_event_persisted(self, room: RoomView, event: Event) -> None:
+        if not self._running or not self.enabled or not self.is_mine(event.sender):
             return
         if event.event_id in self._received:
             return
-        destinations = destinations_for_event(room.state, event, self.hs.server_name)
+        destinations = destinations_for_event(room.state, event, self.server_name)
         if destinations:
             self.spawn(self.send_pdu(event, destinations), f"federation-queue-pdu:{event.event_id}")
 
@@ -360,14 +439,14 @@ class FederationSender:
                 queue_ids.append(queued.queue_id)
             if not queue_ids:
                 continue  # everything was unknown and is gone now: look again
-            body = build_transaction(self.hs.server_name, self.hs.clock.time_ms(), pdus, edus)
+            body = build_transaction(self.server_name, self.clock.time_ms(), pdus, edus)
             return _InFlight(f"{self._txn_prefix}.{next(self._txn_ids)}", body, queue_ids)
 
     async def _load_pdus(self, queued: list[QueuedPdu]) -> list[tuple[int, dict[str, Any] | None]]:
         """(queue_id, federation PDU or None when storage no longer has the event)."""
         if not queued:
             return []
-        events = await self.hs.event_store.get_events([q.event_id for q in queued])
+        events = await self.event_store.get_events([q.event_id for q in queued])
         out: list[tuple[int, dict[str, Any] | None]] = []
         for q in queued:
             event = events.get(q.event_id)
@@ -375,13 +454,9 @@ class FederationSender:
         return out
 
     async def _send(self, destination: str, txn: _InFlight) -> bool:
-        client = getattr(self.hs, "federation_client", None)
-        if client is None:
-            logger.warning("federation: no federation client; cannot send to %s", destination)
-            return False
         path = f"/_matrix/federation/v1/send/{quote(txn.txn_id, safe='')}"
         try:
-            response = await client.put_json(destination, path, txn.body, timeout=SEND_TIMEOUT_S)
+            response = await self.client.put_json(destination, path, txn.body, timeout=SEND_TIMEOUT_S)
         except asyncio.CancelledError:
             raise
         except Exception as e:  # any failure: back off and retry the same transaction

@@ -15,7 +15,8 @@ import ipaddress
 import logging
 import socket
 from collections.abc import Mapping, Sequence
-from typing import Any
+from dataclasses import dataclass
+from typing import Any, Literal
 from urllib.parse import quote, urlencode
 
 import aiohttp
@@ -33,7 +34,6 @@ from federation.transport.errors import (
 )
 from federation.transport.tls import client_ssl_context
 from federation.transport.x_matrix import sign_request
-from homeserver.config import FederationConfig
 
 logger = logging.getLogger(__name__)
 
@@ -42,6 +42,17 @@ Query = Mapping[str, QueryValue]
 
 DEFAULT_MAX_JSON_BYTES = 64 * 1024 * 1024
 USER_AGENT = "Parley"
+
+
+@dataclass(frozen=True, slots=True)
+class TransportSettings:
+    """How the client connects (the homeserver builds it from its federation config)."""
+
+    # Plain HTTP, and only to destinations resolving to loopback addresses (development).
+    allow_plain_http: bool = False
+    # CA bundle for TLS; replaces the system trust store when set.
+    ca_bundle: str | None = None
+    tls_min_version: Literal["1.2", "1.3"] = "1.2"
 
 
 def encode_query(query: Query | None) -> str:
@@ -74,13 +85,13 @@ class FederationClient:
         self,
         server_name: str,
         signing_key: SigningKey,
-        config: FederationConfig,
+        settings: TransportSettings,
         resolver: ServerResolver | None = None,
     ) -> None:
         self.server_name = server_name
         self.signing_key = signing_key
-        self.config = config
-        self._ssl = client_ssl_context(config.ca_bundle, config.tls_min_version)
+        self.settings = settings
+        self._ssl = client_ssl_context(settings.ca_bundle, settings.tls_min_version)
         self._http: aiohttp.ClientSession | None = None
         self._closed = False
         self.resolver = resolver or ServerResolver(HttpWellKnownFetcher(self.session))
@@ -184,7 +195,7 @@ class FederationClient:
 
     async def _transport_for(self, resolved: ResolvedServer) -> tuple[str, str]:
         """(scheme, host to connect to): plain HTTP only to loopback when allowed."""
-        if not self.config.allow_plain_http:
+        if not self.settings.allow_plain_http:
             return "https", resolved.connect_host
         addresses = await _resolve_addresses(resolved.connect_host, resolved.port)
         if addresses and all(is_loopback_address(a) for a in addresses):

@@ -14,28 +14,8 @@ from typing import Any
 import aiosqlite
 import orjson
 
+from federation.sender import NewEdu, QueuedEdu, QueuedPdu
 from homeserver.storage.database import Database
-
-
-@dataclass(frozen=True, slots=True)
-class QueuedPdu:
-    queue_id: int
-    event_id: str
-
-
-@dataclass(frozen=True, slots=True)
-class QueuedEdu:
-    queue_id: int
-    edu: dict[str, Any]  # {"edu_type": ..., "content": ...}
-
-
-@dataclass(frozen=True, slots=True)
-class NewEdu:
-    destination: str
-    edu_type: str
-    content: dict[str, Any]
-    # A newer EDU with the same key replaces a queued one (presence, typing).
-    replace_key: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -55,6 +35,8 @@ _RAISE_WATERMARK = (
 
 
 class FederationQueueStore:
+    """The sender's ``federation.sender.OutboundQueue``, device announcements, /send answers."""
+
     def __init__(self, db: Database) -> None:
         self.db = db
 

@@ -2,34 +2,18 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import Any
 
 import aiosqlite
 import orjson
 
+from federation.keys import OwnSigningKey, StoredVerifyKey
 from homeserver.storage.database import Database
 
 
-@dataclass(frozen=True, slots=True)
-class StoredVerifyKey:
-    server_name: str
-    key_id: str
-    verify_key: str  # unpadded base64
-    valid_until_ts: int
-    expired_ts: int | None
-    fetched_ts: int
-
-
-@dataclass(frozen=True, slots=True)
-class OwnSigningKey:
-    key_id: str
-    verify_key: str
-    first_used_ts: int
-    expired_ts: int | None
-
-
 class ServerKeyStore:
+    """The key ring's repository (``federation.keys.ServerKeyRepository``), on SQLite."""
+
     def __init__(self, db: Database) -> None:
         self.db = db
 

@@ -29,12 +29,12 @@ REMOTE = "remote.test:8448"
 def client(homeserver: RunningHomeserver, monkeypatch: pytest.MonkeyPatch) -> RecordingClient:
     """Records what the homeserver sends to other servers (restored before it stops)."""
     recording = RecordingClient()
-    monkeypatch.setattr(homeserver.hs, "federation_client", recording)
+    monkeypatch.setattr(homeserver.hs.federation_sender, "client", recording)
     return recording
 
 
 class RecordingEventHandler:
-    """Test double for FC's hs.federation_events: records PDUs, accepts them all."""
+    """Test double for the receiver's PDU handler (FederatedEventHandler): records PDUs, accepts them all."""
 
     def __init__(self) -> None:
         self.calls: list[tuple[str, list[dict[str, Any]]]] = []
@@ -110,7 +110,7 @@ async def test_retried_transaction_gets_the_same_answer_without_reprocessing(
 ) -> None:
     hs = homeserver.hs
     handler = RecordingEventHandler()
-    monkeypatch.setattr(hs, "federation_events", handler, raising=False)
+    monkeypatch.setattr(hs.federation_receiver, "pdu_handler", handler)
     pdus = [{"room_id": "!a:remote.test", "n": 1}, {"room_id": "!b:remote.test", "n": 2}]
     first = await hs.federation_receiver.receive(REMOTE, "txn-9", pdus, [])
     again = await hs.federation_receiver.receive(REMOTE, "txn-9", pdus, [])
@@ -125,7 +125,7 @@ async def test_pdus_are_handed_over_per_room_in_order(
 ) -> None:
     hs = homeserver.hs
     handler = RecordingEventHandler()
-    monkeypatch.setattr(hs, "federation_events", handler, raising=False)
+    monkeypatch.setattr(hs.federation_receiver, "pdu_handler", handler)
     pdus = [{"room_id": "!a:r", "n": 1}, {"room_id": "!b:r", "n": 2}, {"room_id": "!a:r", "n": 3}]
     await hs.federation_receiver.receive(REMOTE, "t", pdus, [])
     by_room = {call[1][0]["room_id"]: [p["n"] for p in call[1]] for call in handler.calls}
@@ -165,7 +165,7 @@ async def test_a_retry_during_processing_gets_the_same_answer_even_if_the_first_
             return await super().on_receive_pdus(origin, pdus)
 
     handler = SlowHandler()
-    monkeypatch.setattr(homeserver.hs, "federation_events", handler, raising=False)
+    monkeypatch.setattr(homeserver.hs.federation_receiver, "pdu_handler", handler)
     receiver = homeserver.hs.federation_receiver
     pdus = [{"room_id": "!a:r", "n": 1}]
     first = asyncio.create_task(receiver.receive(REMOTE, "slow", pdus, []))

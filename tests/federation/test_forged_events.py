@@ -34,8 +34,7 @@ from federation.rooms.auth import auth_types_for_event
 from federation.rooms.builder import build_event, hash_and_sign_pdu
 from federation.rooms.events import Event, StateKey
 from federation.rooms.versions import RoomVersion, get_room_version
-from federation.transport.client import FederationClient
-from homeserver.config import FederationConfig
+from federation.transport.client import FederationClient, TransportSettings
 from tests.federation.harness import (
     LOOPBACK,
     FederatedHomeserver,
@@ -76,7 +75,7 @@ class ForgingServer:
         self.server_name = f"{LOOPBACK}:{self.port}"
         self.key: SigningKey = generate_signing_key()
         self.received: list[Response] = []  # transactions Parley sent us
-        self.client = FederationClient(self.server_name, self.key, FederationConfig(allow_plain_http=True))
+        self.client = FederationClient(self.server_name, self.key, TransportSettings(allow_plain_http=True))
         self._server: TestServer | None = None
 
     def user(self, localpart: str) -> str:

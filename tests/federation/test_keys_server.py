@@ -12,8 +12,7 @@ from aiohttp import ClientSession
 
 from federation.crypto.signing import generate_signing_key, verify_json_signature
 from federation.key_files import write_signing_key_file
-from federation.keys import parse_key_response
-from homeserver.config import TrustedKeyServerConfig
+from federation.keys import TrustedKeyServer, parse_key_response
 from tests.federation.harness import FederatedHomeserver, federated_homeservers
 
 DAY_MS = 24 * 3600 * 1000
@@ -144,9 +143,7 @@ async def test_keys_come_through_a_trusted_notary(tmp_path: Path) -> None:
         # The notary learns the origin's keys, then the origin goes away.
         await notary.hs.keyring.get_verify_key(origin.server_name, origin_key.key_id)
         await origin.stop()
-        verifier.hs.config.federation.trusted_key_servers = [
-            TrustedKeyServerConfig(server_name=notary.server_name)
-        ]
+        verifier.hs.keyring.trusted_key_servers = (TrustedKeyServer(notary.server_name),)
         key = await verifier.hs.keyring.get_verify_key(origin.server_name, origin_key.key_id)
         assert key == origin_key.verify_key_bytes
 
@@ -161,12 +158,9 @@ async def test_notary_answer_must_carry_a_pinned_notary_key(tmp_path: Path) -> N
         await notary.hs.keyring.get_verify_key(origin.server_name, origin_key.key_id)
         await origin.stop()
         wrong_pin = generate_signing_key(notary.hs.signing_key.version)
-        verifier.hs.config.federation.trusted_key_servers = [
-            TrustedKeyServerConfig(
-                server_name=notary.server_name,
-                verify_keys={wrong_pin.key_id: wrong_pin.verify_key_base64},
-            )
-        ]
+        verifier.hs.keyring.trusted_key_servers = (
+            TrustedKeyServer(notary.server_name, {wrong_pin.key_id: wrong_pin.verify_key_base64}),
+        )
         with pytest.raises(SignatureError):
             await verifier.hs.keyring.get_verify_key(origin.server_name, origin_key.key_id)
 

@@ -25,7 +25,7 @@ async def test_retry_while_the_answer_is_being_written_gets_it_without_reprocess
 ) -> None:
     hs = homeserver.hs
     handler = RecordingEventHandler()
-    monkeypatch.setattr(hs, "federation_events", handler, raising=False)
+    monkeypatch.setattr(hs.federation_receiver, "pdu_handler", handler)
     store = hs.federation_receiver.store
     real_save = store.save_txn_response
     release = asyncio.Event()
@@ -56,7 +56,7 @@ async def test_answers_given_are_written_before_the_receiver_stops(
 ) -> None:
     hs = homeserver.hs
     handler = RecordingEventHandler()
-    monkeypatch.setattr(hs, "federation_events", handler, raising=False)
+    monkeypatch.setattr(hs.federation_receiver, "pdu_handler", handler)
     answer = await hs.federation_receiver.receive(REMOTE, "txn-2", [{"room_id": "!a:r", "n": 7}], [])
     await asyncio.wait_for(hs.federation_receiver.stop(), WAIT_S)
     assert await hs.federation_queue_store.get_txn_response(REMOTE, "txn-2") == answer
@@ -69,7 +69,7 @@ async def test_our_own_event_echoed_back_is_noted_so_it_is_not_forwarded_again(
     alice = await homeserver.register("alice")
     room_id = await alice.create_room()
     handler = RecordingEventHandler()
-    monkeypatch.setattr(hs, "federation_events", handler, raising=False)
+    monkeypatch.setattr(hs.federation_receiver, "pdu_handler", handler)
     ours = {"room_id": room_id, "sender": alice.user_id, "type": "m.room.message", "n": 1,
             "content": {"body": "echo"}, "prev_events": [], "auth_events": [], "depth": 5,
             "origin_server_ts": 1, "hashes": {}, "signatures": {}}

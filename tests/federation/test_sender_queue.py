@@ -64,17 +64,29 @@ class RecordingClient:
 
 @pytest.fixture
 def client(homeserver: RunningHomeserver, monkeypatch: pytest.MonkeyPatch) -> RecordingClient:
-    """Replaces the homeserver's federation client for the test (restored before it stops)."""
+    """Replaces the homeserver's sender's federation client for the test (restored before it stops)."""
     recording = RecordingClient()
-    monkeypatch.setattr(homeserver.hs, "federation_client", recording)
+    monkeypatch.setattr(homeserver.hs.federation_sender, "client", recording)
     return recording
+
+
+def _sender_like_the_homeserver_s(
+    homeserver: RunningHomeserver, client: RecordingClient, **options: Any
+) -> FederationSender:
+    """Another sender on the homeserver's queue tables and rooms, wired like its own."""
+    hs = homeserver.hs
+    return FederationSender(
+        hs.federation_queue_store, client,
+        event_store=hs.event_store, rooms=hs.events, clock=hs.clock,
+        server_name=hs.server_name, is_mine=hs.is_mine, enabled=hs.config.federation.enabled,
+        **options,
+    )
 
 
 async def _new_sender(homeserver: RunningHomeserver, client: RecordingClient) -> FederationSender:
     """A second, not yet started sender on the homeserver's queue tables."""
-    hs = homeserver.hs
-    assert hs.federation_client is client
-    return FederationSender(hs, hs.federation_queue_store, backoff=FAST_RETRIES, random_unit=lambda: 0.5)
+    assert homeserver.hs.federation_sender.client is client
+    return _sender_like_the_homeserver_s(homeserver, client, backoff=FAST_RETRIES, random_unit=lambda: 0.5)
 
 
 class Acknowledged:
@@ -262,8 +274,7 @@ async def test_a_destination_talking_to_us_ends_its_backoff(
     homeserver: RunningHomeserver, client: RecordingClient
 ) -> None:
     client.failures_left = 1
-    hs = homeserver.hs
-    slow = FederationSender(hs, hs.federation_queue_store, backoff=BackoffPolicy(initial_s=3600, maximum_s=3600))
+    slow = _sender_like_the_homeserver_s(homeserver, client, backoff=BackoffPolicy(initial_s=3600, maximum_s=3600))
     await slow.start()
     try:
         await slow.send_edu(REMOTE, "m.test", {"n": 1})

@@ -10,7 +10,7 @@ from aiohttp.test_utils import TestServer
 
 from federation.crypto.signing import generate_signing_key
 from federation.rooms.server_names import ServerNameError, parse_server_name
-from federation.transport.client import FederationClient, encode_query
+from federation.transport.client import FederationClient, TransportSettings, encode_query
 from federation.transport.discovery import (
     WELL_KNOWN_DEFAULT_CACHE_S,
     WELL_KNOWN_MAX_CACHE_S,
@@ -20,7 +20,6 @@ from federation.transport.discovery import (
     WellKnownResult,
     cache_seconds_from_headers,
 )
-from homeserver.config import FederationConfig
 
 
 class FakeClock:
@@ -199,7 +198,7 @@ async def test_invalid_well_known_answers_count_as_errors(
 
 
 def _client(allow_plain_http: bool) -> FederationClient:
-    return FederationClient("me.example", generate_signing_key(), FederationConfig(allow_plain_http=allow_plain_http))
+    return FederationClient("me.example", generate_signing_key(), TransportSettings(allow_plain_http=allow_plain_http))
 
 
 async def test_plain_http_is_used_only_for_loopback_targets_when_allowed() -> None:

@@ -10,10 +10,9 @@ import pytest
 
 from federation.crypto.signing import generate_signing_key
 from federation.keys import parse_key_response
-from federation.transport.client import FederationClient
+from federation.transport.client import FederationClient, TransportSettings
 from federation.transport.errors import FederationUnreachable
 from federation.transport.tls import client_ssl_context
-from homeserver.config import FederationConfig
 from tests.federation.certificates import make_test_ca
 from tests.federation.harness import FederatedParleyd, federated_homeservers
 
@@ -34,7 +33,7 @@ async def test_certificate_from_an_untrusted_ca_is_refused(tmp_path: Path) -> No
     async with federated_homeservers(tmp_path, 1, tls=ca) as (hs1,):
         for ca_bundle in (str(other_ca.cert_path), None):  # another CA; the system store
             client = FederationClient(
-                "127.0.0.1:1", generate_signing_key(), FederationConfig(ca_bundle=ca_bundle)
+                "127.0.0.1:1", generate_signing_key(), TransportSettings(ca_bundle=ca_bundle)
             )
             try:
                 with pytest.raises(FederationUnreachable, match="(?i)certificate"):
@@ -45,7 +44,7 @@ async def test_certificate_from_an_untrusted_ca_is_refused(tmp_path: Path) -> No
 
 async def test_plain_http_server_is_not_used_without_allow_plain_http(tmp_path: Path) -> None:
     async with federated_homeservers(tmp_path, 1) as (hs1,):  # plain HTTP server
-        client = FederationClient("127.0.0.1:1", generate_signing_key(), FederationConfig())
+        client = FederationClient("127.0.0.1:1", generate_signing_key(), TransportSettings())
         try:
             with pytest.raises(FederationUnreachable):
                 await client.get_json(hs1.server_name, "/_matrix/key/v2/server", timeout=10)

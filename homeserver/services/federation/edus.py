@@ -15,21 +15,21 @@ import asyncio
 import hashlib
 import logging
 import secrets
-from collections.abc import Awaitable, Callable
-from typing import TYPE_CHECKING, Any
+from collections.abc import Awaitable, Callable, Iterable
+from typing import Any, Protocol
 
 from pydantic import BaseModel, ConfigDict, ValidationError
 
 from federation.crypto.canonical_json import encode_canonical_json
 from federation.rooms.events import Event
-from federation.sender import FederationSender
+from federation.sender import FederationSender, NewEdu
+from homeserver.clock import Clock
 from homeserver.core.room_state import RoomState
 from homeserver.errors import MatrixError
+from homeserver.services.graph.events import EventService
 from homeserver.services.graph.server_acl import check_server_acl
-from homeserver.storage.federation_queue import NewEdu
-
-if TYPE_CHECKING:
-    from homeserver.app.container import Container as Homeserver
+from homeserver.storage.accounts import AccountStore
+from homeserver.storage.federation_queue import FederationQueueStore
 
 logger = logging.getLogger(__name__)
 
@@ -94,12 +94,83 @@ def device_fingerprint(display_name: str | None, keys: dict[str, Any] | None) ->
     return hashlib.sha256(encode_canonical_json({"name": display_name, "keys": keys})).hexdigest()
 
 
-class FederationEdus:
-    """``hs.federation_edus``: turns local changes into EDUs and applies received ones."""
+# --- the services EDUs come from and go to: social and e2ee, layers above this one, so
+# only what is used is declared here and the wiring passes the services themselves. ---
+class Typing(Protocol):
+    def add_update_listener(self, listener: Callable[[str, str, bool], None]) -> None: ...
 
-    def __init__(self, hs: Homeserver, sender: FederationSender) -> None:
-        self.hs = hs
+    async def set_typing(self, user_id: str, room_id: str, typing: bool, timeout_ms: int | None) -> None: ...
+
+
+class Receipts(Protocol):
+    def add_public_receipt_listener(self, listener: Callable[[str, str, str, str, dict[str, Any]], None]) -> None: ...
+
+    async def receive_remote(
+        self, room_id: str, receipt_type: str, user_id: str, event_id: str, data: dict[str, Any]
+    ) -> None: ...
+
+
+class Presence(Protocol):
+    def add_change_listener(self, listener: Callable[[str, dict[str, Any]], None]) -> None: ...
+
+    def users_not_offline(self) -> Iterable[str]: ...
+
+    def presence_of(self, user_id: str) -> dict[str, Any] | None: ...
+
+    async def receive_remote(
+        self, user_id: str, state: str, status_msg: str | None, last_active_ago: int, currently_active: bool
+    ) -> None: ...
+
+
+class ToDevice(Protocol):
+    def add_remote_listener(self, listener: Callable[[str, str, dict[str, dict[str, Any]]], None]) -> None: ...
+
+    async def receive_remote(self, sender: str, event_type: str, message_id: str, messages: dict[str, Any]) -> None: ...
+
+
+class DeviceLists(Protocol):
+    def add_change_listener(self, listener: Callable[[str], None]) -> None: ...
+
+    async def record_device_change(self, user_id: str) -> None: ...
+
+
+class DeviceKeys(Protocol):
+    async def query_local_devices(self, user_id: str, device_ids: list[str]) -> dict[str, dict[str, Any]]: ...
+
+
+class FederationEdus:
+    """Turns local changes into EDUs and applies received ones."""
+
+    def __init__(
+        self,
+        sender: FederationSender,
+        queue_store: FederationQueueStore,
+        *,
+        events: EventService,
+        account_store: AccountStore,
+        typing: Typing,
+        receipts: Receipts,
+        presence: Presence,
+        to_device: ToDevice,
+        device_lists: DeviceLists,
+        device_keys: DeviceKeys,
+        clock: Clock,
+        server_name: str,
+        is_mine: Callable[[str], bool],
+    ) -> None:
         self.sender = sender
+        self.queue_store = queue_store
+        self.events = events
+        self.account_store = account_store
+        self.typing = typing
+        self.receipts = receipts
+        self.presence = presence
+        self.to_device = to_device
+        self.device_lists = device_lists
+        self.device_keys = device_keys
+        self.clock = clock
+        self.server_name = server_name
+        self.is_mine = is_mine
         self._device_announce_lock = asyncio.Lock()
         self._presence_task: asyncio.Task[None] | None = None
         self.presence_check_interval_s = PRESENCE_CHECK_INTERVAL_S
@@ -134,7 +205,7 @@ class FederationEdus:
         """Re-send the presence of local users who stay online (their state does not
         change, so nothing else would), and time out remote users whose servers went
         quiet — Synapse does both (FEDERATION_PING_INTERVAL 25 min, FEDERATION_TIMEOUT 30 min)."""
-        started = self.hs.clock.monotonic()
+        started = self.clock.monotonic()
         while True:
             await asyncio.sleep(self.presence_check_interval_s)
             try:
@@ -143,48 +214,48 @@ class FederationEdus:
                 logger.exception("federation: presence keep-alive failed")
 
     async def _presence_tick(self, started: float) -> None:
-        now = self.hs.clock.monotonic()
-        for user_id in self.hs.presence.users_not_offline():
-            if self.hs.is_mine(user_id):
+        now = self.clock.monotonic()
+        for user_id in self.presence.users_not_offline():
+            if self.is_mine(user_id):
                 if now - self._presence_sent_at.get(user_id, started) >= self.presence_ping_interval_s:
-                    content = self.hs.presence.presence_of(user_id)
+                    content = self.presence.presence_of(user_id)
                     if content is not None:
                         await self._send_presence(user_id, content)
             elif now - self._remote_presence_heard_at.get(user_id, started) >= self.remote_presence_timeout_s:
                 self._remote_presence_heard_at.pop(user_id, None)
-                await self.hs.presence.receive_remote(user_id, "offline", None, 0, False)
+                await self.presence.receive_remote(user_id, "offline", None, 0, False)
 
     def register(self) -> None:
         """Listen to the local services for changes other servers must hear of."""
-        self.hs.typing.add_update_listener(self._typing_changed)
-        self.hs.receipts.add_public_receipt_listener(self._receipt_sent)
-        self.hs.presence.add_change_listener(self._presence_changed)
-        self.hs.to_device.add_remote_listener(self._to_device_sent)
-        self.hs.device_lists.add_change_listener(self._devices_changed)
-        self.hs.events.add_persist_listener(self._member_joined)
+        self.typing.add_update_listener(self._typing_changed)
+        self.receipts.add_public_receipt_listener(self._receipt_sent)
+        self.presence.add_change_listener(self._presence_changed)
+        self.to_device.add_remote_listener(self._to_device_sent)
+        self.device_lists.add_change_listener(self._devices_changed)
+        self.events.add_persist_listener(self._member_joined)
 
     # --- who needs to hear ------------------------------------------------------------
     async def joined_servers(self, room_id: str) -> set[str]:
         """Other servers with joined members in a room."""
-        room = self.hs.events.cached_room(room_id) or await self.hs.events.get_room(room_id)
+        room = self.events.cached_room(room_id) or await self.events.get_room(room_id)
         if room is None:
             return set()
         servers = {server_of(u) for u in room.members_with("join")}
-        servers.discard(self.hs.server_name)
+        servers.discard(self.server_name)
         servers.discard("")
         return servers
 
     async def servers_sharing_rooms(self, user_id: str) -> set[str]:
         """Other servers with a member joined to any room the user is joined to."""
         servers: set[str] = set()
-        for room_id, membership in (await self.hs.events.rooms_for_user(user_id)).items():
+        for room_id, membership in (await self.events.rooms_for_user(user_id)).items():
             if membership == "join":
                 servers |= await self.joined_servers(room_id)
         return servers
 
     # --- outbound ---------------------------------------------------------------------
     def _typing_changed(self, room_id: str, user_id: str, typing: bool) -> None:
-        if self.hs.is_mine(user_id):
+        if self.is_mine(user_id):
             self.sender.spawn(self._send_typing(room_id, user_id, typing), f"federation-edu-typing:{room_id}")
 
     async def _send_typing(self, room_id: str, user_id: str, typing: bool) -> None:
@@ -197,7 +268,7 @@ class FederationEdus:
     def _receipt_sent(
         self, room_id: str, receipt_type: str, user_id: str, event_id: str, data: dict[str, Any]
     ) -> None:
-        if receipt_type == READ and self.hs.is_mine(user_id):
+        if receipt_type == READ and self.is_mine(user_id):
             self.sender.spawn(
                 self._send_receipt(room_id, user_id, event_id, data), f"federation-edu-receipt:{room_id}"
             )
@@ -211,12 +282,12 @@ class FederationEdus:
         ])
 
     def _presence_changed(self, user_id: str, content: dict[str, Any]) -> None:
-        if self.hs.is_mine(user_id):
+        if self.is_mine(user_id):
             self.sender.spawn(self._send_presence(user_id, content), f"federation-edu-presence:{user_id}")
 
     async def _send_presence(self, user_id: str, content: dict[str, Any]) -> None:
         # spec: "Presence" — only to servers likely to be interested: those sharing a room.
-        self._presence_sent_at[user_id] = self.hs.clock.monotonic()
+        self._presence_sent_at[user_id] = self.clock.monotonic()
         update = {"user_id": user_id, **content}
         await self.sender.send_edus([
             NewEdu(d, PRESENCE, {"push": [update]}, f"presence:{user_id}")
@@ -232,19 +303,19 @@ class FederationEdus:
         if event.type != "m.room.member" or event.membership != "join" or not event.state_key:
             return
         joiner = event.state_key
-        if self.hs.is_mine(joiner):
-            servers = {server_of(u) for u in room.members_with("join")} - {self.hs.server_name, ""}
+        if self.is_mine(joiner):
+            servers = {server_of(u) for u in room.members_with("join")} - {self.server_name, ""}
             users = [joiner]
         else:
             servers = {server_of(joiner)}
-            users = [u for u in room.members_with("join") if self.hs.is_mine(u)]
+            users = [u for u in room.members_with("join") if self.is_mine(u)]
         if servers and users:
             self.sender.spawn(self._send_presence_of(users, servers), f"federation-edu-presence-join:{room.room_id}")
 
     async def _send_presence_of(self, users: list[str], servers: set[str]) -> None:
         edus = []
         for user_id in users:
-            content = self.hs.presence.presence_of(user_id)
+            content = self.presence.presence_of(user_id)
             if content is None or content.get("presence") == "offline":
                 continue
             update = {"user_id": user_id, **content}
@@ -270,20 +341,18 @@ class FederationEdus:
         self.sender.spawn(self.sender.send_edus(edus), f"federation-edu-to-device:{sender}")
 
     def _devices_changed(self, user_id: str) -> None:
-        if self.hs.is_mine(user_id):
+        if self.is_mine(user_id):
             self.sender.spawn(self._announce_devices(user_id), f"federation-edu-devices:{user_id}")
 
     async def _announce_devices(self, user_id: str) -> None:
         # One at a time: the diff against the last announced set must see changes in order.
         async with self._device_announce_lock:
-            devices = {d.device_id: d.display_name for d in await self.hs.account_store.list_devices(user_id)}
+            devices = {d.device_id: d.display_name for d in await self.account_store.list_devices(user_id)}
             keys: dict[str, dict[str, Any]] = {}
-            e2e = getattr(self.hs, "e2e_keys", None)
-            if e2e is not None and devices:
-                keys = await e2e.query_local_devices(user_id, list(devices))
+            if devices:
+                keys = await self.device_keys.query_local_devices(user_id, list(devices))
             fingerprints = {d: device_fingerprint(name, keys.get(d)) for d, name in devices.items()}
-            store = self.sender.store
-            announcements = await store.announce_devices(user_id, fingerprints)
+            announcements = await self.queue_store.announce_devices(user_id, fingerprints)
             servers = sorted(await self.servers_sharing_rooms(user_id)) if announcements else []
             edus = []
             for a in announcements:
@@ -320,7 +389,7 @@ class FederationEdus:
             logger.info("federation: dropping %s EDU from %s: %s", edu_type, origin, e)
 
     async def _joined(self, user_id: str, room_id: str) -> bool:
-        room = await self.hs.events.get_room(room_id)
+        room = await self.events.get_room(room_id)
         return room is not None and room.membership(user_id) == "join"
 
     async def _allowed_in_room(self, origin: str, user_id: str, room_id: str) -> bool:
@@ -330,7 +399,7 @@ class FederationEdus:
             logger.info("federation: %s may not send EDUs for %s in %s", origin, user_id, room_id)
             return False
         try:
-            await check_server_acl(self.hs.events, origin, room_id)
+            await check_server_acl(self.events, origin, room_id)
         except MatrixError:
             logger.info("federation: %s is denied by the server ACL of %s", origin, room_id)
             return False
@@ -341,7 +410,7 @@ class FederationEdus:
         # spec: "Typing Notifications" — the user must belong to the origin and be in the room.
         if not await self._allowed_in_room(origin, edu.user_id, edu.room_id):
             return
-        await self.hs.typing.set_typing(edu.user_id, edu.room_id, edu.typing, None)
+        await self.typing.set_typing(edu.user_id, edu.room_id, edu.typing, None)
 
     async def _on_receipt(self, origin: str, content: dict[str, Any]) -> None:
         for room_id, by_type in content.items():
@@ -354,15 +423,15 @@ class FederationEdus:
                 receipt = UserReceipt.model_validate(raw)
                 if not receipt.event_ids or not await self._allowed_in_room(origin, user_id, room_id):
                     continue
-                await self.hs.receipts.receive_remote(room_id, READ, user_id, receipt.event_ids[0], receipt.data)
+                await self.receipts.receive_remote(room_id, READ, user_id, receipt.event_ids[0], receipt.data)
 
     async def _on_presence(self, origin: str, content: dict[str, Any]) -> None:
         for update in PresenceEdu.model_validate(content).push:
             if server_of(update.user_id) != origin:
                 logger.info("federation: %s may not send presence of %s", origin, update.user_id)
                 continue
-            self._remote_presence_heard_at[update.user_id] = self.hs.clock.monotonic()
-            await self.hs.presence.receive_remote(
+            self._remote_presence_heard_at[update.user_id] = self.clock.monotonic()
+            await self.presence.receive_remote(
                 update.user_id, update.presence, update.status_msg,
                 update.last_active_ago, update.currently_active,
             )
@@ -372,7 +441,7 @@ class FederationEdus:
         if server_of(edu.sender) != origin:
             logger.info("federation: %s may not send to-device messages as %s", origin, edu.sender)
             return
-        await self.hs.to_device.receive_remote(edu.sender, edu.type, edu.message_id, edu.messages)
+        await self.to_device.receive_remote(edu.sender, edu.type, edu.message_id, edu.messages)
 
     async def _on_device_list_update(self, origin: str, content: dict[str, Any]) -> None:
         edu = DeviceListUpdateEdu.model_validate(content)
@@ -380,6 +449,6 @@ class FederationEdus:
             logger.info("federation: %s may not update devices of %s", origin, edu.user_id)
             return
         # Local users sharing a room with them see the user in device_lists.changed.
-        await self.hs.device_lists.record_device_change(edu.user_id)
+        await self.device_lists.record_device_change(edu.user_id)
         for listener in self.device_list_update_listeners:
             await listener(origin, content)

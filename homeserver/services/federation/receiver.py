@@ -13,17 +13,19 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from typing import TYPE_CHECKING, Any
+from collections.abc import Callable, Sequence
+from typing import Any, Protocol
 
 from federation.crypto.hashes import compute_event_id
 from federation.rooms.versions import KNOWN_ROOM_VERSIONS, RoomVersion
+from federation.sender import FederationSender
+from homeserver.clock import Clock
 from homeserver.errors import MatrixError
 from homeserver.services.federation.edus import FederationEdus
+from homeserver.services.graph.events import EventService
 from homeserver.services.graph.server_acl import check_server_acl
 from homeserver.storage.federation_queue import FederationQueueStore
-
-if TYPE_CHECKING:
-    from homeserver.app.container import Container as Homeserver
+from homeserver.storage.rooms import RoomStore
 
 logger = logging.getLogger(__name__)
 
@@ -32,13 +34,37 @@ TXN_ANSWERS_KEPT_MS = 24 * 3600 * 1000
 TxnKey = tuple[str, str]
 
 
-class TransactionReceiver:
-    """``hs.federation_receiver``: processes PUT /send/{txnId} bodies."""
+class PduHandler(Protocol):
+    """Checks and persists received PDUs (``FederatedEventHandler``)."""
 
-    def __init__(self, hs: Homeserver, store: FederationQueueStore, edus: FederationEdus) -> None:
-        self.hs = hs
+    async def on_receive_pdus(self, origin: str, pdus: Sequence[Any]) -> dict[str, str | None]:
+        """event_id -> None when accepted, else the error."""
+        ...
+
+
+class TransactionReceiver:
+    """Processes PUT /send/{txnId} bodies."""
+
+    def __init__(
+        self,
+        store: FederationQueueStore,
+        edus: FederationEdus,
+        pdu_handler: PduHandler,
+        *,
+        sender: FederationSender,
+        events: EventService,
+        room_store: RoomStore,
+        clock: Clock,
+        is_mine: Callable[[str], bool],
+    ) -> None:
         self.store = store
         self.edus = edus
+        self.pdu_handler = pdu_handler
+        self.sender = sender
+        self.events = events
+        self.room_store = room_store
+        self.clock = clock
+        self.is_mine = is_mine
         self._in_progress: dict[TxnKey, asyncio.Task[dict[str, Any]]] = {}
         # Answers given but not yet committed to the database, and the writes doing it.
         self._answers_being_saved: dict[TxnKey, dict[str, Any]] = {}
@@ -92,7 +118,7 @@ class TransactionReceiver:
     async def _save(self, key: TxnKey, answer: dict[str, Any]) -> None:
         try:
             await self.store.save_txn_response(
-                key[0], key[1], answer, self.hs.clock.time_ms(), TXN_ANSWERS_KEPT_MS
+                key[0], key[1], answer, self.clock.time_ms(), TXN_ANSWERS_KEPT_MS
             )
         except Exception:
             logger.exception("federation: saving the answer to transaction %s from %s failed", key[1], key[0])
@@ -139,31 +165,27 @@ class TransactionReceiver:
         Event IDs (reference hashes) are computed here only where the handler does not
         compute them anyway: our own echoed events, and the answers when it cannot run.
         """
-        own = [p for p in pdus if isinstance(sender := p.get("sender"), str) and self.hs.is_mine(sender)]
+        own = [p for p in pdus if isinstance(sender := p.get("sender"), str) and self.is_mine(sender)]
         for event_id in await self._event_ids(room_id, own) if own else []:
             if event_id is not None:
-                self.hs.federation_sender.note_received(event_id)  # our own event, echoed back
+                self.sender.note_received(event_id)  # our own event, echoed back
         try:
-            await check_server_acl(self.hs.events, origin, room_id)
+            await check_server_acl(self.events, origin, room_id)
         except MatrixError as e:
             return self._errors(await self._event_ids(room_id, pdus), e.message)
-        handler = getattr(self.hs, "federation_events", None)
-        if handler is None:
-            logger.warning("federation: cannot process %d PDUs from %s: no event handler", len(pdus), origin)
-            return self._errors(await self._event_ids(room_id, pdus), "This server cannot process PDUs yet")
         try:
-            outcome: dict[str, str | None] = await handler.on_receive_pdus(origin, pdus)
+            outcome = await self.pdu_handler.on_receive_pdus(origin, pdus)
         except Exception:
             logger.exception("federation: processing PDUs from %s in %s failed", origin, room_id)
             return self._errors(await self._event_ids(room_id, pdus), "Internal error while processing the event")
         return {eid: ({} if error is None else {"error": error}) for eid, error in outcome.items()}
 
     async def _event_ids(self, room_id: str, pdus: list[dict[str, Any]]) -> list[str | None]:
-        cached = self.hs.events.cached_room(room_id) if room_id else None
+        cached = self.events.cached_room(room_id) if room_id else None
         if cached is not None:
             version: RoomVersion | None = cached.version  # no database read for a live room
         else:
-            version_id = await self.hs.room_store.get_room_version(room_id) if room_id else None
+            version_id = await self.room_store.get_room_version(room_id) if room_id else None
             version = KNOWN_ROOM_VERSIONS.get(version_id) if version_id else None
         if version is None:
             return [None] * len(pdus)
