@@ -85,14 +85,14 @@ async def _one_chunk(data: bytes) -> AsyncIterator[bytes]:
 
 
 class UrlPreviewService:
-    def __init__(self, cfg: MediaConfig, media: MediaService) -> None:
+    def __init__(self, config: MediaConfig, media: MediaService) -> None:
         self.media = media
-        self.enabled = cfg.url_preview_enabled
-        denylist = cfg.url_preview_ip_range_denylist
+        self.enabled = config.url_preview_enabled
+        denylist = config.url_preview_ip_range_denylist
         self._denied = [ipaddress.ip_network(n, strict=False) for n in (
             DEFAULT_DENYLIST if denylist is None else denylist
         )]
-        self._allowed = [ipaddress.ip_network(n, strict=False) for n in cfg.url_preview_ip_range_allowlist]
+        self._allowed = [ipaddress.ip_network(n, strict=False) for n in config.url_preview_ip_range_allowlist]
         # url -> (monotonic expiry, preview)
         self._cache: dict[str, tuple[float, dict[str, Any]]] = {}
 
