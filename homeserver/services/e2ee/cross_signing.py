@@ -22,7 +22,7 @@ from homeserver.storage.accounts import AccountStore
 from homeserver.storage.e2e_keys import E2EKeyStore, StoredSignature
 
 JsonObject = dict[str, Any]
-
+KEY_FIELDS = {"master_key": "master", "self_signing_key": "self_signing", "user_signing_key": "user_signing"}
 
 # accounts' UiaSession (accounts is above this area): opaque here, only handed back to finish.
 PasswordAuthSession = Any
@@ -38,7 +38,6 @@ class RequirePasswordAuth(Protocol):
 
 # ``AccountService.uia.finish``: forget a session whose operation has been performed.
 FinishPasswordAuth = Callable[[PasswordAuthSession], None]
-KEY_FIELDS = {"master_key": "master", "self_signing_key": "self_signing", "user_signing_key": "user_signing"}
 
 
 def cross_signing_public_key(key: JsonObject) -> str:
