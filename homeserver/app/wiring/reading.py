@@ -8,14 +8,25 @@ from homeserver.services.reading.relations import RelationsService
 from homeserver.services.reading.search import SearchService
 from homeserver.services.reading.spaces import SpaceHierarchyService
 from homeserver.services.reading.threads import ThreadService
+from homeserver.storage.event_timestamps import EventTimestampStore
 from homeserver.storage.search import SearchStore
+from homeserver.storage.threads import ThreadStore
 
 
 def wire(c: Container) -> None:
-    c.relations = RelationsService(c)
+    c.threads = ThreadService(ThreadStore(c.db), c.event_store, c.account_data)
+    c.relations = RelationsService(c.event_store, c.events, c.threads)
     c.lifecycle.add("relations", start=c.relations.load)
-    c.threads = ThreadService(c)
     c.lifecycle.add("threads", start=c.threads.load)
-    c.jump_to_date = JumpToDateService(c)
-    c.search = SearchService(c, SearchStore(c.db))
-    c.spaces = SpaceHierarchyService(c)
+    c.jump_to_date = JumpToDateService(
+        EventTimestampStore(c.db), c.events, c.federation_events, c.federation_client, c.server_name
+    )
+    c.search = SearchService(
+        SearchStore(c.db), c.event_store, c.events, c.history_visibility, c.relations, c.clock
+    )
+    # Index rows are written in the events' own persist transaction.
+    c.event_store.add_write_hook(c.search.index)
+    c.spaces = SpaceHierarchyService(
+        c.events, c.federated_membership, c.federation_client, c.server_name, c.is_mine
+    )
+    # after merge: c.events.add_persist_listener(c.relations.on_event_persisted)

@@ -13,3 +13,6 @@ def wire(c: Container) -> None:
         c.sync.add_source(source)
     # Events from users in m.ignored_user_list stay out of the ignorer's sync.
     c.sync.hidden_senders = c.account_data.ignored_users
+    # Registered here on branch readinge2ee (its tests need it); the same line as the
+    # "after merge:" one of branch top: keep one.
+    c.e2e_keys.use_current_token(c.sync.current_token)

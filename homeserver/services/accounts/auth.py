@@ -11,20 +11,11 @@ from collections import OrderedDict
 from dataclasses import dataclass
 
 from homeserver.clock import Clock
+from homeserver.core.requester import Requester as Requester  # moved to core; re-exported
 from homeserver.errors import MatrixError
 from homeserver.storage.accounts import AccountStore
 
 TOKEN_CACHE_SIZE = 50_000
-
-
-@dataclass(frozen=True, slots=True)
-class Requester:
-    user_id: str
-    device_id: str
-    is_admin: bool
-    token_hash: bytes
-    # Expiry (ms since the epoch) of a token issued with a refresh token; None never expires.
-    expires_ts: int | None = None
 
 
 @dataclass(frozen=True, slots=True)

@@ -10,19 +10,34 @@ that user; the user-signing key itself only to its owner.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from collections.abc import Awaitable, Callable, Mapping
+from typing import Any, Protocol
 
 from federation.crypto.signing import decode_verify_key
+from homeserver.core.requester import Requester
 from homeserver.errors import MatrixError, bad_json, forbidden, missing_param
-from homeserver.services.accounts.auth import Requester
+from homeserver.services.e2ee.device_lists import DeviceListService
 from homeserver.services.e2ee.keys import check_signed, device_ed25519_key, signatures_of
+from homeserver.storage.accounts import AccountStore
 from homeserver.storage.e2e_keys import E2EKeyStore, StoredSignature
-
-if TYPE_CHECKING:
-    from homeserver.app.container import Container as Homeserver
 
 JsonObject = dict[str, Any]
 KEY_FIELDS = {"master_key": "master", "self_signing_key": "self_signing", "user_signing_key": "user_signing"}
+
+# accounts' UiaSession (accounts is above this area): opaque here, only handed back to finish.
+PasswordAuthSession = Any
+
+
+class RequirePasswordAuth(Protocol):
+    """``AccountService.require_password_auth``: run UIA with an m.login.password flow."""
+
+    def __call__(
+        self, *, action: str, auth: Mapping[str, Any] | None, requester: Requester | None
+    ) -> Awaitable[PasswordAuthSession]: ...
+
+
+# ``AccountService.uia.finish``: forget a session whose operation has been performed.
+FinishPasswordAuth = Callable[[PasswordAuthSession], None]
 
 
 def cross_signing_public_key(key: JsonObject) -> str:
@@ -40,14 +55,39 @@ def cross_signing_public_key(key: JsonObject) -> str:
     return value
 
 
+async def _no_password_auth(
+    *, action: str, auth: Mapping[str, Any] | None, requester: Requester | None
+) -> PasswordAuthSession:
+    raise RuntimeError("CrossSigningService.use_password_auth was not called")
+
+
+def _no_finish(session: PasswordAuthSession) -> None:
+    raise RuntimeError("CrossSigningService.use_password_auth was not called")
+
+
 def _without_signatures(obj: JsonObject) -> JsonObject:
     return {k: v for k, v in obj.items() if k not in ("signatures", "unsigned")}
 
 
 class CrossSigningService:
-    def __init__(self, hs: Homeserver, store: E2EKeyStore) -> None:
-        self.hs = hs
+    def __init__(
+        self,
+        store: E2EKeyStore,
+        device_lists: DeviceListService,
+        account_store: AccountStore,
+        is_mine: Callable[[str], bool],
+    ) -> None:
         self.store = store
+        self.device_lists = device_lists
+        self.account_store = account_store
+        self.is_mine = is_mine
+        self._require_password_auth: RequirePasswordAuth = _no_password_auth
+        self._finish_password_auth: FinishPasswordAuth = _no_finish
+
+    def use_password_auth(self, require_password_auth: RequirePasswordAuth, finish: FinishPasswordAuth) -> None:
+        """How replacing cross-signing keys runs UIA (wired by the accounts area)."""
+        self._require_password_auth = require_password_auth
+        self._finish_password_auth = finish
 
     # --- POST /keys/device_signing/upload ---------------------------------------------------
     async def upload_keys(self, requester: Requester, body: JsonObject) -> None:
@@ -71,10 +111,10 @@ class CrossSigningService:
         # spec (v1.11): UIA unless there is no master key yet, or the request repeats
         # exactly the keys already stored.
         if "master" in existing and any(existing.get(t) != k for t, k in new.items()):
-            session = await self.hs.accounts.require_password_auth(
+            session = await self._require_password_auth(
                 action="device_signing_upload", auth=body.get("auth"), requester=requester
             )
-            self.hs.accounts.uia.finish(session)
+            self._finish_password_auth(session)
         if not new:
             return
 
@@ -82,7 +122,7 @@ class CrossSigningService:
         if master is None:
             raise missing_param("No master signing key is available")
         master_public = cross_signing_public_key(master)
-        device_ids = {d.device_id for d in await self.hs.account_store.list_devices(user_id)}
+        device_ids = {d.device_id for d in await self.account_store.list_devices(user_id)}
         for usage, key in new.items():
             public = cross_signing_public_key(key)
             if public in device_ids:
@@ -93,7 +133,7 @@ class CrossSigningService:
         await self.store.set_cross_signing_keys(
             user_id, {usage: (cross_signing_public_key(k), k) for usage, k in new.items()}
         )
-        await self.hs.device_lists.record_device_change(user_id)
+        await self.device_lists.record_device_change(user_id)
 
     # --- POST /keys/signatures/upload ---------------------------------------------------------
     async def upload_signatures(self, requester: Requester, body: JsonObject) -> JsonObject:
@@ -119,8 +159,8 @@ class CrossSigningService:
         if accepted:
             await self.store.add_signatures(accepted)
             for user_id in changed_users:
-                if self.hs.is_mine(user_id):
-                    await self.hs.device_lists.record_device_change(user_id)
+                if self.is_mine(user_id):
+                    await self.device_lists.record_device_change(user_id)
         return failures
 
     async def _check_signature_upload(

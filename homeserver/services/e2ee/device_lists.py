@@ -8,14 +8,14 @@ with; ``left`` lists users the requester no longer shares any room with.
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import TYPE_CHECKING
 
 from federation.rooms.events import Event
-from homeserver.services.sync.sync import SyncContext, SyncContribution
+from homeserver.core.sync_source import SyncContext, SyncContribution
+from homeserver.services.e2ee.key_counts import SyncKeyCounts
+from homeserver.services.graph.events import EventService
+from homeserver.services.graph.notifier import Notifier
 from homeserver.storage.device_lists import DeviceListStore
-
-if TYPE_CHECKING:
-    from homeserver.app.container import Container as Homeserver
+from homeserver.storage.events import EventStore
 
 MEMBERSHIP_SCAN_LIMIT = 1000
 
@@ -23,9 +23,19 @@ MEMBERSHIP_SCAN_LIMIT = 1000
 class DeviceListService:
     stream = "device_lists"
 
-    def __init__(self, hs: Homeserver, store: DeviceListStore) -> None:
-        self.hs = hs
+    def __init__(
+        self,
+        store: DeviceListStore,
+        key_counts: SyncKeyCounts,
+        events: EventService,
+        event_store: EventStore,
+        notifier: Notifier,
+    ) -> None:
         self.store = store
+        self.key_counts = key_counts
+        self.events = events
+        self.event_store = event_store
+        self.notifier = notifier
         # Called with the user ID after each recorded change, e.g. for federation's
         # m.device_list_update.
         self._change_listeners: list[Callable[[str], None]] = []
@@ -43,23 +53,23 @@ class DeviceListService:
         """A user's devices or device keys changed: tell them and everyone sharing a room."""
         await self.store.record_change(user_id)
         users = {user_id}
-        for room_id, membership in (await self.hs.events.rooms_for_user(user_id)).items():
+        for room_id, membership in (await self.events.rooms_for_user(user_id)).items():
             if membership != "join":
                 continue
-            room = self.hs.events.cached_room(room_id) or await self.hs.events.get_room(room_id)
+            room = self.events.cached_room(room_id) or await self.events.get_room(room_id)
             if room is not None:
                 users.update(room.members_with("join"))
-        self.hs.notifier.notify_users(users)
+        self.notifier.notify_users(users)
         for listener in self._change_listeners:
             listener(user_id)
 
     async def _member_events_since(self, room_id: str, after: int, upto: int) -> list[Event]:
-        room = self.hs.events.cached_room(room_id)
+        room = self.events.cached_room(room_id)
         if room is not None and room.latest_stream <= after:
             return []
         recent = room.recent_since(after, upto) if room is not None else None
         if recent is None:
-            recent = await self.hs.event_store.get_room_events(
+            recent = await self.event_store.get_room_events(
                 room_id, after=after, before=upto + 1, limit=MEMBERSHIP_SCAN_LIMIT, newest_first=False
             )
         return [e for e in recent if e.type == "m.room.member" and e.state_key]
@@ -67,11 +77,11 @@ class DeviceListService:
     async def contribute(self, ctx: SyncContext) -> SyncContribution:
         out = SyncContribution()
         # spec: "Extensions to /sync" — one-time key counts and unused fallback key types, every sync.
-        out.always.update(await self.hs.e2e_keys.sync_summary(ctx.requester.user_id, ctx.requester.device_id))
+        out.always.update(await self.key_counts.sync_summary(ctx.requester.user_id, ctx.requester.device_id))
         if ctx.since is None:
             return out  # spec: device_lists only on incremental sync
         me = ctx.requester.user_id
-        events = self.hs.events
+        events = self.events
         changed: set[str] = set()
         left: set[str] = set()
         sharing: set[str] | None = None

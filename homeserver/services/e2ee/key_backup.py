@@ -9,13 +9,10 @@ first_message_index, then the lower forwarded_count.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from homeserver.errors import MatrixError, bad_json, invalid_param, not_found
 from homeserver.storage.key_backup import BackedUpSession, BackupVersion, KeyBackupStore
-
-if TYPE_CHECKING:
-    from homeserver.app.container import Container as Homeserver
 
 JsonObject = dict[str, Any]
 ALGORITHMS = {"m.megolm_backup.v1.curve25519-aes-sha2"}
@@ -56,8 +53,7 @@ def parse_session(room_id: str, session_id: str, data: Any) -> BackedUpSession:
 
 
 class KeyBackupService:
-    def __init__(self, hs: Homeserver, store: KeyBackupStore) -> None:
-        self.hs = hs
+    def __init__(self, store: KeyBackupStore) -> None:
         self.store = store
 
     # --- versions -----------------------------------------------------------------------------

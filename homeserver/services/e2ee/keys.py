@@ -10,21 +10,29 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 import orjson
 
 from federation.crypto.signing import SignatureError, decode_verify_key, verify_json_signature
+from federation.transport.client import FederationClient
 from federation.transport.errors import FederationError, FederationHttpError
+from homeserver.config import FederationConfig
 from homeserver.core.filtering import SyncFilter
+from homeserver.core.requester import Requester
 from homeserver.core.stream_token import StreamToken
+from homeserver.core.sync_source import SyncContext
 from homeserver.errors import MatrixError, bad_json, invalid_param
-from homeserver.services.accounts.auth import Requester
-from homeserver.services.sync.sync import SyncContext
+from homeserver.services.e2ee.device_lists import DeviceListService
+from homeserver.services.e2ee.key_counts import SyncKeyCounts
+from homeserver.services.graph.events import EventService
+from homeserver.storage.accounts import AccountStore
 from homeserver.storage.e2e_keys import E2EKeyStore, NewKey, StoredDeviceKeys
 
 if TYPE_CHECKING:
-    from homeserver.app.container import Container as Homeserver
+    # cross_signing imports this module's signature helpers.
+    from homeserver.services.e2ee.cross_signing import CrossSigningService
 
 logger = logging.getLogger(__name__)
 
@@ -33,8 +41,6 @@ MAX_KEYS_PER_UPLOAD = 500
 MAX_ONE_TIME_KEYS_PER_DEVICE = 1000
 # spec: keys.yaml "timeout" — the time to wait for remote servers (default 10 s).
 DEFAULT_REMOTE_TIMEOUT_MS = 10_000
-# Cached /sync key summaries (one per syncing device) kept before the cache is dropped.
-SYNC_SUMMARY_CACHE_LIMIT = 100_000
 
 
 def invalid_signature(message: str) -> MatrixError:
@@ -75,19 +81,32 @@ def _split_key_name(name: str) -> tuple[str, str]:
 
 
 class E2EKeyService:
-    def __init__(self, hs: Homeserver, store: E2EKeyStore) -> None:
-        self.hs = hs
+    def __init__(
+        self,
+        store: E2EKeyStore,
+        key_counts: SyncKeyCounts,
+        device_lists: DeviceListService,
+        cross_signing: CrossSigningService,
+        account_store: AccountStore,
+        events: EventService,
+        federation_client: FederationClient,
+        federation_config: FederationConfig,
+        is_mine: Callable[[str], bool],
+    ) -> None:
         self.store = store
-        # (user_id, device_id) -> (one-time key counts, unused fallback key types), so that
-        # /sync, which reports them on every response, asks storage only after a change.
-        self._sync_summaries: dict[tuple[str, str], tuple[dict[str, int], list[str]]] = {}
-        # Bumped on every change of a device's keys; a read that raced a change is not cached.
-        self._key_generation: dict[tuple[str, str], int] = {}
+        self.key_counts = key_counts
+        self.device_lists = device_lists
+        self.cross_signing = cross_signing
+        self.account_store = account_store
+        self.events = events
+        self.federation_client = federation_client
+        self.federation_config = federation_config
+        self.is_mine = is_mine
+        self._current_token: Callable[[], StreamToken] = _no_current_token
 
-    def _keys_changed(self, user_id: str, device_id: str) -> None:
-        key = (user_id, device_id)
-        self._sync_summaries.pop(key, None)
-        self._key_generation[key] = self._key_generation.get(key, 0) + 1
+    def use_current_token(self, source: Callable[[], StreamToken]) -> None:
+        """Where /keys/changes learns the current sync position (wired by the sync area)."""
+        self._current_token = source
 
     # --- upload ------------------------------------------------------------------------
     async def upload(self, requester: Requester, body: JsonObject) -> dict[str, int]:
@@ -124,13 +143,13 @@ class E2EKeyService:
         if device_keys is not None:
             stored_keys = {k: v for k, v in device_keys.items() if k != "unsigned"}
             if await self.store.set_device_keys(user_id, device_id, stored_keys):
-                await self.hs.device_lists.record_device_change(user_id)
+                await self.device_lists.record_device_change(user_id)
         if one_time:
             await self.store.add_one_time_keys(user_id, device_id, one_time)
         if fallback:
             await self.store.set_fallback_keys(user_id, device_id, fallback)
         if one_time or fallback:
-            self._keys_changed(user_id, device_id)
+            self.key_counts.changed(user_id, device_id)
         return await self.store.count_one_time_keys(user_id, device_id)
 
     @staticmethod
@@ -180,25 +199,6 @@ class E2EKeyService:
     async def one_time_key_counts(self, user_id: str, device_id: str) -> dict[str, int]:
         return await self.store.count_one_time_keys(user_id, device_id)
 
-    async def sync_summary(self, user_id: str, device_id: str) -> JsonObject:
-        """The /sync top-level fields ``device_one_time_keys_count`` and
-        ``device_unused_fallback_key_types`` (spec: "Extensions to /sync")."""
-        key = (user_id, device_id)
-        cached = self._sync_summaries.get(key)
-        if cached is None:
-            generation = self._key_generation.get(key, 0)
-            counts = await self.store.count_one_time_keys(user_id, device_id)
-            counts.setdefault("signed_curve25519", 0)
-            cached = (counts, await self.store.unused_fallback_key_types(user_id, device_id))
-            if self._key_generation.get(key, 0) == generation:
-                if len(self._sync_summaries) >= SYNC_SUMMARY_CACHE_LIMIT:
-                    self._sync_summaries.clear()
-                self._sync_summaries[key] = cached
-        return {
-            "device_one_time_keys_count": dict(cached[0]),
-            "device_unused_fallback_key_types": list(cached[1]),
-        }
-
     # --- query ---------------------------------------------------------------------------
     async def query_local_devices(self, user_id: str, device_ids: list[str]) -> dict[str, JsonObject]:
         """device_id -> device keys with cross-signing signatures and unsigned.device_display_name."""
@@ -229,7 +229,7 @@ class E2EKeyService:
         ]
         claimed = await self.store.claim_keys(requests)
         for user_id, device_id, _ in requests:
-            self._keys_changed(user_id, device_id)
+            self.key_counts.changed(user_id, device_id)
         out: dict[str, dict[str, JsonObject]] = {}
         for (user_id, device_id), (name, key) in claimed.items():
             out.setdefault(user_id, {})[device_id] = {name: key}
@@ -244,11 +244,11 @@ class E2EKeyService:
             "device_keys": {}, "failures": {},
             "master_keys": {}, "self_signing_keys": {}, "user_signing_keys": {},
         }
-        local = {u: d for u, d in wanted.items() if self.hs.is_mine(u)}
+        local = {u: d for u, d in wanted.items() if self.is_mine(u)}
         local_answer = await self.query_local(local, requester.user_id)
         for field, by_user in local_answer.items():
             result[field].update(by_user)
-        remote = _by_server({u: d for u, d in wanted.items() if not self.hs.is_mine(u)})
+        remote = _by_server({u: d for u, d in wanted.items() if not self.is_mine(u)})
         answers = await asyncio.gather(*(
             self._remote("user/keys/query", server, {"device_keys": users}, timeout_ms)
             for server, users in remote.items()
@@ -271,7 +271,7 @@ class E2EKeyService:
         for user_id, device_ids in wanted.items():
             out["device_keys"][user_id] = await self.query_local_devices(user_id, device_ids)
             viewer = requester_id if requester_id is not None else ""
-            for key_type, key in (await self.hs.cross_signing.keys_for_query(viewer, user_id)).items():
+            for key_type, key in (await self.cross_signing.keys_for_query(viewer, user_id)).items():
                 out[f"{key_type}_keys"][user_id] = key
         if requester_id is None:
             del out["user_signing_keys"]
@@ -279,9 +279,9 @@ class E2EKeyService:
 
     async def claim(self, wanted: dict[str, dict[str, str]], timeout_ms: int = DEFAULT_REMOTE_TIMEOUT_MS) -> JsonObject:
         """POST /keys/claim: one key per requested device."""
-        local = {u: d for u, d in wanted.items() if self.hs.is_mine(u)}
+        local = {u: d for u, d in wanted.items() if self.is_mine(u)}
         result: JsonObject = {"one_time_keys": await self.claim_local(local), "failures": {}}
-        remote = _by_server({u: d for u, d in wanted.items() if not self.hs.is_mine(u)})
+        remote = _by_server({u: d for u, d in wanted.items() if not self.is_mine(u)})
         answers = await asyncio.gather(*(
             self._remote("user/keys/claim", server, {"one_time_keys": users}, timeout_ms)
             for server, users in remote.items()
@@ -304,8 +304,8 @@ class E2EKeyService:
 
         spec: keys.yaml "failures" — unreachable servers are listed, not fatal.
         """
-        client = getattr(self.hs, "federation_client", None)
-        if client is None or not self.hs.config.federation.enabled:
+        client = self.federation_client
+        if not self.federation_config.enabled:
             return {}, {"status": 503, "message": "Federation is disabled on this server"}
         try:
             answer = await client.post_json(
@@ -324,8 +324,8 @@ class E2EKeyService:
     async def changes(self, requester: Requester, since: StreamToken, upto: StreamToken) -> JsonObject:
         """GET /keys/changes: users whose device lists changed between two sync tokens,
         computed exactly as /sync's device_lists section."""
-        upto = upto.clamp(self.hs.sync.current_token())
-        events = self.hs.events
+        upto = upto.clamp(self._current_token())
+        events = self.events
         joined: list[str] = []
         newly_joined: set[str] = set()
         for room_id, membership in (await events.rooms_for_user(requester.user_id)).items():
@@ -337,7 +337,7 @@ class E2EKeyService:
             if own is not None and since.events < (own.stream_ordering or 0) <= upto.events:
                 newly_joined.add(room_id)
         ctx = SyncContext(requester, SyncFilter(), since, upto, joined, newly_joined)
-        section = (await self.hs.device_lists.contribute(ctx)).top_level.get("device_lists", {})
+        section = (await self.device_lists.contribute(ctx)).top_level.get("device_lists", {})
         return {"changed": section.get("changed", []), "left": section.get("left", [])}
 
     async def user_devices(self, user_id: str) -> JsonObject:
@@ -346,7 +346,7 @@ class E2EKeyService:
         stream_id is the position of the user's m.device_list_update EDUs, so the
         asking server can apply the later updates on top of this list.
         """
-        devices = await self.hs.account_store.list_devices(user_id)
+        devices = await self.account_store.list_devices(user_id)
         keys = await self.query_local_devices(user_id, [d.device_id for d in devices]) if devices else {}
         listed: list[JsonObject] = []
         for device in devices:
@@ -365,7 +365,7 @@ class E2EKeyService:
             "stream_id": await self.store.device_list_stream_id(user_id),
             "devices": listed,
         }
-        cross = await self.hs.cross_signing.keys_for_query("", user_id)
+        cross = await self.cross_signing.keys_for_query("", user_id)
         for key_type in ("master", "self_signing"):
             if key_type in cross:
                 out[f"{key_type}_key"] = cross[key_type]
@@ -375,8 +375,11 @@ class E2EKeyService:
     async def forget_deleted_devices(self, user_id: str) -> None:
         """Called by the accounts service after devices are deleted: their keys go too."""
         await self.store.delete_keys_of_missing_devices(user_id)
-        for key in [k for k in self._sync_summaries if k[0] == user_id]:
-            self._keys_changed(*key)
+        self.key_counts.forget_user(user_id)
+
+
+def _no_current_token() -> StreamToken:
+    raise RuntimeError("E2EKeyService.use_current_token was not called")
 
 
 def _canonical(key: JsonObject | str) -> str:

@@ -13,19 +13,18 @@ from __future__ import annotations
 import logging
 import re
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import Any
 from urllib.parse import quote, unquote
 
 import aiohttp
 import orjson
 
+from federation.transport.client import FederationClient
+from homeserver.clock import Clock
+from homeserver.config import FederationConfig, LimitsConfig, MediaConfig
 from homeserver.errors import MatrixError, not_found
-from homeserver.storage.media import RemoteMedia
-
-if TYPE_CHECKING:
-    from homeserver.app.container import Container as Homeserver
-    from homeserver.services.media.files import MediaFiles
-    from homeserver.storage.media import MediaStore
+from homeserver.services.media.files import MediaFiles
+from homeserver.storage.media import MediaStore, RemoteMedia
 
 logger = logging.getLogger(__name__)
 
@@ -141,16 +140,31 @@ def remote_too_large() -> MatrixError:
     return MatrixError("M_TOO_LARGE", 502, "Remote content is too large to serve")
 
 
+def max_remote_bytes(media: MediaConfig, limits: LimitsConfig) -> int:
+    """The largest remote file fetched and cached: media.max_remote_bytes, else the upload limit."""
+    return media.max_remote_bytes or limits.max_upload_bytes
+
+
 class RemoteMediaFetcher:
-    def __init__(self, hs: Homeserver, store: MediaStore, files: MediaFiles, max_bytes: int) -> None:
-        self.hs = hs
+    def __init__(
+        self,
+        store: MediaStore,
+        files: MediaFiles,
+        max_bytes: int,
+        federation_client: FederationClient,
+        federation_config: FederationConfig,
+        clock: Clock,
+    ) -> None:
         self.store = store
         self.files = files
         self.max_bytes = max_bytes
+        self.federation_client = federation_client
+        self.federation_config = federation_config
+        self.clock = clock
 
     async def get(self, origin: str, media_id: str) -> RemoteMedia:
         """The cached copy of remote media, fetching it first if we have none."""
-        now = self.hs.clock.time_ms()
+        now = self.clock.time_ms()
         cached = await self.store.get_remote(origin, media_id)
         if cached is not None and self.files.exists(cached.sha256):
             if now - cached.last_access_ts > TOUCH_INTERVAL_MS:
@@ -183,8 +197,8 @@ class RemoteMediaFetcher:
             FederationResponseTooLarge,
         )
 
-        client = getattr(self.hs, "federation_client", None)
-        if client is None or not self.hs.config.federation.enabled:
+        client = self.federation_client
+        if not self.federation_config.enabled:
             raise not_found("Remote media is unavailable: federation is not enabled")
         limit = self.max_bytes + MULTIPART_OVERHEAD
         path = f"/_matrix/federation/v1/media/download/{quote(media_id, safe='')}"

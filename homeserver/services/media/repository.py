@@ -15,17 +15,16 @@ import secrets
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, TypeVar, cast
+from typing import TypeVar, cast
 
+from homeserver.clock import Clock
+from homeserver.config import LimitsConfig, MediaConfig
 from homeserver.core import thumbnails
 from homeserver.errors import MatrixError, forbidden, invalid_param, not_found
 from homeserver.services.media.files import MediaFiles, ReceivedFile, UploadTooLarge
 from homeserver.services.media.remote import RemoteMediaFetcher
 from homeserver.storage.media import LocalMedia, MediaStore, Thumbnail
 from schemas.identifiers import is_valid_server_name
-
-if TYPE_CHECKING:
-    from homeserver.app.container import Container as Homeserver
 
 logger = logging.getLogger(__name__)
 
@@ -96,12 +95,23 @@ def quota_exceeded() -> MatrixError:
 
 
 class MediaService:
-    def __init__(self, hs: Homeserver) -> None:
-        self.hs = hs
-        self.config = hs.config.media
-        self.store = MediaStore(hs.db)
-        self.files = MediaFiles(hs.config.resolve(self.config.store_path))
-        self.remote = RemoteMediaFetcher(hs, self.store, self.files, self.max_remote_bytes)
+    def __init__(
+        self,
+        config: MediaConfig,
+        limits: LimitsConfig,
+        store: MediaStore,
+        files: MediaFiles,
+        remote: RemoteMediaFetcher,
+        clock: Clock,
+        server_name: str,
+    ) -> None:
+        self.config = config
+        self.limits = limits
+        self.store = store
+        self.files = files
+        self.remote = remote
+        self.clock = clock
+        self.server_name = server_name
         self._upload_waiters: dict[str, asyncio.Event] = {}
         self._in_flight: dict[object, asyncio.Future[object]] = {}
         self._thumbnail_slots = asyncio.Semaphore(THUMBNAIL_CONCURRENCY)
@@ -109,11 +119,7 @@ class MediaService:
 
     @property
     def max_upload_bytes(self) -> int:
-        return self.hs.config.limits.max_upload_bytes
-
-    @property
-    def max_remote_bytes(self) -> int:
-        return self.config.max_remote_bytes or self.max_upload_bytes
+        return self.limits.max_upload_bytes
 
     # --- lifecycle -------------------------------------------------------------------
     async def start(self) -> None:
@@ -131,7 +137,7 @@ class MediaService:
 
     # --- uploads ---------------------------------------------------------------------
     def mxc(self, media_id: str) -> str:
-        return f"mxc://{self.hs.server_name}/{media_id}"
+        return f"mxc://{self.server_name}/{media_id}"
 
     async def upload(
         self,
@@ -152,7 +158,7 @@ class MediaService:
                 self.files.place(received)
                 await self.store.insert_local(
                     media_id, user_id, content_type, filename, received.size, received.sha256,
-                    self.hs.clock.time_ms(),
+                    self.clock.time_ms(),
                 )
             except BaseException:
                 await self._forget_file(received.sha256, received)
@@ -162,7 +168,7 @@ class MediaService:
 
     async def create(self, user_id: str) -> tuple[str, int]:
         """POST /_matrix/media/v1/create: a media ID to upload to later; (mxc URI, unused_expires_at)."""
-        now = self.hs.clock.time_ms()
+        now = self.clock.time_ms()
         if await self.store.count_pending(user_id, now) >= self.config.max_pending_uploads:
             # spec: createContent — limit concurrent pending uploads with 429 M_LIMIT_EXCEEDED.
             raise MatrixError("M_LIMIT_EXCEEDED", 429, "Too many media IDs awaiting upload")
@@ -182,7 +188,7 @@ class MediaService:
         declared_length: int | None,
     ) -> None:
         """PUT /_matrix/media/v3/upload/{serverName}/{mediaId}: fill in a created media ID."""
-        if server_name != self.hs.server_name or not is_valid_media_id(media_id):
+        if server_name != self.server_name or not is_valid_media_id(media_id):
             raise not_found("Unknown media ID")
         content_type = normalise_content_type(content_type)
         filename = check_filename(filename)
@@ -194,7 +200,7 @@ class MediaService:
                 await self._check_quota(user_id, received.size)
                 self.files.place(received)
                 done = await self.store.complete_pending(
-                    media_id, content_type, filename, received.size, received.sha256, self.hs.clock.time_ms()
+                    media_id, content_type, filename, received.size, received.sha256, self.clock.time_ms()
                 )
                 if not done:
                     raise MatrixError("M_CANNOT_OVERWRITE_MEDIA", 409, "Media already uploaded")
@@ -252,7 +258,7 @@ class MediaService:
             self.files.delete(sha256)
 
     def _expired(self, row: LocalMedia) -> bool:
-        return row.unused_expires_at is not None and row.unused_expires_at <= self.hs.clock.time_ms()
+        return row.unused_expires_at is not None and row.unused_expires_at <= self.clock.time_ms()
 
     # --- downloads -------------------------------------------------------------------
     async def get(
@@ -260,7 +266,7 @@ class MediaService:
     ) -> ServedMedia:
         """The media behind mxc://server_name/media_id, fetching remote media when allowed."""
         check_mxc_parts(server_name, media_id)
-        if server_name == self.hs.server_name:
+        if server_name == self.server_name:
             return await self.get_local(media_id, timeout_ms)
         if not allow_remote:
             raise not_found("Remote media not fetched (allow_remote is false)")
@@ -282,7 +288,7 @@ class MediaService:
         if not path.is_file():
             logger.error("media %s points at missing content %s", media_id, row.sha256)
             raise not_found("Media not found")
-        now = self.hs.clock.time_ms()
+        now = self.clock.time_ms()
         if now - row.last_access_ts > TOUCH_INTERVAL_MS:
             await self.store.touch_local(media_id, now)
         return ServedMedia(path, row.content_type or DEFAULT_CONTENT_TYPE, row.upload_name, row.size, remote=False)
@@ -379,7 +385,7 @@ class MediaService:
         Content files go only when no row references their hash any more.
         Returns the number of files deleted.
         """
-        now = self.hs.clock.time_ms()
+        now = self.clock.time_ms()
         local_days, remote_days = self.config.local_retention_days, self.config.remote_retention_days
         hashes = await self.store.delete_stale(
             now - int(local_days * DAY_MS) if local_days > 0 else None,

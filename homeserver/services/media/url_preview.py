@@ -18,7 +18,7 @@ import logging
 import socket
 import time
 from collections.abc import AsyncIterator, Callable
-from typing import TYPE_CHECKING, Any
+from typing import Any
 from urllib.parse import urljoin, urlsplit
 
 import aiohttp
@@ -26,11 +26,10 @@ from aiohttp.abc import AbstractResolver, ResolveResult
 from aiohttp.resolver import DefaultResolver
 from PIL import Image
 
+from homeserver.config import MediaConfig
 from homeserver.core.open_graph import parse_open_graph
 from homeserver.errors import MatrixError, invalid_param
-
-if TYPE_CHECKING:
-    from homeserver.app.container import Container as Homeserver
+from homeserver.services.media.repository import MediaService
 
 logger = logging.getLogger(__name__)
 
@@ -86,15 +85,14 @@ async def _one_chunk(data: bytes) -> AsyncIterator[bytes]:
 
 
 class UrlPreviewService:
-    def __init__(self, hs: Homeserver) -> None:
-        self.hs = hs
-        cfg = hs.config.media
-        self.enabled = cfg.url_preview_enabled
-        denylist = cfg.url_preview_ip_range_denylist
+    def __init__(self, config: MediaConfig, media: MediaService) -> None:
+        self.media = media
+        self.enabled = config.url_preview_enabled
+        denylist = config.url_preview_ip_range_denylist
         self._denied = [ipaddress.ip_network(n, strict=False) for n in (
             DEFAULT_DENYLIST if denylist is None else denylist
         )]
-        self._allowed = [ipaddress.ip_network(n, strict=False) for n in cfg.url_preview_ip_range_allowlist]
+        self._allowed = [ipaddress.ip_network(n, strict=False) for n in config.url_preview_ip_range_allowlist]
         # url -> (monotonic expiry, preview)
         self._cache: dict[str, tuple[float, dict[str, Any]]] = {}
 
@@ -178,7 +176,7 @@ class UrlPreviewService:
     # --- images --------------------------------------------------------------------------
     async def _page_image(self, user_id: str, image_url: str) -> dict[str, Any]:
         try:
-            _, content_type, body = await self._fetch(image_url, self.hs.media.max_upload_bytes)
+            _, content_type, body = await self._fetch(image_url, self.media.max_upload_bytes)
         except MatrixError as e:
             logger.info("og:image %s of a preview not fetched: %s", image_url, e.message)
             return {}
@@ -189,7 +187,7 @@ class UrlPreviewService:
 
     async def _image_properties(self, user_id: str, body: bytes, media_type: str) -> dict[str, Any]:
         try:
-            mxc = await self.hs.media.upload(user_id, _one_chunk(body), media_type, None, len(body))
+            mxc = await self.media.upload(user_id, _one_chunk(body), media_type, None, len(body))
         except MatrixError as e:  # e.g. the user's quota: preview without the image
             logger.info("preview image for %s not stored: %s", user_id, e.message)
             return {}

@@ -9,13 +9,12 @@ none), the other servers in the room are asked over federation and the closer an
 from __future__ import annotations
 
 import logging
-from typing import TYPE_CHECKING
 from urllib.parse import quote
 
+from federation.transport.client import FederationClient
+from homeserver.services.federation.events import FederatedEventHandler
+from homeserver.services.graph.events import EventService
 from homeserver.storage.event_timestamps import EventTimestampStore
-
-if TYPE_CHECKING:
-    from homeserver.app.container import Container as Homeserver
 
 logger = logging.getLogger(__name__)
 
@@ -28,9 +27,19 @@ Found = tuple[str, int]  # (event_id, origin_server_ts)
 
 
 class JumpToDateService:
-    def __init__(self, hs: Homeserver) -> None:
-        self.hs = hs
-        self.store = EventTimestampStore(hs.db)
+    def __init__(
+        self,
+        store: EventTimestampStore,
+        events: EventService,
+        federation_events: FederatedEventHandler,
+        federation_client: FederationClient,
+        server_name: str,
+    ) -> None:
+        self.store = store
+        self.events = events
+        self.federation_events = federation_events
+        self.federation_client = federation_client
+        self.server_name = server_name
 
     async def local(self, room_id: str, ts: int, forwards: bool, before_stream: int | None = None) -> Found | None:
         return await self.store.closest_event(room_id, ts, forwards=forwards, before_stream=before_stream)
@@ -55,7 +64,7 @@ class JumpToDateService:
         for _ in range(MAX_BACKFILL_ROUNDS):
             if await self.store.in_timeline(room_id, event_id):
                 return
-            if not await self.hs.federation_events.backfill(room_id, BACKFILL_BATCH):
+            if not await self.federation_events.backfill(room_id, BACKFILL_BATCH):
                 return
 
     async def _at_edge_of_local_history(self, room_id: str, found: Found | None, forwards: bool) -> bool:
@@ -67,14 +76,14 @@ class JumpToDateService:
         return forwards and found[0] == earliest[0]
 
     async def _ask_other_servers(self, room_id: str, ts: int, forwards: bool) -> Found | None:
-        room = await self.hs.events.get_room(room_id)
-        client = getattr(self.hs, "federation_client", None)
-        if room is None or client is None:
+        room = await self.events.get_room(room_id)
+        if room is None:
             return None
+        client = self.federation_client
         counts: dict[str, int] = {}
         for user_id in room.members_with("join"):
             server = user_id.split(":", 1)[1]
-            if server != self.hs.server_name:
+            if server != self.server_name:
                 counts[server] = counts.get(server, 0) + 1
         for server in sorted(counts, key=lambda s: -counts[s])[:MAX_SERVERS_ASKED]:
             try:

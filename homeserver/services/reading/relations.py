@@ -6,13 +6,14 @@ m.replace relationships"), "Aggregations of child events".
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from federation.rooms.events import Event
 from homeserver.core.event_format import client_event
-
-if TYPE_CHECKING:
-    from homeserver.app.container import Container as Homeserver
+from homeserver.core.room_state import RoomState
+from homeserver.services.graph.events import EventService
+from homeserver.services.reading.threads import ThreadService
+from homeserver.storage.events import EventStore
 
 
 def is_valid_replacement(original: Event, edit: Event) -> bool:
@@ -28,22 +29,38 @@ def is_valid_replacement(original: Event, edit: Event) -> bool:
 
 
 class RelationsService:
-    def __init__(self, hs: Homeserver) -> None:
-        self.hs = hs
-        self.store = hs.event_store
+    def __init__(self, event_store: EventStore, events: EventService, threads: ThreadService) -> None:
+        self.store = event_store
+        self.events = events
+        self.threads = threads
         # Targets of any m.replace relation; lets the common case skip the database.
         self._replaced: set[str] = set()
 
     async def load(self) -> None:
         self._replaced = await self.store.get_replaced_event_ids()
 
-    def on_persisted(self, event: Event) -> None:
-        self.hs.threads.on_persisted(event)
+    def on_event_persisted(self, room: RoomState, event: Event) -> None:
+        """EventService persist listener (registered in wiring/reading.py)."""
+        self.threads.on_persisted(event)
         rel = event.content.get("m.relates_to")
         if isinstance(rel, dict) and rel.get("rel_type") == "m.replace":
             target = rel.get("event_id")
             if isinstance(target, str):
                 self._replaced.add(target)
+
+    def on_persisted(self, event: Event) -> None:
+        # EventService's direct call, until on_event_persisted is registered as its persist
+        # listener (wiring/reading.py, "after merge"); then this goes.
+        self.threads.on_persisted(event)
+        rel = event.content.get("m.relates_to")
+        if isinstance(rel, dict) and rel.get("rel_type") == "m.replace":
+            target = rel.get("event_id")
+            if isinstance(target, str):
+                self._replaced.add(target)
+
+    def forget_events(self, event_ids: set[str]) -> None:
+        """Purged events are no longer edit targets (for the room purge)."""
+        self._replaced.difference_update(event_ids)
 
     async def bundle(
         self,
@@ -58,7 +75,7 @@ class RelationsService:
         ``viewer_user_id`` decides ``m.thread.current_user_participated``.
         """
         out = await self._bundle_replacements(events, now_ms)
-        threads = await self.hs.threads.aggregations(events, viewer_user_id)
+        threads = await self.threads.aggregations(events, viewer_user_id)
         if threads:
             # spec: threading.md — the latest event carries its own aggregations too;
             # it cannot itself be a thread root, so only its edits apply.
@@ -118,7 +135,7 @@ class RelationsService:
             include_room_id=include_room_id,
         )
         txns = (
-            await self.hs.events.transaction_ids_for(events, viewer[0], viewer[1])
+            await self.events.transaction_ids_for(events, viewer[0], viewer[1])
             if viewer is not None
             else {}
         )

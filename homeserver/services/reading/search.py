@@ -14,20 +14,21 @@ import re
 import sqlite3
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from federation.rooms.events import Event
+from homeserver.clock import Clock
 from homeserver.core.event_format import client_event
 from homeserver.core.filtering import EventFilter
+from homeserver.core.requester import Requester
 from homeserver.core.stream_token import StreamToken
 from homeserver.errors import MatrixError
-from homeserver.services.accounts.auth import Requester
-from homeserver.storage.events import PersistEvent
+from homeserver.services.graph.events import EventService
+from homeserver.services.graph.history_visibility import HistoryVisibilityService
+from homeserver.services.reading.relations import RelationsService
+from homeserver.storage.events import EventStore, PersistEvent
 from homeserver.storage.search import SearchHit, SearchStore
 from schemas.client.search import RoomEventsCriteria
-
-if TYPE_CHECKING:
-    from homeserver.app.container import Container as Homeserver
 
 logger = logging.getLogger(__name__)
 
@@ -82,14 +83,25 @@ class _Page:
 
 
 class SearchService:
-    def __init__(self, hs: Homeserver, store: SearchStore) -> None:
-        self.hs = hs
+    def __init__(
+        self,
+        store: SearchStore,
+        event_store: EventStore,
+        events: EventService,
+        history_visibility: HistoryVisibilityService,
+        relations: RelationsService,
+        clock: Clock,
+    ) -> None:
         self.store = store
-        # Index rows are written in the events' own persist transaction.
-        hs.event_store.add_write_hook(self._index)
+        self.event_store = event_store
+        self.events = events
+        self.history_visibility = history_visibility
+        self.relations = relations
+        self.clock = clock
 
     # --- indexing ----------------------------------------------------------------------
-    def _index(self, conn: sqlite3.Connection, items: Sequence[PersistEvent]) -> None:
+    def index(self, conn: sqlite3.Connection, items: Sequence[PersistEvent]) -> None:
+        """EventStore write hook: index rows go in the events' own persist transaction."""
         rows: list[tuple[int, str, str, str]] = []
         for item in items:
             event = item.event
@@ -110,7 +122,7 @@ class SearchService:
         user_id = requester.user_id
         event_filter = EventFilter.parse(criteria.filter)
         limit = min(event_filter.limit or DEFAULT_LIMIT, MAX_LIMIT)
-        memberships = await self.hs.events.rooms_for_user(user_id)
+        memberships = await self.events.rooms_for_user(user_id)
         room_ids = [
             r for r, m in memberships.items()
             if m in _SEARCHED_MEMBERSHIPS and event_filter.allows_room(r)
@@ -123,9 +135,9 @@ class SearchService:
         page = await self._page(user_id, match, room_ids, keys, event_filter, limit, by_rank, next_batch)
         count = await self.store.count(match, room_ids, keys)
         viewer = (requester.user_id, requester.device_id)
-        now = self.hs.clock.time_ms()
+        now = self.clock.time_ms()
         events = [event for _, event in page.hits]
-        formatted = await self.hs.relations.format_events(events, now_ms=now, viewer=viewer)
+        formatted = await self.relations.format_events(events, now_ms=now, viewer=viewer)
         results: list[dict[str, Any]] = []
         for (hit, event), body in zip(page.hits, formatted, strict=True):
             result: dict[str, Any] = {"rank": hit.rank, "result": body}
@@ -161,7 +173,7 @@ class SearchService:
                 match, room_ids, keys, by_rank=by_rank, limit=fetch, offset=offset if by_rank else 0,
                 before=None if by_rank else before,
             )
-            found = await self.hs.event_store.get_events([h.event_id for h in batch])
+            found = await self.event_store.get_events([h.event_id for h in batch])
             readable = await self._readable(user_id, list(found.values()))
             stopped_early = False
             for i, hit in enumerate(batch):
@@ -185,9 +197,9 @@ class SearchService:
             by_room.setdefault(event.room_id, []).append(event)
         out: dict[str, Event] = {}
         for room_id, room_events in by_room.items():
-            room = await self.hs.events.get_room(room_id)
+            room = await self.events.get_room(room_id)
             membership = room.membership(user_id) if room is not None else None
-            for event in await self.hs.history_visibility.filter_events(
+            for event in await self.history_visibility.filter_events(
                 user_id, room_id, room_events, current_membership=membership
             ):
                 out[event.event_id] = event
@@ -198,17 +210,17 @@ class SearchService:
     ) -> dict[str, Any]:
         ctx = criteria.event_context
         assert ctx is not None and event.stream_ordering is not None
-        store = self.hs.event_store
+        store = self.event_store
         before = await store.get_room_events(
             event.room_id, before=event.stream_ordering, limit=ctx.before_limit, newest_first=True
         ) if ctx.before_limit else []
         after = await store.get_room_events(
-            event.room_id, after=event.stream_ordering, before=self.hs.events.persisted_stream + 1,
+            event.room_id, after=event.stream_ordering, before=self.events.persisted_stream + 1,
             limit=ctx.after_limit, newest_first=False,
         ) if ctx.after_limit else []
-        room = await self.hs.events.get_room(event.room_id)
+        room = await self.events.get_room(event.room_id)
         membership = room.membership(user_id) if room is not None else None
-        visibility = self.hs.history_visibility
+        visibility = self.history_visibility
         before = await visibility.filter_events(user_id, event.room_id, before, current_membership=membership)
         after = await visibility.filter_events(user_id, event.room_id, after, current_membership=membership)
         start = (before[-1].stream_ordering if before else event.stream_ordering) - 1  # type: ignore[operator]
@@ -225,10 +237,10 @@ class SearchService:
 
     async def _profiles(self, anchor: Event, events: list[Event]) -> dict[str, dict[str, Any]]:
         """Each sender's displayname and avatar as of the anchor event (spec: historic profile)."""
-        state = await self.hs.events.state_before_event(anchor.event_id)
+        state = await self.events.state_before_event(anchor.event_id)
         senders = {e.sender for e in events}
         ids = {s: state.get(("m.room.member", s)) for s in senders}
-        members = await self.hs.event_store.get_events([i for i in ids.values() if i])
+        members = await self.event_store.get_events([i for i in ids.values() if i])
         out: dict[str, dict[str, Any]] = {}
         for sender, member_id in ids.items():
             member = members.get(member_id) if member_id else None
@@ -254,7 +266,7 @@ class SearchService:
     async def _room_states(self, room_ids: set[str], now: int) -> dict[str, list[dict[str, Any]]]:
         out: dict[str, list[dict[str, Any]]] = {}
         for room_id in room_ids:
-            room = await self.hs.events.get_room(room_id)
+            room = await self.events.get_room(room_id)
             if room is not None:
                 out[room_id] = [client_event(e, now_ms=now) for e in room.state.values()]
         return out

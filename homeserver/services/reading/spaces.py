@@ -13,19 +13,23 @@ from __future__ import annotations
 import logging
 import secrets
 import time
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import Any
 from urllib.parse import quote
 
 from federation.rooms.events import Event
+from federation.transport.client import FederationClient
 from homeserver.core.room_state import RoomState
 from homeserver.core.room_summary import room_summary, summary_is_open, user_may_see_summary
 from homeserver.errors import MatrixError, forbidden
-
-if TYPE_CHECKING:
-    from homeserver.app.container import Container as Homeserver
+from homeserver.services.federation.membership import FederatedMembershipService
+from homeserver.services.graph.events import EventService
 
 logger = logging.getLogger(__name__)
+
+# A room ID or alias -> the room ID (RoomService.resolve_room, in the rooms area above).
+RoomResolver = Callable[[str], Awaitable[str]]
 
 DEFAULT_LIMIT = 50
 MAX_LIMIT = 100
@@ -64,6 +68,10 @@ def stripped_child(ev: Event) -> dict[str, Any]:
     }
 
 
+async def _no_room_resolver(room_id_or_alias: str) -> str:
+    raise RuntimeError("SpaceHierarchyService.use_room_resolver was not called")
+
+
 @dataclass(slots=True)
 class _Walk:
     """A paused hierarchy walk: what is left to visit."""
@@ -79,11 +87,31 @@ class _Walk:
 
 
 class SpaceHierarchyService:
-    def __init__(self, hs: Homeserver) -> None:
-        self.hs = hs
+    def __init__(
+        self,
+        events: EventService,
+        federated_membership: FederatedMembershipService,
+        federation_client: FederationClient,
+        server_name: str,
+        is_mine: Callable[[str], bool],
+    ) -> None:
+        self.events = events
+        self.federated_membership = federated_membership
+        self.federation_client = federation_client
+        self.server_name = server_name
+        self.is_mine = is_mine
+        self._resolve_room: RoomResolver = _no_room_resolver
         self._walks: dict[str, _Walk] = {}
         # room_id -> (expiry, summary with children_state) learned over federation.
         self._remote: dict[str, tuple[float, dict[str, Any]]] = {}
+
+    def use_room_resolver(self, resolve: RoomResolver) -> None:
+        """Resolve local room IDs and aliases with ``resolve`` (wired by the rooms area)."""
+        self._resolve_room = resolve
+
+    def forget_room(self, room_id: str) -> None:
+        """Drop what federation told us of a purged room."""
+        self._remote.pop(room_id, None)
 
     # --- client API ----------------------------------------------------------------------
     async def hierarchy(
@@ -153,13 +181,13 @@ class SpaceHierarchyService:
         requester only rooms anyone may see (public, knockable, world-readable) are shown.
         """
         servers = list(via)
-        if room_id_or_alias.startswith("#") and not self.hs.is_mine(room_id_or_alias):
-            found = await self.hs.federated_membership.query_alias(room_id_or_alias)
+        if room_id_or_alias.startswith("#") and not self.is_mine(room_id_or_alias):
+            found = await self.federated_membership.query_alias(room_id_or_alias)
             room_id = found["room_id"]
             servers += [s for s in found["servers"] if isinstance(s, str)]
         else:
-            room_id = await self.hs.rooms.resolve_room(room_id_or_alias)
-        room = await self.hs.events.get_room(room_id)
+            room_id = await self._resolve_room(room_id_or_alias)
+        room = await self.events.get_room(room_id)
         membership: str | None = None
         if room is not None and self._known_locally(room):
             summary = room_summary(room)
@@ -182,13 +210,13 @@ class SpaceHierarchyService:
         return summary
 
     async def _joined_rooms(self, user_id: str) -> set[str]:
-        return {r for r, m in (await self.hs.events.rooms_for_user(user_id)).items() if m == "join"}
+        return {r for r, m in (await self.events.rooms_for_user(user_id)).items() if m == "join"}
 
     async def _summary_for(
         self, user_id: str, room_id: str, via: list[str], joined: set[str] | None = None
     ) -> dict[str, Any] | None:
         """The room's summary with children_state, if the user may see it."""
-        room = await self.hs.events.get_room(room_id)
+        room = await self.events.get_room(room_id)
         membership = None
         summary: dict[str, Any] | None
         if room is not None and self._known_locally(room):
@@ -205,7 +233,7 @@ class SpaceHierarchyService:
     def _known_locally(self, room: RoomState) -> bool:
         """We hold this room's state first-hand: one of our users is or was in it."""
         return any(
-            etype == "m.room.member" and state_key and self.hs.is_mine(state_key)
+            etype == "m.room.member" and state_key and self.is_mine(state_key)
             for etype, state_key in room.state
         )
 
@@ -223,10 +251,8 @@ class SpaceHierarchyService:
         cached = self._remote.get(room_id)
         if cached is not None and cached[0] > now:
             return cached[1]
-        client = getattr(self.hs, "federation_client", None)
-        if client is None:
-            return None
-        for server in [s for s in via if isinstance(s, str) and s != self.hs.server_name][:MAX_VIA_TRIED]:
+        client = self.federation_client
+        for server in [s for s in via if isinstance(s, str) and s != self.server_name][:MAX_VIA_TRIED]:
             try:
                 answer = await client.get_json(
                     server, f"/_matrix/federation/v1/hierarchy/{quote(room_id, safe='')}",
@@ -249,7 +275,7 @@ class SpaceHierarchyService:
 
     async def federation_hierarchy(self, origin: str, room_id: str, suggested_only: bool) -> dict[str, Any]:
         """spec: server-server-api "Spaces", GET /hierarchy/{roomId} (no pagination)."""
-        room = await self.hs.events.get_room(room_id)
+        room = await self.events.get_room(room_id)
         if room is None or not self._known_locally(room):
             raise MatrixError("M_NOT_FOUND", 404, "Unknown room")
         summary = self.local_summary(room)
@@ -260,7 +286,7 @@ class SpaceHierarchyService:
         for child in summary["children_state"]:
             if suggested_only and child["content"].get("suggested") is not True:
                 continue
-            child_room = await self.hs.events.get_room(child["state_key"])
+            child_room = await self.events.get_room(child["state_key"])
             if child_room is None or not self._known_locally(child_room):
                 continue  # we cannot describe it: leave it out entirely (spec)
             child_summary = self.local_summary(child_room)
@@ -278,7 +304,7 @@ class SpaceHierarchyService:
         # tell for allowed rooms held here (as Synapse; the requesting server then filters
         # for its own users).
         for allowed_id in summary.get("allowed_room_ids", []):
-            allowed = await self.hs.events.get_room(allowed_id)
+            allowed = await self.events.get_room(allowed_id)
             if allowed is not None and self._server_has_member(allowed, origin, ("join",)):
                 return True
         return False

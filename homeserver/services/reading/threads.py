@@ -7,13 +7,11 @@ relationships", "Querying threads in a room"); data/api/client-server/threads_li
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
 
 from federation.rooms.events import Event
+from homeserver.services.social.account_data import AccountDataService
+from homeserver.storage.events import EventStore
 from homeserver.storage.threads import ThreadStore
-
-if TYPE_CHECKING:
-    from homeserver.app.container import Container as Homeserver
 
 
 @dataclass(frozen=True, slots=True)
@@ -26,9 +24,10 @@ class ThreadAggregation:
 
 
 class ThreadService:
-    def __init__(self, hs: Homeserver) -> None:
-        self.hs = hs
-        self.store = ThreadStore(hs.db)
+    def __init__(self, store: ThreadStore, event_store: EventStore, account_data: AccountDataService) -> None:
+        self.store = store
+        self.event_store = event_store
+        self.account_data = account_data
         # Every event some m.thread relation points at; lets most events skip the database.
         self._roots: set[str] = set()
 
@@ -42,6 +41,10 @@ class ThreadService:
             if isinstance(target, str):
                 self._roots.add(target)
 
+    def forget_events(self, event_ids: set[str]) -> None:
+        """Purged events are no longer thread roots (for the room purge)."""
+        self._roots.difference_update(event_ids)
+
     async def aggregations(
         self, events: list[Event], viewer_user_id: str | None
     ) -> dict[str, ThreadAggregation]:
@@ -52,7 +55,7 @@ class ThreadService:
         root_ids = [e.event_id for e in roots]
         # spec: threading.md — count and latest_event leave out ignored users' events.
         ignored = (
-            sorted(await self.hs.account_data.ignored_users(viewer_user_id))
+            sorted(await self.account_data.ignored_users(viewer_user_id))
             if viewer_user_id is not None else []
         )
         summaries = await self.store.get_summaries(root_ids, ignored)
@@ -62,7 +65,7 @@ class ThreadService:
         if viewer_user_id is not None:
             participated = await self.store.get_participated(list(summaries), viewer_user_id)
             participated |= {e.event_id for e in roots if e.sender == viewer_user_id}
-        latest = await self.hs.event_store.get_events([s.latest_event_id for s in summaries.values()])
+        latest = await self.event_store.get_events([s.latest_event_id for s in summaries.values()])
         out: dict[str, ThreadAggregation] = {}
         for root_id, summary in summaries.items():
             event = latest.get(summary.latest_event_id)
@@ -82,7 +85,7 @@ class ThreadService:
         rows = await self.store.get_roots_by_activity(
             room_id, before=before, limit=limit, participant=participant
         )
-        events = await self.hs.event_store.get_events([root_id for root_id, _ in rows])
+        events = await self.event_store.get_events([root_id for root_id, _ in rows])
         out: list[tuple[Event | None, int]] = []
         for root_id, latest in rows:
             root = events.get(root_id)
