@@ -11,8 +11,8 @@ from __future__ import annotations
 import bisect
 import time
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, Protocol
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
 
 from federation.rooms.events import Event, StateKey
 from homeserver.core.event_format import (
@@ -23,6 +23,7 @@ from homeserver.core.event_format import (
 from homeserver.core.filtering import SyncFilter
 from homeserver.core.room_state import RoomState
 from homeserver.core.stream_token import STREAM_NAMES, StreamToken
+from homeserver.core.sync_source import SyncContext, SyncContribution, SyncSource  # noqa: F401  (re-exported)
 from homeserver.services.sync.pacer import SyncPacer
 
 if TYPE_CHECKING:
@@ -40,44 +41,6 @@ class SyncRequest:
     set_presence: str | None = None
     # Senders whose non-state events are left out (spec: modules/ignore_users.md).
     hidden_senders: frozenset[str] = frozenset()
-
-
-@dataclass(slots=True)
-class SyncContext:
-    """What a SyncSource needs to contribute to one sync response."""
-
-    requester: Requester
-    filter: SyncFilter
-    since: StreamToken | None
-    upto: StreamToken
-    joined_room_ids: list[str]
-    # Rooms that became joined in this sync: sources send their full picture for them.
-    newly_joined_room_ids: set[str] = field(default_factory=set)
-
-
-@dataclass(slots=True)
-class SyncContribution:
-    # Top-level sections, e.g. {"account_data": {"events": [...]}}.
-    top_level: dict[str, Any] = field(default_factory=dict)
-    # room_id -> section name -> list of events, for joined rooms ("ephemeral", "account_data").
-    rooms: dict[str, dict[str, list[Any]]] = field(default_factory=dict)
-    # room_id -> {"notification_count": .., "highlight_count": ..}
-    unread: dict[str, dict[str, int]] = field(default_factory=dict)
-    # room_id -> thread root -> counts, when the filter sets unread_thread_notifications.
-    unread_threads: dict[str, dict[str, dict[str, int]]] = field(default_factory=dict)
-    # Extra top-level scalars (device_one_time_keys_count, ...), sent even when empty.
-    always: dict[str, Any] = field(default_factory=dict)
-    # Set when the source sent only part of its stream up to `upto` (e.g. the first
-    # 100 to-device messages): next_batch resumes its stream from this position.
-    resume_from: int | None = None
-
-
-class SyncSource(Protocol):
-    stream: str  # one of STREAM_NAMES
-
-    def current_position(self) -> int: ...
-
-    async def contribute(self, ctx: SyncContext) -> SyncContribution: ...
 
 
 class SyncService:
