@@ -23,7 +23,7 @@ from homeserver.clock import Clock
 from homeserver.config import Config
 
 # Lower layers first: a service is built after everything it is handed.
-WIRING_ORDER = (storage, graph, transport, federation, push, social, reading, e2ee, edus, media, rooms,
+WIRING_ORDER = (storage, graph, transport, federation, social, reading, push, e2ee, edus, media, rooms,
                 sync, accounts, admin)
 
 

@@ -1,8 +1,8 @@
 """The contract between /sync and the streams that plug into it (``SyncSource``s).
 
 Sources (account data, receipts, typing, presence, to-device, device lists, push
-rules) live in lower service areas than sync, so what they receive and answer is
-declared here, below all of them.
+rules, unread counts) live in lower service areas than sync, so what they receive and
+answer is declared here, below all of them.
 """
 
 from __future__ import annotations

@@ -44,15 +44,9 @@ class FakeStorage:
         return self.ignored
 
 
-class FakeHomeserver:
-    def __init__(self, storage: FakeStorage) -> None:
-        self.receipt_store = type("R", (), {"read_position": staticmethod(storage.read_position_of)})()
-        self.account_data = type("A", (), {"ignored_users": staticmethod(storage.ignored_users)})()
-
-
 def counter_for(storage: FakeStorage, unflushed: list[Notified] | None = None) -> NotificationCounter:
-    hs: Any = FakeHomeserver(storage)
-    return NotificationCounter(hs, storage, lambda user, room: list(unflushed or []))  # type: ignore[arg-type]
+    store: Any = storage
+    return NotificationCounter(store, lambda user, room: list(unflushed or []), storage.ignored_users)
 
 
 def n(stream: int, highlight: bool = False, sender: str = OTHER) -> Notified:

@@ -156,10 +156,8 @@ class _Storage:
 
 
 def _counter(storage: _Storage) -> NotificationCounter:
-    hs: Any = type("HS", (), {})()
-    hs.receipt_store = type("R", (), {"read_position": staticmethod(storage.read_position_of)})()
-    hs.account_data = type("A", (), {"ignored_users": staticmethod(storage.ignored_users)})()
-    return NotificationCounter(hs, storage, lambda user, room: [])  # type: ignore[arg-type]
+    store: Any = storage
+    return NotificationCounter(store, lambda user, room: [], storage.ignored_users)
 
 
 async def test_highlight_count_follows_new_read_and_redacted_notifications() -> None:

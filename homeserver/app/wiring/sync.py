@@ -8,8 +8,8 @@ from homeserver.services.sync.sync import SyncService
 
 def wire(c: Container) -> None:
     c.sync = SyncService(c)
-    for source in (c.account_data, c.receipts, c.typing, c.presence, c.to_device, c.device_lists,
-                   c.push_settings):
+    for source in (c.account_data, c.receipts, c.notifications.unread_counts, c.typing, c.presence,
+                   c.to_device, c.device_lists, c.push_settings):
         c.sync.add_source(source)
     # Events from users in m.ignored_user_list stay out of the ignorer's sync.
     c.sync.hidden_senders = c.account_data.ignored_users

@@ -13,15 +13,16 @@ import asyncio
 import logging
 from collections import deque
 from collections.abc import Mapping, Sequence
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import aiohttp
 
 from federation.rooms.events import Event
+from homeserver.services.graph.events import EventService
+from homeserver.services.push.settings import PushSettingsService
+from homeserver.services.push.unread import IgnoredUsers, NotificationCounter
+from homeserver.storage.events import EventStore
 from homeserver.storage.push import PushAction, Pusher
-
-if TYPE_CHECKING:
-    from homeserver.app.container import Container as Homeserver
 
 logger = logging.getLogger(__name__)
 
@@ -81,8 +82,19 @@ def gateway_notification(
 
 
 class PushGatewayDelivery:
-    def __init__(self, hs: Homeserver) -> None:
-        self.hs = hs
+    def __init__(
+        self,
+        events: EventService,
+        event_store: EventStore,
+        push_settings: PushSettingsService,
+        counter: NotificationCounter,
+        ignored_users: IgnoredUsers,
+    ) -> None:
+        self.events = events
+        self.event_store = event_store
+        self.push_settings = push_settings
+        self.counter = counter
+        self.ignored_users = ignored_users
         self._queue: deque[PushAction] = deque()
         self._wakeup = asyncio.Event()
         self._idle = asyncio.Event()  # set while nothing is queued or being delivered
@@ -135,24 +147,24 @@ class PushGatewayDelivery:
 
     async def _unread_total(self, user_id: str) -> int:
         """spec: counts.unread — unread notifications across all the user's rooms."""
-        upto = self.hs.events.persisted_stream
-        rooms = await self.hs.events.rooms_for_user(user_id)
+        upto = self.events.persisted_stream
+        rooms = await self.events.rooms_for_user(user_id)
         total = 0
         for room_id, membership in rooms.items():
             if membership == "join":
-                total += (await self.hs.notifications.counter.counts(user_id, room_id, upto))["notification_count"]
+                total += (await self.counter.counts(user_id, room_id, upto))["notification_count"]
         return total
 
     async def _deliver(self, action: PushAction) -> None:
-        if action.sender in await self.hs.account_data.ignored_users(action.user_id):
+        if action.sender in await self.ignored_users(action.user_id):
             return
-        pushers = [p for p in await self.hs.push_settings.live_pushers(action.user_id) if p.kind == "http"]
+        pushers = [p for p in await self.push_settings.live_pushers(action.user_id) if p.kind == "http"]
         if not pushers:
             return
-        event = await self.hs.event_store.get_event(action.event_id)
+        event = await self.event_store.get_event(action.event_id)
         if event is None:
             return
-        room = self.hs.events.cached_room(action.room_id) or await self.hs.events.get_room(action.room_id)
+        room = self.events.cached_room(action.room_id) or await self.events.get_room(action.room_id)
         sender_name = room_name = room_alias = None
         if room is not None:
             sender_member = room.state_content("m.room.member", event.sender)
@@ -188,4 +200,4 @@ class PushGatewayDelivery:
         if isinstance(rejected, list) and pusher.pushkey in rejected:
             # spec: push_notifier.yaml — stop sending to rejected pushkeys and remove their pushers.
             logger.info("push gateway rejected pushkey of %s (%s); removing the pusher", pusher.user_id, pusher.app_id)
-            await self.hs.push_settings.remove_pusher(pusher.user_id, pusher.app_id, pusher.pushkey)
+            await self.push_settings.remove_pusher(pusher.user_id, pusher.app_id, pusher.pushkey)

@@ -13,21 +13,25 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from typing import TYPE_CHECKING, Any
+from collections.abc import Callable
+from typing import Any
 
 from federation.rooms.events import Event
 from federation.rooms.power_levels import user_power_level
+from homeserver.clock import Clock
 from homeserver.core.event_format import client_event
 from homeserver.core.push.bulk import RoomEvaluation
 from homeserver.core.push.rules import EventContext, flatten_event
 from homeserver.core.room_state import RoomState
 from homeserver.errors import invalid_param
+from homeserver.services.graph.events import EventService
 from homeserver.services.push.gateway import PushGatewayDelivery
-from homeserver.services.push.unread import NotificationCounter, ReadPositions
+from homeserver.services.push.settings import PushSettingsService
+from homeserver.services.push.unread import NotificationCounter, ReadPositions, UnreadCountsSource
+from homeserver.services.social.account_data import AccountDataService
+from homeserver.services.social.receipts import ReceiptService
+from homeserver.storage.events import EventStore
 from homeserver.storage.push import MAIN_THREAD, EventNotifications, Notified, PushAction, PushStore
-
-if TYPE_CHECKING:
-    from homeserver.app.container import Container as Homeserver
 
 logger = logging.getLogger(__name__)
 
@@ -40,11 +44,29 @@ _PUSH_FIELDS = ("type", "sender", "room_id", "state_key", "content", "redacts")
 
 
 class NotificationService:
-    def __init__(self, hs: Homeserver, store: PushStore) -> None:
-        self.hs = hs
+    def __init__(
+        self,
+        store: PushStore,
+        push_settings: PushSettingsService,
+        account_data: AccountDataService,
+        receipts: ReceiptService,
+        events: EventService,
+        event_store: EventStore,
+        clock: Clock,
+        is_mine: Callable[[str], bool],
+    ) -> None:
         self.store = store
-        self.counter = NotificationCounter(hs, store, self._unflushed_for)
-        self.gateway = PushGatewayDelivery(hs)
+        self.push_settings = push_settings
+        self.account_data = account_data
+        self.event_store = event_store
+        self.clock = clock
+        self.is_mine = is_mine
+        self.counter = NotificationCounter(store, self._unflushed_for, account_data.ignored_users)
+        self.gateway = PushGatewayDelivery(
+            events, event_store, push_settings, self.counter, account_data.ignored_users
+        )
+        # /sync's unread_notifications: a sync source of its own (registered in wiring/sync.py).
+        self.unread_counts = UnreadCountsSource(self.counter, receipts, events)
         self._queued: list[EventNotifications] = []
         self._in_flight: list[EventNotifications] = []
         self._redacted: list[str] = []  # event IDs whose notification rows are to go
@@ -62,7 +84,7 @@ class NotificationService:
     def on_event_persisted(self, room: RoomState, event: Event) -> None:
         if event.rejected_reason is not None:
             return
-        if self.hs.is_mine(event.sender):
+        if self.is_mine(event.sender):
             self.counter.sent_event(event.sender, event.room_id, event.stream_ordering or 0)
         if event.type == "m.room.redaction" and event.redacts:
             self._forget_redacted(room, event.redacts)
@@ -71,7 +93,7 @@ class NotificationService:
         recipients = [u for u in local_joined if u != event.sender]
         if event.type == "m.room.member" and event.membership == "invite":
             invitee = event.state_key
-            if invitee and invitee != event.sender and self.hs.is_mine(invitee) and invitee not in recipients:
+            if invitee and invitee != event.sender and self.is_mine(invitee) and invitee not in recipients:
                 recipients.append(invitee)  # .m.rule.invite_for_me
         if not recipients:
             return
@@ -89,13 +111,13 @@ class NotificationService:
             power_levels=power_levels,
             has_mentions=isinstance(content, dict) and "m.mentions" in content,
         )
-        now = self.hs.clock.time_ms()
+        now = self.clock.time_ms()
         stream = event.stream_ordering or 0
         # The event is evaluated once per distinct ruleset, then per member only the
         # member-dependent conditions still in play (push_bulk.py). This loop runs for
         # every member of big rooms: what does not depend on the member is built once.
         evaluation = RoomEvaluation(ctx)
-        settings = self.hs.push_settings
+        settings = self.push_settings
         room_id, sender, event_id = event.room_id, event.sender, event.event_id
         notified = {False: Notified(stream, False, sender, thread_id), True: Notified(stream, True, sender, thread_id)}
         # id(match) -> (its actions, highlight, the users it matched for): the packed row.
@@ -184,7 +206,7 @@ class NotificationService:
             if len(self._joined) >= _MEMBER_CACHE_LIMIT:
                 self._joined.clear()
             joined = room.members_with("join")
-            members = self._joined[key] = (joined, [u for u in joined if self.hs.is_mine(u)])
+            members = self._joined[key] = (joined, [u for u in joined if self.is_mine(u)])
         return members
 
     # --- writing notification rows ----------------------------------------------------
@@ -241,10 +263,10 @@ class NotificationService:
                 raise invalid_param("from is not a token this server issued") from None
         await self.flush()
         found = await self.store.notifications(user_id, before, limit, only_highlight)
-        ignored = await self.hs.account_data.ignored_users(user_id)
-        events = await self.hs.event_store.get_events([a.event_id for a in found if a.sender not in ignored])
+        ignored = await self.account_data.ignored_users(user_id)
+        events = await self.event_store.get_events([a.event_id for a in found if a.sender not in ignored])
         reads: dict[str, ReadPositions] = {}
-        now = self.hs.clock.time_ms()
+        now = self.clock.time_ms()
         notifications: list[dict[str, Any]] = []
         for action in found:
             event = events.get(action.event_id)

@@ -14,19 +14,19 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Mapping
-from typing import TYPE_CHECKING, Any
+from typing import Any
 from urllib.parse import urlsplit
 
+from homeserver.clock import Clock
 from homeserver.core.push.bulk import CompiledRuleset, compile_ruleset, default_template
 from homeserver.core.push.rules import PushRule
 from homeserver.core.push.ruleset import UserPushRules, check_kind, parse_actions
+from homeserver.core.sync_source import SyncContext, SyncContribution
 from homeserver.errors import bad_json, invalid_param, missing_param
-from homeserver.services.sync.sync import SyncContext, SyncContribution
-from homeserver.storage.account_data import GLOBAL
+from homeserver.services.social.account_data import AccountDataService
+from homeserver.storage.account_data import GLOBAL, AccountDataStore
+from homeserver.storage.accounts import AccountStore
 from homeserver.storage.push import Pusher, PushStore
-
-if TYPE_CHECKING:
-    from homeserver.app.container import Container as Homeserver
 
 logger = logging.getLogger(__name__)
 
@@ -39,9 +39,19 @@ _PUSHER_KINDS = ("http", "email")
 class PushSettingsService:
     stream = "account_data"  # m.push_rules travels in the account data section
 
-    def __init__(self, hs: Homeserver, store: PushStore) -> None:
-        self.hs = hs
+    def __init__(
+        self,
+        store: PushStore,
+        account_data: AccountDataService,
+        account_data_store: AccountDataStore,
+        account_store: AccountStore,
+        clock: Clock,
+    ) -> None:
         self.store = store
+        self.account_data = account_data
+        self.account_data_store = account_data_store
+        self.account_store = account_store
+        self.clock = clock
         self._customised: dict[str, UserPushRules] = {}
         self._ordered: dict[str, list[PushRule]] = {}
         self._compiled: dict[str, CompiledRuleset] = {}
@@ -54,9 +64,9 @@ class PushSettingsService:
             # The stored m.push_rules predates this start: if the server defaults changed
             # since, clients get the new ruleset with their next sync.
             current = {"global": rules.ruleset_json(user_id)}
-            stored = await self.hs.account_data_store.get(user_id, GLOBAL, PUSH_RULES)
+            stored = await self.account_data_store.get(user_id, GLOBAL, PUSH_RULES)
             if stored != current:
-                await self.hs.account_data.put(user_id, None, PUSH_RULES, current)
+                await self.account_data.put(user_id, None, PUSH_RULES, current)
         self.http_pusher_users = await self.store.users_with_pushers("http")
 
     # --- rules ---------------------------------------------------------------------------
@@ -94,7 +104,7 @@ class PushSettingsService:
         self._customised[user_id] = rules
         self._ordered.pop(user_id, None)
         self._compiled.pop(user_id, None)
-        await self.hs.account_data.put(user_id, None, PUSH_RULES, {"global": rules.ruleset_json(user_id)})
+        await self.account_data.put(user_id, None, PUSH_RULES, {"global": rules.ruleset_json(user_id)})
 
     async def put_rule(self, user_id: str, kind: str, rule_id: str, body: Mapping[str, Any],
                        before: str | None, after: str | None) -> None:
@@ -137,7 +147,7 @@ class PushSettingsService:
 
     # --- sync ----------------------------------------------------------------------------
     def current_position(self) -> int:
-        return self.hs.account_data.current_position()
+        return self.account_data.current_position()
 
     async def contribute(self, ctx: SyncContext) -> SyncContribution:
         out = SyncContribution()
@@ -154,7 +164,7 @@ class PushSettingsService:
     async def live_pushers(self, user_id: str) -> list[Pusher]:
         """The user's pushers; those whose device (access token) is gone are dropped, as Synapse does."""
         pushers = await self.store.pushers_for(user_id)
-        devices = {d.device_id for d in await self.hs.accounts.list_devices(user_id)}
+        devices = {d.device_id for d in await self.account_store.list_devices(user_id)}
         gone = sorted({p.device_id for p in pushers if p.device_id is not None and p.device_id not in devices})
         if gone:
             await self.store.delete_pushers_of_devices(user_id, gone)
@@ -201,7 +211,7 @@ class PushSettingsService:
             user_id, app_id, pushkey, kind, body["app_display_name"], body["device_display_name"],
             profile_tag, body["lang"], data, device_id,
         )
-        await self.store.set_pusher(pusher, self.hs.clock.time_ms(), append)
+        await self.store.set_pusher(pusher, self.clock.time_ms(), append)
         if kind == "http":
             self.http_pusher_users.add(user_id)
 

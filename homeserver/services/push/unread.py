@@ -19,29 +19,22 @@ from __future__ import annotations
 import asyncio
 import bisect
 import operator
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Protocol
 
+from homeserver.core.sync_source import SyncContext, SyncContribution
+from homeserver.services.graph.events import EventService
+from homeserver.services.social.receipts import ReceiptService
 from homeserver.storage.push import MAIN_THREAD, Notified, PushStore
 from homeserver.storage.receipts import UNTHREADED
-
-if TYPE_CHECKING:
-    from homeserver.app.container import Container as Homeserver
 
 CACHE_LIMIT = 100_000
 
 # (user_id, room_id) -> notifications not yet committed
 UnflushedLookup = Callable[[str, str], list[Notified]]
+# user_id -> the senders they ignore (account data's m.ignored_user_list)
+IgnoredUsers = Callable[[str], Awaitable[frozenset[str]]]
 Counts = dict[str, int]  # {"notification_count": .., "highlight_count": ..}
-
-
-class UnreadCounter(Protocol):
-    async def counts(self, user_id: str, room_id: str, upto: int) -> Counts: ...
-
-    async def thread_counts(self, user_id: str, room_id: str, upto: int) -> tuple[Counts, dict[str, Counts]]: ...
-
-    def receipt_moved(self, user_id: str, room_id: str) -> None: ...
 
 
 @dataclass(frozen=True, slots=True)
@@ -109,10 +102,10 @@ _highlight_of = operator.itemgetter(1)  # Notified.highlight
 class NotificationCounter:
     """Per (user, room): the notifying events after the read receipt."""
 
-    def __init__(self, hs: Homeserver, store: PushStore, unflushed: UnflushedLookup) -> None:
-        self.hs = hs
+    def __init__(self, store: PushStore, unflushed: UnflushedLookup, ignored_users: IgnoredUsers) -> None:
         self.store = store
         self._unflushed = unflushed
+        self._ignored_users = ignored_users
         self._rooms: dict[tuple[str, str], _RoomUnread] = {}
         self._receipt_moved: set[tuple[str, str]] = set()
 
@@ -212,7 +205,7 @@ class NotificationCounter:
         """The room's counts, threads included (a filter without unread_thread_notifications)."""
         entry = await self._entry(user_id, room_id)
         # Ignoring a user hides their events, so they do not count (spec: modules/ignore_users.md).
-        ignored = await self.hs.account_data.ignored_users(user_id)
+        ignored = await self._ignored_users(user_id)
         end = bisect.bisect_right(entry.entries, upto, key=_stream_of)
         if not ignored and end == len(entry.entries):
             # The usual case (counts up to now, nothing ignored): no pass over the list.
@@ -231,7 +224,7 @@ class NotificationCounter:
         filter's unread_thread_notifications set.
         """
         entry = await self._entry(user_id, room_id)
-        ignored = await self.hs.account_data.ignored_users(user_id)
+        ignored = await self._ignored_users(user_id)
         end = bisect.bisect_right(entry.entries, upto, key=_stream_of)
         main = {"notification_count": 0, "highlight_count": 0}
         threads: dict[str, Counts] = {}
@@ -245,3 +238,55 @@ class NotificationCounter:
             counts["notification_count"] += 1
             counts["highlight_count"] += notified.highlight
         return main, threads
+
+
+class UnreadCountsSource:
+    """/sync's ``unread_notifications`` (and per thread) for the rooms where counts may have moved.
+
+    Rides on the receipts stream: counts move with new events and the user's own receipts.
+    Registered right after the receipts source, so that it fills in the same rooms.
+    """
+
+    stream = "receipts"
+
+    def __init__(self, counter: NotificationCounter, receipts: ReceiptService, events: EventService) -> None:
+        self.counter = counter
+        self.receipts = receipts
+        self.events = events
+
+    def current_position(self) -> int:
+        return self.receipts.current_position()
+
+    async def contribute(self, ctx: SyncContext) -> SyncContribution:
+        out = SyncContribution()
+        # Counts travel with receipts: a filter that leaves out m.receipt leaves them out too.
+        if not ctx.filter.room.ephemeral.allows_type_and_sender("m.receipt", ""):
+            return out
+        user_id = ctx.requester.user_id
+        if ctx.since is None:
+            rooms = list(ctx.joined_room_ids)
+        else:
+            since_events = ctx.since.events
+            own = set()
+            if ctx.upto.receipts > ctx.since.receipts:
+                own = await self.receipts.own_rooms_changed(user_id, ctx.since.receipts, ctx.upto.receipts)
+            rooms = []
+            for room_id in ctx.joined_room_ids:
+                room = self.events.cached_room(room_id)
+                if (
+                    room_id in own
+                    or room_id in ctx.newly_joined_room_ids
+                    or room is None
+                    or room.latest_stream > since_events
+                ):
+                    rooms.append(room_id)
+        if ctx.filter.room.timeline.unread_thread_notifications:
+            # spec: sync.yaml — then unread_notifications counts the main timeline only.
+            for room_id in rooms:
+                main, threads = await self.counter.thread_counts(user_id, room_id, ctx.upto.events)
+                out.unread[room_id] = main
+                out.unread_threads[room_id] = threads
+            return out
+        for room_id in rooms:
+            out.unread[room_id] = await self.counter.counts(user_id, room_id, ctx.upto.events)
+        return out

@@ -9,14 +9,12 @@ and a newly joined room's items in full).
 from __future__ import annotations
 
 import logging
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
+from homeserver.core.sync_source import SyncContext, SyncContribution
 from homeserver.errors import MatrixError, bad_json, not_found
-from homeserver.services.sync.sync import SyncContext, SyncContribution
+from homeserver.services.graph.notifier import Notifier
 from homeserver.storage.account_data import GLOBAL, AccountDataItem, AccountDataStore
-
-if TYPE_CHECKING:
-    from homeserver.app.container import Container as Homeserver
 
 logger = logging.getLogger(__name__)
 
@@ -37,9 +35,9 @@ def _ignored_from(content: dict[str, Any]) -> list[str]:
 class AccountDataService:
     stream = "account_data"
 
-    def __init__(self, hs: Homeserver, store: AccountDataStore) -> None:
-        self.hs = hs
+    def __init__(self, store: AccountDataStore, notifier: Notifier) -> None:
         self.store = store
+        self.notifier = notifier
         # user_id -> latest stream position of their account data (filled lazily)
         self._user_latest: dict[str, int] = {}
         self._ignored: dict[str, frozenset[str]] = {}
@@ -75,7 +73,7 @@ class AccountDataService:
         self._user_latest[user_id] = max(self._user_latest.get(user_id, 0), position)
         if ignored is not None:
             self._ignored[user_id] = frozenset(ignored)
-        self.hs.notifier.notify_users([user_id])
+        self.notifier.notify_users([user_id])
 
     async def ignored_users(self, user_id: str) -> frozenset[str]:
         cached = self._ignored.get(user_id)

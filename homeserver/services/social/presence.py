@@ -18,14 +18,15 @@ import logging
 from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
+from homeserver.clock import Clock
+from homeserver.core.sync_source import SyncContext, SyncContribution
 from homeserver.errors import MatrixError, forbidden, not_found
-from homeserver.services.sync.sync import SyncContext, SyncContribution
+from homeserver.services.graph.events import EventService
+from homeserver.services.graph.notifier import Notifier
+from homeserver.storage.accounts import AccountStore
 from homeserver.storage.presence import PresenceRecord, PresenceStore
-
-if TYPE_CHECKING:
-    from homeserver.app.container import Container as Homeserver
 
 logger = logging.getLogger(__name__)
 
@@ -52,16 +53,24 @@ class PresenceService:
 
     def __init__(
         self,
-        hs: Homeserver,
         store: PresenceStore,
+        account_store: AccountStore,
+        events: EventService,
+        notifier: Notifier,
+        clock: Clock,
+        is_mine: Callable[[str], bool],
         *,
         idle_after_ms: int = 5 * 60_000,
         offline_after_ms: int = 15 * 60_000,
         check_interval_s: float = 30.0,
         flush_delay_s: float = 0.5,
     ) -> None:
-        self.hs = hs
         self.store = store
+        self.account_store = account_store
+        self.events = events
+        self.notifier = notifier
+        self.clock = clock
+        self.is_mine = is_mine
         self.idle_after_ms = idle_after_ms
         self.offline_after_ms = offline_after_ms
         self.check_interval_s = check_interval_s
@@ -89,7 +98,7 @@ class PresenceService:
             self._position = max(self._position, record.stream_id)
             if record.state != OFFLINE:
                 self._active.add(record.user_id)
-        self._next_sweep = self.hs.clock.monotonic() + self.check_interval_s
+        self._next_sweep = self.clock.monotonic() + self.check_interval_s
         self._task = asyncio.create_task(self._run(), name="presence")
 
     async def stop(self) -> None:
@@ -107,7 +116,7 @@ class PresenceService:
         self.idle_after_ms = idle_after_ms
         self.offline_after_ms = offline_after_ms
         self.check_interval_s = check_interval_s
-        self._next_sweep = self.hs.clock.monotonic() + check_interval_s
+        self._next_sweep = self.clock.monotonic() + check_interval_s
         self._wake.set()
 
     def current_position(self) -> int:
@@ -132,30 +141,30 @@ class PresenceService:
     def presence_of(self, user_id: str) -> dict[str, Any] | None:
         """The user's current presence content, or None if we never heard of them."""
         p = self._users.get(user_id)
-        return None if p is None else self._content(p, self.hs.clock.time_ms())
+        return None if p is None else self._content(p, self.clock.time_ms())
 
     async def get_presence(self, requester: str, user_id: str) -> dict[str, Any]:
         if user_id != requester:
-            if not self.hs.is_mine(user_id) or await self.hs.account_store.get_user(user_id) is None:
+            if not self.is_mine(user_id) or await self.account_store.get_user(user_id) is None:
                 raise not_found("Unknown user")
             if not await self._share_room(requester, user_id):
                 raise forbidden("You are not allowed to see their presence")
         p = self._users.get(user_id)
         if p is None:
             return {"presence": OFFLINE}
-        return self._content(p, self.hs.clock.time_ms())
+        return self._content(p, self.clock.time_ms())
 
     async def _share_room(self, a: str, b: str) -> bool:
-        rooms_a = {r for r, m in (await self.hs.events.rooms_for_user(a)).items() if m == "join"}
-        rooms_b = await self.hs.events.rooms_for_user(b)
+        rooms_a = {r for r, m in (await self.events.rooms_for_user(a)).items() if m == "join"}
+        rooms_b = await self.events.rooms_for_user(b)
         return any(m == "join" and r in rooms_a for r, m in rooms_b.items())
 
     async def _interested(self, user_id: str) -> set[str]:
         users = {user_id}
-        for room_id, membership in (await self.hs.events.rooms_for_user(user_id)).items():
+        for room_id, membership in (await self.events.rooms_for_user(user_id)).items():
             if membership != "join":
                 continue
-            room = self.hs.events.cached_room(room_id) or await self.hs.events.get_room(room_id)
+            room = self.events.cached_room(room_id) or await self.events.get_room(room_id)
             if room is not None:
                 users.update(room.members_with("join"))
         return users
@@ -172,7 +181,7 @@ class PresenceService:
 
     async def on_sync(self, user_id: str, set_presence: str) -> None:
         """Called by /sync; ``set_presence`` is the query parameter (default online)."""
-        now = self.hs.clock.time_ms()
+        now = self.clock.time_ms()
         p = self._users.get(user_id)
         if p is not None:
             p.last_sync_ts = now
@@ -193,7 +202,7 @@ class PresenceService:
             p.last_sync_ts = now
 
     async def _apply(self, user_id: str, state: str, status_msg: Any, *, explicit: bool) -> None:
-        now = self.hs.clock.time_ms()
+        now = self.clock.time_ms()
         p = self._users.get(user_id)
         if p is None:
             p = self._users[user_id] = _Presence(
@@ -220,7 +229,7 @@ class PresenceService:
         else:
             self._active.add(r.user_id)
         if not self._dirty:
-            self._flush_at = self.hs.clock.monotonic() + self.flush_delay_s
+            self._flush_at = self.clock.monotonic() + self.flush_delay_s
         self._dirty.add(r.user_id)
         self._wake.set()
         for listener in self._change_listeners:
@@ -236,7 +245,7 @@ class PresenceService:
         """A remote user's presence from an m.presence EDU (the caller checked the origin)."""
         if state not in STATES:
             return
-        now = self.hs.clock.time_ms()
+        now = self.clock.time_ms()
         p = self._users.get(user_id)
         if p is None:
             p = self._users[user_id] = _Presence(PresenceRecord(user_id, OFFLINE, None, now, False, 0))
@@ -248,11 +257,11 @@ class PresenceService:
             await self._notify(user_id)
 
     async def _notify(self, user_id: str) -> None:
-        self.hs.notifier.notify_users(await self._interested(user_id))
+        self.notifier.notify_users(await self._interested(user_id))
 
     # --- background: batched writes and idle sweeps ---------------------------------------
     async def _run(self) -> None:
-        clock = self.hs.clock
+        clock = self.clock
         while True:
             self._wake.clear()
             deadlines = []
@@ -273,10 +282,10 @@ class PresenceService:
                 self._next_sweep = clock.monotonic() + self.check_interval_s
 
     async def _sweep(self) -> None:
-        now = self.hs.clock.time_ms()
+        now = self.clock.time_ms()
         changed = []
         for user_id in list(self._active):
-            if not self.hs.is_mine(user_id):
+            if not self.is_mine(user_id):
                 continue  # remote users' servers report their changes (federation times them out)
             p = self._users[user_id]
             r = p.record
@@ -307,7 +316,7 @@ class PresenceService:
         except Exception:
             logger.exception("saving presence of %d users failed; will retry", len(users))
             self._dirty |= users
-            self._flush_at = self.hs.clock.monotonic() + FLUSH_RETRY_S
+            self._flush_at = self.clock.monotonic() + FLUSH_RETRY_S
 
     # --- sync ---------------------------------------------------------------------------
     async def contribute(self, ctx: SyncContext) -> SyncContribution:
@@ -316,7 +325,7 @@ class PresenceService:
         presence_filter = ctx.filter.presence
         joined = set(ctx.joined_room_ids)
         wanted: set[str] = set()
-        events = self.hs.events
+        events = self.events
         if ctx.since is None:
             wanted.add(me)
             for room_id in ctx.joined_room_ids:
@@ -350,7 +359,7 @@ class PresenceService:
                     for ev in recent:
                         if ev.type == "m.room.member" and ev.membership == "join" and ev.state_key:
                             wanted.add(ev.state_key)
-        now = self.hs.clock.time_ms()
+        now = self.clock.time_ms()
         presence_events = []
         for user_id in sorted(wanted):
             p = self._users.get(user_id)

@@ -7,27 +7,39 @@ A change is sent on as fresh ``m.room.member`` events in every joined room
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from collections.abc import Awaitable, Callable
+from typing import Any
 
 from homeserver.errors import MatrixError, forbidden, not_found
-
-if TYPE_CHECKING:
-    from homeserver.app.container import Container as Homeserver
+from homeserver.storage.accounts import AccountStore
 
 FIELDS = ("displayname", "avatar_url")
+# A remote user's profile from their server: user_id -> profile (federation's /query/profile).
+RemoteProfileQuery = Callable[[str], Awaitable[dict[str, Any]]]
+# Awaited with the user ID after a local user's profile changed (e.g. rooms re-sends their
+# m.room.member events).
+ProfileChangeListener = Callable[[str], Awaitable[None]]
 MAX_DISPLAYNAME = 256
 MAX_AVATAR_URL = 1000
 
 
 class ProfileService:
-    def __init__(self, hs: Homeserver) -> None:
-        self.hs = hs
+    def __init__(
+        self, account_store: AccountStore, is_mine: Callable[[str], bool], query_remote: RemoteProfileQuery
+    ) -> None:
+        self.account_store = account_store
+        self.is_mine = is_mine
+        self.query_remote = query_remote
+        self._change_listeners: list[ProfileChangeListener] = []
+
+    def add_change_listener(self, listener: ProfileChangeListener) -> None:
+        self._change_listeners.append(listener)
 
     async def get_profile(self, user_id: str) -> dict[str, Any]:
-        if not self.hs.is_mine(user_id):
+        if not self.is_mine(user_id):
             # spec: server-server-api.md, "Querying for information" — /query/profile.
-            return await self.hs.federated_membership.query_profile(user_id)
-        user = await self.hs.account_store.get_user(user_id)
+            return await self.query_remote(user_id)
+        user = await self.account_store.get_user(user_id)
         if user is None or user.deactivated:
             raise not_found("Profile not found")
         out: dict[str, Any] = {}
@@ -61,13 +73,14 @@ class ProfileService:
                     raise MatrixError("M_INVALID_PARAM", 400, "avatar_url must be an mxc:// URI")
                 if value == "":
                     value = None
-        user = await self.hs.account_store.get_user(user_id)
+        user = await self.account_store.get_user(user_id)
         if user is None or user.deactivated:
             raise not_found("Profile not found")
         if getattr(user, field) == value:
             return
-        await self.hs.account_store.set_profile_field(user_id, field, value)
-        await self.hs.rooms.update_profile_in_rooms(user_id)
+        await self.account_store.set_profile_field(user_id, field, value)
+        for listener in self._change_listeners:
+            await listener(user_id)
 
 
 def check_field(field: str) -> None:

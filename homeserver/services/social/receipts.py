@@ -10,16 +10,15 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
+from homeserver.clock import Clock
+from homeserver.core.sync_source import SyncContext, SyncContribution
 from homeserver.errors import MatrixError, forbidden, not_found
-from homeserver.services.push.unread import UnreadCounter
-from homeserver.services.social.account_data import FULLY_READ
-from homeserver.services.sync.sync import SyncContext, SyncContribution
+from homeserver.services.graph.events import EventService
+from homeserver.services.graph.notifier import Notifier
+from homeserver.services.social.account_data import FULLY_READ, AccountDataService
 from homeserver.storage.receipts import UNTHREADED, Receipt, ReceiptStore
-
-if TYPE_CHECKING:
-    from homeserver.app.container import Container as Homeserver
 
 logger = logging.getLogger(__name__)
 
@@ -39,10 +38,24 @@ def receipt_event(receipts: list[Receipt]) -> dict[str, Any]:
 class ReceiptService:
     stream = "receipts"
 
-    def __init__(self, hs: Homeserver, store: ReceiptStore) -> None:
-        self.hs = hs
+    def __init__(
+        self,
+        store: ReceiptStore,
+        events: EventService,
+        account_data: AccountDataService,
+        notifier: Notifier,
+        clock: Clock,
+        is_mine: Callable[[str], bool],
+    ) -> None:
         self.store = store
-        self.unread: UnreadCounter = hs.notifications.counter
+        self.events = events
+        self.account_data = account_data
+        self.notifier = notifier
+        self.clock = clock
+        self.is_mine = is_mine
+        # (user_id, room_id) right after a local user's own m.read / m.read.private moved,
+        # e.g. for push's unread counts.
+        self._own_receipt_listeners: list[Callable[[str, str], None]] = []
         # (room_id, receipt_type, user_id, event_id, data) for each new public receipt of a
         # local user, e.g. for federation's m.receipt.
         self._public_receipt_listeners: list[Callable[[str, str, str, str, dict[str, Any]], None]] = []
@@ -54,6 +67,9 @@ class ReceiptService:
         self._room_moved_at: dict[str, int] = {}
         self._own_moved_at: dict[str, dict[str, int]] = {}
 
+    def add_own_receipt_listener(self, listener: Callable[[str, str], None]) -> None:
+        self._own_receipt_listeners.append(listener)
+
     def add_public_receipt_listener(self, listener: Callable[[str, str, str, str, dict[str, Any]], None]) -> None:
         self._public_receipt_listeners.append(listener)
 
@@ -64,7 +80,7 @@ class ReceiptService:
     def _moved(self, room_id: str, user_id: str, position: int) -> None:
         """Runs right after the upsert returns, before anything can see the new position."""
         self._room_moved_at[room_id] = position
-        if self.hs.is_mine(user_id):
+        if self.is_mine(user_id):
             self._own_moved_at.setdefault(user_id, {})[room_id] = position
 
     def current_position(self) -> int:
@@ -79,16 +95,16 @@ class ReceiptService:
             raise MatrixError("M_INVALID_PARAM", 400, "thread_id field must be a non-empty string")
         if thread_id is not None and receipt_type == FULLY_READ:
             raise MatrixError("M_INVALID_PARAM", 400, "thread_id is not allowed for m.fully_read")
-        room = await self.hs.events.get_room(room_id)
+        room = await self.events.get_room(room_id)
         if room is None or room.membership(user_id) != "join":
             raise forbidden("You are not in this room")
-        event = await self.hs.events.get_event(event_id)
+        event = await self.events.get_event(event_id)
         if event is None or event.room_id != room_id:
             raise not_found("Event not found in this room")
         if receipt_type == FULLY_READ:
-            await self.hs.account_data.put(user_id, room_id, FULLY_READ, {"event_id": event_id})
+            await self.account_data.put(user_id, room_id, FULLY_READ, {"event_id": event_id})
             return
-        data: dict[str, Any] = {"ts": self.hs.clock.time_ms()}
+        data: dict[str, Any] = {"ts": self.clock.time_ms()}
         if thread_id is not None:
             data["thread_id"] = thread_id
         position = await self.store.upsert(
@@ -98,11 +114,12 @@ class ReceiptService:
         if position is None:
             return
         self._moved(room_id, user_id, position)
-        self.unread.receipt_moved(user_id, room_id)
+        for own_listener in self._own_receipt_listeners:
+            own_listener(user_id, room_id)
         if receipt_type == READ_PRIVATE:
-            self.hs.notifier.notify_users([user_id])
+            self.notifier.notify_users([user_id])
         else:
-            self.hs.notifier.notify_users(room.members_with("join"))
+            self.notifier.notify_users(room.members_with("join"))
             for listener in self._public_receipt_listeners:
                 listener(room_id, receipt_type, user_id, event_id, data)
 
@@ -111,16 +128,16 @@ class ReceiptService:
     ) -> None:
         """A remote user's receipt from an m.receipt EDU (the caller checked origin and room)."""
         thread_id = data.get("thread_id")
-        event = await self.hs.events.get_event(event_id)
+        event = await self.events.get_event(event_id)
         position = await self.store.upsert(
             room_id, receipt_type, user_id, thread_id if isinstance(thread_id, str) and thread_id else UNTHREADED,
             event_id, data, (event.stream_ordering or 0) if event is not None else 0,
         )
         if position is not None:
             self._moved(room_id, user_id, position)
-        room = self.hs.events.cached_room(room_id)
+        room = self.events.cached_room(room_id)
         if position is not None and room is not None:
-            self.hs.notifier.notify_users(room.members_with("join"))
+            self.notifier.notify_users(room.members_with("join"))
 
     async def set_read_markers(self, user_id: str, room_id: str, body: dict[str, Any]) -> None:
         """spec: read_markers.yaml — each key is optional; same as the receipt calls."""
@@ -163,38 +180,7 @@ class ReceiptService:
             by_room.setdefault(r.room_id, []).append(r)
         for room_id, receipts in by_room.items():
             out.rooms[room_id] = {"ephemeral": [receipt_event(receipts)]}
-        await self._unread_counts(ctx, out)
         return out
-
-    async def _unread_counts(self, ctx: SyncContext, out: SyncContribution) -> None:
-        """Counts for the rooms where they may have moved: new events or own receipts."""
-        user_id = ctx.requester.user_id
-        if ctx.since is None:
-            rooms = list(ctx.joined_room_ids)
-        else:
-            since_events = ctx.since.events
-            own = set()
-            if ctx.upto.receipts > ctx.since.receipts:
-                own = await self._own_rooms_changed(user_id, ctx.since.receipts, ctx.upto.receipts)
-            rooms = []
-            for room_id in ctx.joined_room_ids:
-                room = self.hs.events.cached_room(room_id)
-                if (
-                    room_id in own
-                    or room_id in ctx.newly_joined_room_ids
-                    or room is None
-                    or room.latest_stream > since_events
-                ):
-                    rooms.append(room_id)
-        if ctx.filter.room.timeline.unread_thread_notifications:
-            # spec: sync.yaml — then unread_notifications counts the main timeline only.
-            for room_id in rooms:
-                main, threads = await self.unread.thread_counts(user_id, room_id, ctx.upto.events)
-                out.unread[room_id] = main
-                out.unread_threads[room_id] = threads
-            return
-        for room_id in rooms:
-            out.unread[room_id] = await self.unread.counts(user_id, room_id, ctx.upto.events)
 
     async def _rooms_changed(self, rooms: list[str], since: int, upto: int) -> list[str]:
         """The rooms among ``rooms`` whose receipts moved after ``since`` (maybe past ``upto``)."""
@@ -204,7 +190,7 @@ class ReceiptService:
         changed = set(await self.store.rooms_changed_since(since, upto))
         return [r for r in rooms if r in changed]
 
-    async def _own_rooms_changed(self, user_id: str, since: int, upto: int) -> set[str]:
+    async def own_rooms_changed(self, user_id: str, since: int, upto: int) -> set[str]:
         """Rooms where the user's own receipts moved after ``since``."""
         if since >= self._tracked_from:
             return {r for r, at in self._own_moved_at.get(user_id, {}).items() if at > since}

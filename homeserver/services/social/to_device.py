@@ -9,27 +9,46 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol
 
+from homeserver.clock import Clock
+from homeserver.core.sync_source import SyncContext, SyncContribution
 from homeserver.errors import MatrixError
-from homeserver.services.accounts.auth import Requester
-from homeserver.services.sync.sync import SyncContext, SyncContribution
+from homeserver.services.graph.notifier import Notifier
+from homeserver.storage.accounts import AccountStore
 from homeserver.storage.to_device import ToDeviceStore
-
-if TYPE_CHECKING:
-    from homeserver.app.container import Container as Homeserver
 
 logger = logging.getLogger(__name__)
 
 MAX_PER_SYNC = 100
 
 
+class Sender(Protocol):
+    """The sending device (an ``accounts.auth.Requester``)."""
+
+    @property
+    def user_id(self) -> str: ...
+
+    @property
+    def device_id(self) -> str: ...
+
+
 class ToDeviceService:
     stream = "to_device"
 
-    def __init__(self, hs: Homeserver, store: ToDeviceStore) -> None:
-        self.hs = hs
+    def __init__(
+        self,
+        store: ToDeviceStore,
+        account_store: AccountStore,
+        notifier: Notifier,
+        clock: Clock,
+        is_mine: Callable[[str], bool],
+    ) -> None:
         self.store = store
+        self.account_store = account_store
+        self.notifier = notifier
+        self.clock = clock
+        self.is_mine = is_mine
         # (user_id, device_id) -> highest position handed to the device and not yet deleted.
         self._delivered: dict[tuple[str, str], int] = {}
         # Devices seen syncing since start-up (their older deliveries are unknown here).
@@ -48,7 +67,7 @@ class ToDeviceService:
         return self.store.stream.current
 
     async def send(
-        self, requester: Requester, event_type: str, txn_id: str, messages: dict[str, Any]
+        self, requester: Sender, event_type: str, txn_id: str, messages: dict[str, Any]
     ) -> None:
         deliveries: list[tuple[str, str, dict[str, Any]]] = []
         recipients: set[str] = set()
@@ -56,10 +75,10 @@ class ToDeviceService:
         for user_id, by_device in messages.items():
             if not isinstance(by_device, dict):
                 raise MatrixError("M_BAD_JSON", 400, f"messages.{user_id} must be an object")
-            if not self.hs.is_mine(user_id):
+            if not self.is_mine(user_id):
                 remote[user_id] = by_device  # sent over federation by the remote listeners
                 continue
-            known = {d.device_id for d in await self.hs.account_store.list_devices(user_id)}
+            known = {d.device_id for d in await self.account_store.list_devices(user_id)}
             for device_id, content in by_device.items():
                 if not isinstance(content, dict):
                     raise MatrixError("M_BAD_JSON", 400, "each message must be an object")
@@ -69,10 +88,10 @@ class ToDeviceService:
                     deliveries.append((user_id, target, message))
                     recipients.add(user_id)
         last = await self.store.add_messages(
-            (requester.user_id, requester.device_id), txn_id, self.hs.clock.time_ms(), deliveries
+            (requester.user_id, requester.device_id), txn_id, self.clock.time_ms(), deliveries
         )
         if last is not None and recipients:
-            self.hs.notifier.notify_users(recipients)
+            self.notifier.notify_users(recipients)
         if last is not None and remote:
             for listener in self._remote_listeners:
                 listener(requester.user_id, event_type, remote)
@@ -87,9 +106,9 @@ class ToDeviceService:
         """
         deliveries: list[tuple[str, str, dict[str, Any]]] = []
         for user_id, by_device in messages.items():
-            if not self.hs.is_mine(user_id) or not isinstance(by_device, dict):
+            if not self.is_mine(user_id) or not isinstance(by_device, dict):
                 continue
-            known = {d.device_id for d in await self.hs.account_store.list_devices(user_id)}
+            known = {d.device_id for d in await self.account_store.list_devices(user_id)}
             for device_id, content in by_device.items():
                 if not isinstance(content, dict):
                     continue
@@ -97,10 +116,10 @@ class ToDeviceService:
                 message = {"sender": sender, "type": event_type, "content": content}
                 deliveries.extend((user_id, target, message) for target in targets)
         last = await self.store.add_messages(
-            (sender, ""), f"m.direct_to_device:{message_id}", self.hs.clock.time_ms(), deliveries
+            (sender, ""), f"m.direct_to_device:{message_id}", self.clock.time_ms(), deliveries
         )
         if last is not None and deliveries:
-            self.hs.notifier.notify_users({d[0] for d in deliveries})
+            self.notifier.notify_users({d[0] for d in deliveries})
 
     async def device_deleted(self, user_id: str, device_id: str) -> None:
         """Drop a deleted device's inbox (for the accounts service to call)."""

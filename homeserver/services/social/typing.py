@@ -12,13 +12,12 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
+from homeserver.core.sync_source import SyncContext, SyncContribution
 from homeserver.errors import forbidden
-from homeserver.services.sync.sync import SyncContext, SyncContribution
-
-if TYPE_CHECKING:
-    from homeserver.app.container import Container as Homeserver
+from homeserver.services.graph.events import EventService
+from homeserver.services.graph.notifier import Notifier
 
 logger = logging.getLogger(__name__)
 
@@ -29,8 +28,9 @@ MAX_TIMEOUT_MS = 120_000
 class TypingService:
     stream = "typing"
 
-    def __init__(self, hs: Homeserver) -> None:
-        self.hs = hs
+    def __init__(self, events: EventService, notifier: Notifier) -> None:
+        self.events = events
+        self.notifier = notifier
         self._position = 0
         # room_id -> user_id -> expiry timer
         self._typing: dict[str, dict[str, asyncio.TimerHandle]] = {}
@@ -56,7 +56,7 @@ class TypingService:
         return sorted(self._typing.get(room_id, {}))
 
     async def set_typing(self, user_id: str, room_id: str, typing: bool, timeout_ms: int | None) -> None:
-        room = await self.hs.events.get_room(room_id)
+        room = await self.events.get_room(room_id)
         if room is None or room.membership(user_id) != "join":
             raise forbidden("You are not in this room")
         users = self._typing.setdefault(room_id, {})
@@ -85,9 +85,9 @@ class TypingService:
     def _changed(self, room_id: str) -> None:
         self._position += 1
         self._changed_at[room_id] = self._position
-        room = self.hs.events.cached_room(room_id)
+        room = self.events.cached_room(room_id)
         if room is not None:
-            self.hs.notifier.notify_users(room.members_with("join"))
+            self.notifier.notify_users(room.members_with("join"))
 
     def event_for(self, room_id: str) -> dict[str, Any]:
         # spec: m.typing in /sync carries no room_id.

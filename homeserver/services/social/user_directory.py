@@ -8,21 +8,19 @@ private nickname does not leak (Complement: TestRoomSpecificUsernameChange).
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
+from homeserver.config import UserDirectoryConfig
 from homeserver.storage.user_directory import UserDirectoryStore
-
-if TYPE_CHECKING:
-    from homeserver.app.container import Container as Homeserver
 
 DEFAULT_LIMIT = 10
 MAX_LIMIT = 100
 
 
 class UserDirectoryService:
-    def __init__(self, hs: Homeserver, store: UserDirectoryStore) -> None:
-        self.hs = hs
+    def __init__(self, store: UserDirectoryStore, config: UserDirectoryConfig) -> None:
         self.store = store
+        self.config = config
 
     async def search(self, requester: str, term: str, limit: int = DEFAULT_LIMIT) -> dict[str, Any]:
         limit = max(0, min(limit, MAX_LIMIT))
@@ -30,7 +28,7 @@ class UserDirectoryService:
         if not term or limit == 0:
             return {"results": [], "limited": False}
         found = await self.store.search(
-            requester, term, limit + 1, all_local_users=self.hs.config.user_directory.search_all_users
+            requester, term, limit + 1, all_local_users=self.config.search_all_users
         )
         results = []
         for entry in found[:limit]:
