@@ -59,6 +59,11 @@ class ModerationService:
                 pass
             self._expiry_task = None
 
+    def forget_room(self, room_id: str) -> None:
+        """Drop the in-memory temporary bans of a purged room (their rows went with it)."""
+        for key in [k for k in self._temporary if k[0] == room_id]:
+            self._temporary.pop(key, None)
+
     # --- blocked rooms -----------------------------------------------------------------
     def check_blocked_room(
         self, room: RoomState, sender: str, event_type: str, content: dict[str, Any], state_key: str | None

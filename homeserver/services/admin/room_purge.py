@@ -412,6 +412,5 @@ class RoomPurgeService:
         self.typing._changed_at.pop(room_id, None)
         self.notifier._room_waiters.pop(room_id, None)
         self.spaces._remote.pop(room_id, None)
-        for key in [k for k in self.moderation._temporary if k[0] == room_id]:
-            self.moderation._temporary.pop(key, None)
-        self.server_notices._notice_rooms.discard(room_id)
+        self.moderation.forget_room(room_id)
+        self.server_notices.forget_room(room_id)

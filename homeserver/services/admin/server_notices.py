@@ -65,6 +65,10 @@ class ServerNoticeService:
         await self._ensure_system_user()
         self._notice_rooms = await self.store.server_notice_room_ids()
 
+    def forget_room(self, room_id: str) -> None:
+        """A purged notices room is no longer one (its row went with it)."""
+        self._notice_rooms.discard(room_id)
+
     async def _ensure_system_user(self) -> None:
         accounts = self.account_store
         existing = await accounts.get_user(self.system_user_id)

@@ -34,7 +34,7 @@ from homeserver.storage.events import EventStore
 from homeserver.storage.room_history import RoomHistoryStore
 
 
-class Requester(Protocol):
+class SyncRequester(Protocol):
     """Who is syncing (``homeserver.services.accounts.auth.Requester``, a layer above)."""
 
     @property
@@ -51,7 +51,7 @@ LeaveSectionsProvider = Callable[[str, int | None, int, int], dict[str, dict[str
 
 @dataclass(slots=True)
 class SyncRequest:
-    requester: Requester
+    requester: SyncRequester
     filter: SyncFilter
     since: StreamToken | None
     full_state: bool = False
@@ -65,7 +65,7 @@ class SyncRequest:
 class SyncContext:
     """What a SyncSource needs to contribute to one sync response."""
 
-    requester: Requester
+    requester: SyncRequester
     filter: SyncFilter
     since: StreamToken | None
     upto: StreamToken
