@@ -81,7 +81,9 @@ async def send_state(request: web.Request) -> web.Response:
         # spec: rooms/v11.md, v12.md — a room has exactly one create event, made with the room.
         raise MatrixError("M_BAD_JSON", 400, "m.room.create cannot be sent to an existing room")
     if event_type == "m.room.member":
-        content = await member_content_from_client(hs, room, requester.user_id, state_key, content)
+        content = await member_content_from_client(
+            hs.events, hs.is_mine, room, requester.user_id, state_key, content
+        )
     current = room.state.get((event_type, state_key))
     if current is not None and current.content == content and current.sender == requester.user_id:
         return json_response({"event_id": current.event_id})  # no-op, as Synapse

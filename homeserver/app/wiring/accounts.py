@@ -15,9 +15,20 @@ def wire(c: Container) -> None:
     c.passwords = PasswordHasher(cfg.password_hashing.opslimit, cfg.password_hashing.memlimit_kib * 1024)
     c.auth = AuthService(c.account_store, c.clock, cfg.registration.access_token_lifetime_ms)
     c.admin_store = AdminStore(c.db)
-    c.registration_tokens = RegistrationTokenService(c, c.admin_store)
+    c.registration_tokens = RegistrationTokenService(c.admin_store, c.clock)
     c.lifecycle.add("registration_tokens", start=c.registration_tokens.load)
-    c.accounts = AccountService(c)
-    # Registered here on branch readinge2ee (its tests need it); the same line as the
-    # "after merge:" one of branch top: keep one.
+    c.accounts = AccountService(
+        store=c.account_store,
+        server_name=c.server_name,
+        is_mine=c.is_mine,
+        registration=cfg.registration,
+        clock=c.clock,
+        passwords=c.passwords,
+        auth=c.auth,
+        registration_tokens=c.registration_tokens,
+        rooms=c.rooms,
+        device_lists=c.device_lists,
+        e2e_keys=c.e2e_keys,
+        to_device=c.to_device,
+    )
     c.cross_signing.use_password_auth(c.accounts.require_password_auth, c.accounts.uia.finish)

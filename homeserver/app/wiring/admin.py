@@ -15,16 +15,94 @@ from homeserver.storage.room_purge import RoomPurgeStore
 
 
 def wire(c: Container) -> None:
-    c.admin = AdminService(c, c.admin_store)
-    c.moderation = ModerationService(c, c.admin_store)
-    c.ip_bans = IpBanService(c, c.admin_store)
+    c.moderation = ModerationService(c.admin_store, c.events, c.clock, c.is_mine)
+    c.admin = AdminService(
+        store=c.admin_store,
+        account_store=c.account_store,
+        event_store=c.event_store,
+        events=c.events,
+        accounts=c.accounts,
+        passwords=c.passwords,
+        auth=c.auth,
+        profile=c.profile,
+        rooms=c.rooms,
+        moderation=c.moderation,
+        clock=c.clock,
+        server_name=c.server_name,
+        is_mine=c.is_mine,
+    )
+    c.ip_bans = IpBanService(c.admin_store, c.clock, c.config.trusted_proxies)
     c.lifecycle.add("ip_bans", start=c.ip_bans.load)
-    c.server_notices = ServerNoticeService(c, c.admin_store)
+    c.server_notices = ServerNoticeService(
+        c.admin_store,
+        config=c.config.server_notices,
+        events=c.events,
+        event_store=c.event_store,
+        account_store=c.account_store,
+        account_data=c.account_data,
+        rooms=c.rooms,
+        clock=c.clock,
+        server_name=c.server_name,
+        is_mine=c.is_mine,
+    )
     c.lifecycle.add("server_notices", start=c.server_notices.start)
     c.lifecycle.add("moderation", start=c.moderation.start, stop=c.moderation.stop)
-    c.shared_secret_registration = SharedSecretRegistration(c)
-    c.default_rooms = DefaultRoomsService(c)
+    c.default_rooms = DefaultRoomsService(
+        aliases=c.config.default_rooms,
+        owner=c.server_notices.system_user_id,
+        rooms=c.rooms,
+        room_store=c.room_store,
+        is_mine=c.is_mine,
+    )
+    c.shared_secret_registration = SharedSecretRegistration(
+        registration=c.config.registration,
+        accounts=c.accounts,
+        account_store=c.account_store,
+        passwords=c.passwords,
+        default_rooms=c.default_rooms,
+        clock=c.clock,
+    )
     c.lifecycle.add("default_rooms", start=c.default_rooms.ensure_created)
-    c.reports = ContentReportService(c, c.admin_store)
-    c.room_purge = RoomPurgeService(c, RoomPurgeStore(c.db))
+    c.reports = ContentReportService(
+        c.admin_store,
+        events=c.events,
+        event_store=c.event_store,
+        account_store=c.account_store,
+        clock=c.clock,
+        is_mine=c.is_mine,
+    )
+    c.room_purge = RoomPurgeService(
+        RoomPurgeStore(c.db),
+        events=c.events,
+        event_store=c.event_store,
+        state_store=c.state_store,
+        room_store=c.room_store,
+        account_store=c.account_store,
+        rooms=c.rooms,
+        moderation=c.moderation,
+        server_notices=c.server_notices,
+        federation_sender=c.federation_sender,
+        federation_events=c.federation_events,
+        notifier=c.notifier,
+        history_visibility=c.history_visibility,
+        typing=c.typing,
+        notifications=c.notifications,
+        relations=c.relations,
+        threads=c.threads,
+        search=c.search,
+        spaces=c.spaces,
+        server_name=c.server_name,
+        is_mine=c.is_mine,
+    )
     c.lifecycle.add("room_purge", stop=c.room_purge.stop)
+
+    # Lower layers reach admin only through what is registered here.
+    # Send checks in the order their services used to register them when started.
+    c.events.add_send_check(c.server_notices.check_notice_room_leave)
+    c.events.add_send_check(c.moderation.check_blocked_room)
+    # A blocked room stays blocked even once no local member is left to refuse the join.
+    c.rooms.add_join_check(c.moderation.check_blocked_join)
+    c.sync.use_purged_leave_sections(c.room_purge.leave_sections)
+    c.accounts.add_registration_listener(c.default_rooms.join_new_user)
+    # after merge: c.federated_membership.add_join_check(c.moderation.check_blocked_join)
+    # after merge: c.resident_membership.add_join_check(c.moderation.check_blocked_join)

@@ -3,13 +3,32 @@
 from __future__ import annotations
 
 from homeserver.app.container import Container
+from homeserver.services.rooms.carry_over import SettingsCarryOver
 from homeserver.services.rooms.rooms import RoomService
 from homeserver.services.rooms.upgrades import RoomUpgradeService
 
 
 def wire(c: Container) -> None:
-    c.rooms = RoomService(c)
-    c.room_upgrades = RoomUpgradeService(c)
-    # Registered here on branch readinge2ee (its tests need it); the same line as the
-    # "after merge:" one of branch top: keep one.
+    carry_over = SettingsCarryOver(c.events, c.push_settings, c.account_data)
+    c.rooms = RoomService(
+        events=c.events,
+        store=c.room_store,
+        account_store=c.account_store,
+        federated_membership=c.federated_membership,
+        out_of_band=c.out_of_band,
+        carry_over=carry_over,
+        server_name=c.server_name,
+        is_mine=c.is_mine,
+        default_room_version=c.config.default_room_version,
+    )
+    c.room_upgrades = RoomUpgradeService(
+        events=c.events,
+        room_store=c.room_store,
+        rooms=c.rooms,
+        push_settings=c.push_settings,
+        carry_over=carry_over,
+        server_name=c.server_name,
+        is_mine=c.is_mine,
+    )
+    c.profile.add_change_listener(c.rooms.update_profile_in_rooms)
     c.spaces.use_room_resolver(c.rooms.resolve_room)

@@ -11,12 +11,17 @@ import hmac
 import logging
 import secrets
 import string
-from collections.abc import Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
+from homeserver.clock import Clock
+from homeserver.config import RegistrationConfig
 from homeserver.core.ratelimit import RateLimiter
 from homeserver.errors import MatrixError, forbidden, missing_param, not_found
+from homeserver.services.accounts.auth import AuthService, Requester
+from homeserver.services.accounts.passwords import PasswordHasher
+from homeserver.services.accounts.registration_tokens import RegistrationTokenService
 from homeserver.services.accounts.uia import (
     DUMMY,
     PASSWORD,
@@ -25,12 +30,12 @@ from homeserver.services.accounts.uia import (
     UiaSession,
     UserInteractiveAuth,
 )
-from homeserver.storage.accounts import DeviceRecord
+from homeserver.services.e2ee.device_lists import DeviceListService
+from homeserver.services.e2ee.keys import E2EKeyService
+from homeserver.services.rooms.rooms import RoomService
+from homeserver.services.social.to_device import ToDeviceService
+from homeserver.storage.accounts import AccountStore, DeviceRecord
 from schemas.identifiers import MAX_ID_BYTES, is_valid_localpart
-
-if TYPE_CHECKING:
-    from homeserver.app.container import Container as Homeserver
-    from homeserver.services.accounts.auth import Requester
 
 logger = logging.getLogger(__name__)
 
@@ -61,24 +66,58 @@ def generate_device_id() -> str:
     return "".join(secrets.choice(string.ascii_uppercase) for _ in range(DEVICE_ID_LENGTH))
 
 
+# Awaited with the user ID of each newly registered account (e.g. to join default rooms).
+RegistrationListener = Callable[[str], Awaitable[None]]
+
+
 class AccountService:
-    def __init__(self, hs: Homeserver) -> None:
-        self.hs = hs
-        self.store = hs.account_store
-        self.server_name = hs.server_name
-        reg = hs.config.registration
-        self.login_limiter = RateLimiter.per_minute(reg.rate_per_minute, reg.burst, hs.clock.monotonic)
+    def __init__(
+        self,
+        *,
+        store: AccountStore,
+        server_name: str,
+        is_mine: Callable[[str], bool],
+        registration: RegistrationConfig,
+        clock: Clock,
+        passwords: PasswordHasher,
+        auth: AuthService,
+        registration_tokens: RegistrationTokenService,
+        rooms: RoomService,
+        device_lists: DeviceListService,
+        e2e_keys: E2EKeyService,
+        to_device: ToDeviceService,
+    ) -> None:
+        self.store = store
+        self.server_name = server_name
+        self.is_mine = is_mine
+        self.registration = registration
+        self.clock = clock
+        self.passwords = passwords
+        self.auth = auth
+        self.registration_tokens = registration_tokens
+        self.rooms = rooms
+        self.device_lists = device_lists
+        self.e2e_keys = e2e_keys
+        self.to_device = to_device
+        self._registration_listeners: list[RegistrationListener] = []
+        self.login_limiter = RateLimiter.per_minute(
+            registration.rate_per_minute, registration.burst, clock.monotonic
+        )
         self.register_limiter = RateLimiter.per_minute(
-            reg.rate_per_minute, reg.burst, hs.clock.monotonic
+            registration.rate_per_minute, registration.burst, clock.monotonic
         )
         self.uia = UserInteractiveAuth(
-            hs.clock,
+            clock,
             {
                 DUMMY: self._check_dummy_stage,
                 PASSWORD: self._check_password_stage,
                 REGISTRATION_TOKEN: self._check_registration_token_stage,
             },
         )
+
+    def add_registration_listener(self, listener: RegistrationListener) -> None:
+        """Await ``listener(user_id)`` once an account is registered, before its session starts."""
+        self._registration_listeners.append(listener)
 
     # --- user IDs -------------------------------------------------------------
     def user_id_for(self, localpart: str) -> str:
@@ -110,7 +149,7 @@ class AccountService:
     async def resolve_local_user(self, user: str) -> str | None:
         """An existing local user ID for an m.id.user value (full ID or localpart)."""
         if user.startswith("@"):
-            if ":" not in user or not self.hs.is_mine(user):
+            if ":" not in user or not self.is_mine(user):
                 return None
             user_id = user
         else:
@@ -127,12 +166,12 @@ class AccountService:
 
     # --- registration ------------------------------------------------------------
     def registration_flows(self) -> list[list[str]]:
-        if self.hs.config.registration.tokens or self.hs.registration_tokens.count:
+        if self.registration.tokens or self.registration_tokens.count:
             return [[REGISTRATION_TOKEN]]
         return [[DUMMY]]
 
     def ensure_registration_open(self) -> None:
-        if not self.hs.config.registration.enabled:
+        if not self.registration.enabled:
             raise forbidden("Registration has been disabled")
 
     def is_registration_token_valid(self, token: str) -> bool:
@@ -142,7 +181,7 @@ class AccountService:
         # Compare against every token in constant time per comparison.
         return any(
             hmac.compare_digest(given, known.encode("utf-8"))
-            for known in self.hs.config.registration.tokens
+            for known in self.registration.tokens
         )
 
     async def register(
@@ -167,8 +206,8 @@ class AccountService:
             action="register", flows=self.registration_flows(), auth=auth
         )
 
-        password_hash = await self.hs.passwords.hash(password) if password is not None else None
-        now = self.hs.clock.time_ms()
+        password_hash = await self.passwords.hash(password) if password is not None else None
+        now = self.clock.time_ms()
         if username is not None:
             user_id = await self.check_username_available(username)
             if not await self.store.create_user(user_id, password_hash, now, None):
@@ -177,11 +216,12 @@ class AccountService:
             user_id = await self._create_generated_user(password_hash, now)
         self.uia.finish(uia_session)
         logger.info("registered %s", user_id)
-        await self.hs.registration_tokens.registration_completed(uia_session.session_id)
-        await self.hs.default_rooms.join_new_user(user_id)
+        await self.registration_tokens.registration_completed(uia_session.session_id)
+        for listener in self._registration_listeners:
+            await listener(user_id)
         if inhibit_login:
             return Session(user_id, None, None)
-        return await self._start_session(user_id, device_id, device_display_name, ip, refresh_token)
+        return await self.start_session(user_id, device_id, device_display_name, ip, refresh_token)
 
     async def _create_generated_user(self, password_hash: str | None, now: int) -> str:
         # spec: "If omitted, the homeserver MUST generate a Matrix ID local part."
@@ -213,11 +253,11 @@ class AccountService:
         if record.deactivated:
             # spec: login.yaml 403 — M_USER_DEACTIVATED (the hash is wiped on deactivation).
             raise MatrixError("M_USER_DEACTIVATED", 403, "This account has been deactivated")
-        if not await self.hs.passwords.verify(record.password_hash, password):
+        if not await self.passwords.verify(record.password_hash, password):
             raise forbidden("Invalid username or password")
-        return await self._start_session(user_id, device_id, device_display_name, ip, refresh_token)
+        return await self.start_session(user_id, device_id, device_display_name, ip, refresh_token)
 
-    async def _start_session(
+    async def start_session(
         self,
         user_id: str,
         device_id: str | None,
@@ -235,11 +275,11 @@ class AccountService:
         elif await self.store.get_device(user_id, device_id) is not None:
             display_name = None
             new_device = False
-        await self.store.upsert_device(user_id, device_id, display_name, self.hs.clock.time_ms(), ip)
+        await self.store.upsert_device(user_id, device_id, display_name, self.clock.time_ms(), ip)
         if new_device:
             # Room-mates learn of the new device through sync's device_lists.
-            await self.hs.device_lists.record_device_change(user_id)
-        tokens = await self.hs.auth.issue_tokens(user_id, device_id, with_refresh_token=refresh_token)
+            await self.device_lists.record_device_change(user_id)
+        tokens = await self.auth.issue_tokens(user_id, device_id, with_refresh_token=refresh_token)
         return Session(user_id, device_id, tokens.access_token, tokens.refresh_token, tokens.expires_in_ms)
 
     @staticmethod
@@ -253,7 +293,7 @@ class AccountService:
     async def logout(self, requester: Requester) -> None:
         """spec: logout.yaml — the token is invalidated and its device deleted."""
         await self.delete_devices(requester.user_id, [requester.device_id])
-        self.hs.auth.forget_cached([requester.token_hash])
+        self.auth.forget_cached([requester.token_hash])
 
     async def logout_all(self, user_id: str) -> None:
         await self._end_sessions(user_id)
@@ -262,9 +302,9 @@ class AccountService:
         self, user_id: str, keep_device_id: str | None = None, keep_token_hash: bytes | None = None
     ) -> None:
         hashes = await self.store.delete_sessions_except(user_id, keep_device_id, keep_token_hash)
-        self.hs.auth.forget_cached(hashes)
-        await self.hs.e2e_keys.forget_deleted_devices(user_id)
-        await self.hs.device_lists.record_device_change(user_id)
+        self.auth.forget_cached(hashes)
+        await self.e2e_keys.forget_deleted_devices(user_id)
+        await self.device_lists.record_device_change(user_id)
 
     # --- user-interactive auth --------------------------------------------------------------
     async def require_password_auth(
@@ -293,7 +333,7 @@ class AccountService:
         token = auth.get("token")
         if not isinstance(token, str):
             raise StageFailed("M_MISSING_PARAM", "auth.token is required")
-        if not self.is_registration_token_valid(token) and not await self.hs.registration_tokens.accept_for_session(
+        if not self.is_registration_token_valid(token) and not await self.registration_tokens.accept_for_session(
             token, session.session_id
         ):
             raise StageFailed("M_FORBIDDEN", "Invalid registration token")
@@ -311,7 +351,7 @@ class AccountService:
         record = await self.store.get_user(user_id) if user_id is not None else None
         if record is None or record.deactivated:
             raise StageFailed("M_FORBIDDEN", "Invalid username or password")
-        if not await self.hs.passwords.verify(record.password_hash, password):
+        if not await self.passwords.verify(record.password_hash, password):
             raise StageFailed("M_FORBIDDEN", "Invalid password")
         return record.user_id
 
@@ -319,7 +359,7 @@ class AccountService:
     async def change_password(
         self, user_id: str, new_password: str, *, logout_devices: bool, requester: Requester | None
     ) -> None:
-        password_hash = await self.hs.passwords.hash(new_password)
+        password_hash = await self.passwords.hash(new_password)
         await self.store.set_password_hash(user_id, password_hash)
         if logout_devices:
             # spec: password_management.yaml — other access tokens and their devices are
@@ -335,8 +375,8 @@ class AccountService:
         """Block login (the password hash is wiped), end every session, leave every room."""
         await self.store.set_deactivated(user_id, True)
         await self._end_sessions(user_id)
-        self.hs.auth.forget_cached(user_id=user_id)
-        await self.hs.rooms.leave_all_rooms(user_id)
+        self.auth.forget_cached(user_id=user_id)
+        await self.rooms.leave_all_rooms(user_id)
         logger.info("deactivated %s", user_id)
 
     # --- devices ---------------------------------------------------------------------------------
@@ -362,11 +402,11 @@ class AccountService:
             return
         unique = list(dict.fromkeys(device_ids))
         hashes = await self.store.delete_devices(user_id, unique)
-        self.hs.auth.forget_cached(hashes)
+        self.auth.forget_cached(hashes)
         for device_id in unique:
-            await self.hs.to_device.device_deleted(user_id, device_id)
-        await self.hs.e2e_keys.forget_deleted_devices(user_id)
-        await self.hs.device_lists.record_device_change(user_id)
+            await self.to_device.device_deleted(user_id, device_id)
+        await self.e2e_keys.forget_deleted_devices(user_id)
+        await self.device_lists.record_device_change(user_id)
 
 
 def identifier_user(identifier: Any, user: Any) -> str:

@@ -13,14 +13,12 @@ from __future__ import annotations
 
 import secrets
 import string
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
+from homeserver.clock import Clock
 from homeserver.errors import MatrixError, invalid_param, not_found
 from homeserver.services.accounts.uia import SESSION_LIFETIME_MS
 from homeserver.storage.admin import AdminStore, RegistrationToken
-
-if TYPE_CHECKING:
-    from homeserver.app.container import Container as Homeserver
 
 TOKEN_ALPHABET = string.ascii_letters + string.digits + "._~-"
 MAX_TOKEN_LENGTH = 64
@@ -28,9 +26,9 @@ MAX_SQL_INTEGER = 2**63
 
 
 class RegistrationTokenService:
-    def __init__(self, hs: Homeserver, store: AdminStore) -> None:
-        self.hs = hs
+    def __init__(self, store: AdminStore, clock: Clock) -> None:
         self.store = store
+        self.clock = clock
         self.count = 0
         # UIA session id -> (token, ms when the stage passed)
         self._pending: dict[str, tuple[str, int]] = {}
@@ -39,7 +37,7 @@ class RegistrationTokenService:
         self.count = await self.store.count_registration_tokens()
 
     def _pending_count(self, token: str) -> int:
-        cutoff = self.hs.clock.time_ms() - SESSION_LIFETIME_MS
+        cutoff = self.clock.time_ms() - SESSION_LIFETIME_MS
         for session_id in [s for s, (_, ts) in self._pending.items() if ts < cutoff]:
             del self._pending[session_id]
         return sum(1 for t, _ in self._pending.values() if t == token)
@@ -52,7 +50,7 @@ class RegistrationTokenService:
         }
 
     def _is_usable(self, token: RegistrationToken) -> bool:
-        if token.expiry_time is not None and token.expiry_time <= self.hs.clock.time_ms():
+        if token.expiry_time is not None and token.expiry_time <= self.clock.time_ms():
             return False
         if token.uses_allowed is None:
             return True
@@ -66,7 +64,7 @@ class RegistrationTokenService:
         found = await self.store.get_registration_token(token)
         if found is None or not self._is_usable(found):
             return False
-        self._pending[session_id] = (token, self.hs.clock.time_ms())
+        self._pending[session_id] = (token, self.clock.time_ms())
         return True
 
     async def is_valid(self, token: str) -> bool:
@@ -124,5 +122,5 @@ class RegistrationTokenService:
             raise invalid_param("uses_allowed must be a non-negative integer or null")
         if expiry_time is not None and expiry_time >= MAX_SQL_INTEGER:
             raise invalid_param("expiry_time is too large")
-        if expiry_time is not None and expiry_time < self.hs.clock.time_ms():
+        if expiry_time is not None and expiry_time < self.clock.time_ms():
             raise MatrixError("M_INVALID_PARAM", 400, "expiry_time must not be in the past")

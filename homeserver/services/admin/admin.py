@@ -7,16 +7,22 @@ tools work; handlers in ``homeserver/api/admin`` only parse and serialise.
 from __future__ import annotations
 
 import logging
-from typing import TYPE_CHECKING, Any
+from collections.abc import Callable
+from typing import Any
 
+from homeserver.clock import Clock
 from homeserver.core.event_format import client_event
 from homeserver.errors import forbidden, invalid_param, not_found
-from homeserver.services.accounts.auth import Requester
-from homeserver.storage.accounts import UserRecord
+from homeserver.services.accounts.accounts import AccountService
+from homeserver.services.accounts.auth import AuthService, Requester
+from homeserver.services.accounts.passwords import PasswordHasher
+from homeserver.services.admin.moderation import ModerationService
+from homeserver.services.graph.events import EventService
+from homeserver.services.rooms.rooms import RoomService
+from homeserver.services.social.profile import ProfileService
+from homeserver.storage.accounts import AccountStore, UserRecord
 from homeserver.storage.admin import AdminStore, ContentReport, RoomSummaryRow
-
-if TYPE_CHECKING:
-    from homeserver.app.container import Container as Homeserver
+from homeserver.storage.events import EventStore
 
 logger = logging.getLogger(__name__)
 
@@ -44,9 +50,36 @@ def room_summary_json(row: RoomSummaryRow) -> dict[str, Any]:
 
 
 class AdminService:
-    def __init__(self, hs: Homeserver, store: AdminStore) -> None:
-        self.hs = hs
+    def __init__(
+        self,
+        *,
+        store: AdminStore,
+        account_store: AccountStore,
+        event_store: EventStore,
+        events: EventService,
+        accounts: AccountService,
+        passwords: PasswordHasher,
+        auth: AuthService,
+        profile: ProfileService,
+        rooms: RoomService,
+        moderation: ModerationService,
+        clock: Clock,
+        server_name: str,
+        is_mine: Callable[[str], bool],
+    ) -> None:
         self.store = store
+        self.account_store = account_store
+        self.event_store = event_store
+        self.events = events
+        self.accounts = accounts
+        self.passwords = passwords
+        self.auth = auth
+        self.profile = profile
+        self.rooms = rooms
+        self.moderation = moderation
+        self.clock = clock
+        self.server_name = server_name
+        self.is_mine = is_mine
 
     # --- users -----------------------------------------------------------------------------
     def user_json(self, user: UserRecord) -> dict[str, Any]:
@@ -58,9 +91,9 @@ class AdminService:
         }
 
     async def require_local_user(self, user_id: str) -> UserRecord:
-        if not self.hs.is_mine(user_id):
+        if not self.is_mine(user_id):
             raise invalid_param("Only local users can be administered")
-        user = await self.hs.account_store.get_user(user_id)
+        user = await self.account_store.get_user(user_id)
         if user is None:
             raise not_found("User not found")
         return user
@@ -81,21 +114,21 @@ class AdminService:
 
     async def upsert_user(self, user_id: str, fields: dict[str, Any]) -> tuple[bool, dict[str, Any]]:
         """Create or modify a local user (Synapse: PUT /_synapse/admin/v2/users/<user_id>)."""
-        if not self.hs.is_mine(user_id):
+        if not self.is_mine(user_id):
             raise invalid_param("Only local users can be created here")
-        accounts = self.hs.account_store
+        accounts = self.account_store
         existing = await accounts.get_user(user_id)
         created = False
         if existing is None:
-            self.hs.accounts.validate_username(user_id[1:].split(":", 1)[0])
+            self.accounts.validate_username(user_id[1:].split(":", 1)[0])
             password = fields.get("password")
-            password_hash = await self.hs.passwords.hash(password) if password is not None else None
+            password_hash = await self.passwords.hash(password) if password is not None else None
             created = await accounts.create_user(
-                user_id, password_hash, self.hs.clock.time_ms(), fields.get("displayname"),
+                user_id, password_hash, self.clock.time_ms(), fields.get("displayname"),
                 is_admin=bool(fields.get("admin", False)),
             )
             if fields.get("deactivated"):
-                await self.hs.accounts.deactivate(user_id)
+                await self.accounts.deactivate(user_id)
             logger.info("admin created user %s", user_id)
         else:
             reactivate = fields.get("deactivated") is False and existing.deactivated
@@ -104,39 +137,39 @@ class AdminService:
                 if fields.get("password") is None:
                     raise invalid_param("A password is required to reactivate a user")
                 await accounts.set_deactivated(user_id, False)
-                self.hs.auth.forget_cached(user_id=user_id)
+                self.auth.forget_cached(user_id=user_id)
             elif existing.deactivated and fields.get("password") is not None:
                 raise invalid_param("Reactivate the user (deactivated: false) to set a password")
             if fields.get("password") is not None:
-                await self.hs.accounts.change_password(
+                await self.accounts.change_password(
                     user_id, fields["password"], logout_devices=bool(fields.get("logout_devices", True)),
                     requester=None,
                 )
             for field in ("displayname", "avatar_url"):
                 if field in fields and not existing.deactivated:
-                    await self.hs.profile.set_field(user_id, user_id, field, fields[field])
+                    await self.profile.set_field(user_id, user_id, field, fields[field])
             if fields.get("admin") is not None:
                 await self.set_admin(user_id, bool(fields["admin"]))
             if fields.get("deactivated") is True and not existing.deactivated:
-                await self.hs.accounts.deactivate(user_id)
+                await self.accounts.deactivate(user_id)
         return created, await self.get_user(user_id)
 
     async def set_admin(self, user_id: str, admin: bool) -> None:
         await self.require_local_user(user_id)
-        await self.hs.account_store.set_admin(user_id, admin)
-        self.hs.auth.forget_cached(user_id=user_id)  # cached requesters carry is_admin
+        await self.account_store.set_admin(user_id, admin)
+        self.auth.forget_cached(user_id=user_id)  # cached requesters carry is_admin
         logger.info("admin flag of %s set to %s", user_id, admin)
 
     async def reset_password(self, user_id: str, new_password: str, logout_devices: bool) -> None:
         user = await self.require_local_user(user_id)
         if user.deactivated:
             raise invalid_param("The user is deactivated")
-        await self.hs.accounts.change_password(user_id, new_password, logout_devices=logout_devices, requester=None)
+        await self.accounts.change_password(user_id, new_password, logout_devices=logout_devices, requester=None)
 
     async def deactivate(self, user_id: str) -> None:
         """Log out every device, leave every room, block login."""
         await self.require_local_user(user_id)
-        await self.hs.accounts.deactivate(user_id)
+        await self.accounts.deactivate(user_id)
 
     # --- rooms -----------------------------------------------------------------------------
     async def list_rooms(
@@ -144,7 +177,7 @@ class AdminService:
     ) -> dict[str, Any]:
         if order_by not in ROOM_ORDERINGS:
             raise invalid_param(f"order_by must be one of {', '.join(ROOM_ORDERINGS)}")
-        rooms = [room_summary_json(r) for r in await self.store.room_summaries(self.hs.server_name)]
+        rooms = [room_summary_json(r) for r in await self.store.room_summaries(self.server_name)]
         if search_term:
             term = search_term.lower()
             rooms = [
@@ -169,35 +202,35 @@ class AdminService:
         return body
 
     async def room_details(self, room_id: str) -> dict[str, Any]:
-        rows = await self.store.room_summaries(self.hs.server_name, room_id)
+        rows = await self.store.room_summaries(self.server_name, room_id)
         if not rows:
             raise not_found("Room not found")
         body = room_summary_json(rows[0])
-        room = await self.hs.events.require_room(room_id)
+        room = await self.events.require_room(room_id)
         body["topic"] = room.state_content("m.room.topic").get("topic")
         body["avatar"] = room.state_content("m.room.avatar").get("url")
-        body["blocked"] = room_id in self.hs.moderation.blocked
+        body["blocked"] = room_id in self.moderation.blocked
         return body
 
     async def room_members(self, room_id: str) -> dict[str, Any]:
-        room = await self.hs.events.require_room(room_id)
+        room = await self.events.require_room(room_id)
         members = sorted(room.members_with("join"))
         return {"members": members, "total": len(members)}
 
     async def room_state(self, room_id: str) -> dict[str, Any]:
-        room = await self.hs.events.require_room(room_id)
+        room = await self.events.require_room(room_id)
         return {"state": [client_event(ev) for ev in room.state.values()]}
 
     async def messages_since(self, room_id: str, since_ts: int, limit: int) -> dict[str, Any]:
-        await self.hs.events.require_room(room_id)
+        await self.events.require_room(room_id)
         ids = await self.store.event_ids_since(room_id, since_ts, limit)
-        events = await self.hs.event_store.get_events(ids)
+        events = await self.event_store.get_events(ids)
         return {"chunk": [client_event(events[i]) for i in ids if i in events]}
 
     async def create_room(self, creator: str, body: dict[str, Any]) -> str:
-        if not self.hs.is_mine(creator) or await self.hs.account_store.get_user(creator) is None:
+        if not self.is_mine(creator) or await self.account_store.get_user(creator) is None:
             raise invalid_param("creator must be an existing local user")
-        return await self.hs.rooms.create_room(creator, body)
+        return await self.rooms.create_room(creator, body)
 
     # --- content reports -------------------------------------------------------------------
     async def report_json(self, report: ContentReport, with_event: bool = False) -> dict[str, Any]:
@@ -206,12 +239,12 @@ class AdminService:
             "event_id": report.event_id, "user_id": report.reporter, "reason": report.reason,
             "score": report.score, "reported_user_id": report.reported_user_id,
         }
-        room = await self.hs.events.get_room(report.room_id) if report.room_id else None
+        room = await self.events.get_room(report.room_id) if report.room_id else None
         if room is not None:
             body["name"] = room.state_content("m.room.name").get("name")
             body["canonical_alias"] = room.state_content("m.room.canonical_alias").get("alias")
         if report.event_id:
-            event = await self.hs.event_store.get_event(report.event_id)
+            event = await self.event_store.get_event(report.event_id)
             if event is not None:
                 body["sender"] = event.sender
                 if with_event:

@@ -8,28 +8,38 @@ joined as given (which needs federation for rooms held elsewhere).
 from __future__ import annotations
 
 import logging
-from typing import TYPE_CHECKING
+from collections.abc import Callable
 
 from homeserver.errors import MatrixError
-
-if TYPE_CHECKING:
-    from homeserver.app.container import Container as Homeserver
+from homeserver.services.rooms.rooms import RoomService
+from homeserver.storage.rooms import RoomStore
 
 logger = logging.getLogger(__name__)
 
 
 class DefaultRoomsService:
-    def __init__(self, hs: Homeserver) -> None:
-        self.hs = hs
-        self.aliases = list(hs.config.default_rooms)
+    def __init__(
+        self,
+        *,
+        aliases: list[str],
+        owner: str,
+        rooms: RoomService,
+        room_store: RoomStore,
+        is_mine: Callable[[str], bool],
+    ) -> None:
+        self.aliases = list(aliases)
+        self.owner = owner  # who creates the rooms: the server notices' system user
+        self.rooms = rooms
+        self.room_store = room_store
+        self.is_mine = is_mine
 
     async def ensure_created(self) -> None:
-        owner = self.hs.server_notices.system_user_id
+        owner = self.owner
         for alias in self.aliases:
-            if not self.hs.is_mine(alias) or await self.hs.room_store.get_alias(alias) is not None:
+            if not self.is_mine(alias) or await self.room_store.get_alias(alias) is not None:
                 continue
             localpart = alias[1:].split(":", 1)[0]
-            room_id = await self.hs.rooms.create_room(owner, {
+            room_id = await self.rooms.create_room(owner, {
                 "visibility": "public", "preset": "public_chat", "room_alias_name": localpart, "name": localpart,
             })
             logger.info("created default room %s (%s)", alias, room_id)
@@ -37,6 +47,6 @@ class DefaultRoomsService:
     async def join_new_user(self, user_id: str) -> None:
         for alias in self.aliases:
             try:
-                await self.hs.rooms.join(user_id, alias)
+                await self.rooms.join(user_id, alias)
             except MatrixError as e:
                 logger.warning("could not join new user %s to default room %s: %s", user_id, alias, e)

@@ -11,13 +11,10 @@ from __future__ import annotations
 import ipaddress
 import logging
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
 
+from homeserver.clock import Clock
 from homeserver.errors import invalid_param, not_found
 from homeserver.storage.admin import AdminStore
-
-if TYPE_CHECKING:
-    from homeserver.app.container import Container as Homeserver
 
 logger = logging.getLogger(__name__)
 
@@ -43,12 +40,12 @@ def normalise_address(raw: str) -> str | None:
 
 
 class IpBanService:
-    def __init__(self, hs: Homeserver, store: AdminStore) -> None:
-        self.hs = hs
+    def __init__(self, store: AdminStore, clock: Clock, trusted_proxies: list[str]) -> None:
+        self.clock = clock
         self.store = store
         self._banned: dict[str, IpBan] = {}
         self._trusted_proxies: list[IpNetwork] = [
-            ipaddress.ip_network(p, strict=False) for p in hs.config.trusted_proxies
+            ipaddress.ip_network(p, strict=False) for p in trusted_proxies
         ]
 
     async def load(self) -> None:
@@ -89,7 +86,7 @@ class IpBanService:
         address = normalise_address(raw_address)
         if address is None:
             raise invalid_param(f"Not an IP address: {raw_address!r}")
-        ban = IpBan(address, reason, self.hs.clock.time_ms())
+        ban = IpBan(address, reason, self.clock.time_ms())
         await self.store.add_ip_ban(address, reason, ban.created_ts)
         self._banned[address] = ban
         logger.info("banned IP address %s", address)

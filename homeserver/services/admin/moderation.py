@@ -14,15 +14,15 @@ from __future__ import annotations
 import asyncio
 import logging
 import math
-from typing import TYPE_CHECKING, Any
+from collections.abc import Callable
+from typing import Any
 
 from federation.rooms.power_levels import ban_level, invite_level, user_power_level
+from homeserver.clock import Clock
 from homeserver.core.room_state import RoomState
 from homeserver.errors import MatrixError, forbidden, not_found
+from homeserver.services.graph.events import EventService
 from homeserver.storage.admin import AdminStore, TemporaryBan
-
-if TYPE_CHECKING:
-    from homeserver.app.container import Container as Homeserver
 
 logger = logging.getLogger(__name__)
 
@@ -33,9 +33,13 @@ MAX_TEMPORARY_BAN_MS = 10 * 365 * 86_400_000
 
 
 class ModerationService:
-    def __init__(self, hs: Homeserver, store: AdminStore) -> None:
-        self.hs = hs
+    def __init__(
+        self, store: AdminStore, events: EventService, clock: Clock, is_mine: Callable[[str], bool]
+    ) -> None:
         self.store = store
+        self.events = events
+        self.clock = clock
+        self.is_mine = is_mine
         self.blocked: dict[str, str] = {}  # room_id -> admin who blocked it
         self._temporary: dict[tuple[str, str], TemporaryBan] = {}
         self._wakeup = asyncio.Event()
@@ -44,7 +48,6 @@ class ModerationService:
     async def start(self) -> None:
         self.blocked = await self.store.blocked_rooms()
         self._temporary = {(b.room_id, b.user_id): b for b in await self.store.temporary_bans()}
-        self.hs.events.add_send_check(self.check_blocked_room)
         self._expiry_task = asyncio.create_task(self._lift_expired_bans(), name="temporary-ban-expiry")
 
     async def stop(self) -> None:
@@ -56,6 +59,11 @@ class ModerationService:
                 pass
             self._expiry_task = None
 
+    def forget_room(self, room_id: str) -> None:
+        """Drop the in-memory temporary bans of a purged room (their rows went with it)."""
+        for key in [k for k in self._temporary if k[0] == room_id]:
+            self._temporary.pop(key, None)
+
     # --- blocked rooms -----------------------------------------------------------------
     def check_blocked_room(
         self, room: RoomState, sender: str, event_type: str, content: dict[str, Any], state_key: str | None
@@ -63,17 +71,17 @@ class ModerationService:
         """Send check: local users may not join, be invited to or knock on a blocked room."""
         if room.room_id not in self.blocked or event_type != "m.room.member" or state_key is None:
             return
-        if content.get("membership") in ENTERING_MEMBERSHIPS and self.hs.is_mine(state_key):
+        if content.get("membership") in ENTERING_MEMBERSHIPS and self.is_mine(state_key):
             raise forbidden("This room has been blocked on this server")
 
     def check_blocked_join(self, room_id: str, user_id: str) -> None:
         """For join paths that do not go through ``EventService.send`` (joins over federation)."""
-        if room_id in self.blocked and self.hs.is_mine(user_id):
+        if room_id in self.blocked and self.is_mine(user_id):
             raise forbidden("This room has been blocked on this server")
 
     async def set_blocked(self, room_id: str, blocked: bool, admin: str) -> None:
         if blocked:
-            await self.store.block_room(room_id, admin, self.hs.clock.time_ms())
+            await self.store.block_room(room_id, admin, self.clock.time_ms())
             self.blocked[room_id] = admin
         else:
             await self.store.unblock_room(room_id)
@@ -88,7 +96,7 @@ class ModerationService:
         )
         best: tuple[float, str] | None = None
         for user_id in room.members_with("join"):
-            if not self.hs.is_mine(user_id) or user_id == target:
+            if not self.is_mine(user_id) or user_id == target:
                 continue
             level = user_power_level(user_id, power, room.create_event, room.version)
             if level >= needed and level > target_level and (best is None or level > best[0]):
@@ -102,11 +110,11 @@ class ModerationService:
         content: dict[str, Any] = {"membership": membership}
         if reason:
             content["reason"] = reason
-        event = await self.hs.events.send(room.room_id, sender, "m.room.member", content, target)
+        event = await self.events.send(room.room_id, sender, "m.room.member", content, target)
         return event.event_id
 
     async def ban(self, room_id: str, target: str, reason: str | None) -> str:
-        room = await self.hs.events.require_room(room_id)
+        room = await self.events.require_room(room_id)
         power = room.state_content("m.room.power_levels") or None
         moderator = self.moderator_for(room, ban_level(power), target)
         return await self._member_event(room, moderator, target, "ban", reason)
@@ -116,7 +124,7 @@ class ModerationService:
         key = (room_id, target)
         if self._temporary.pop(key, None) is not None:
             await self.store.delete_temporary_ban(room_id, target)
-        room = await self.hs.events.require_room(room_id)
+        room = await self.events.require_room(room_id)
         if room.membership(target) != "ban":
             return None
         power = room.state_content("m.room.power_levels") or None
@@ -128,9 +136,9 @@ class ModerationService:
         if not 0 < duration_ms <= MAX_TEMPORARY_BAN_MS:
             raise MatrixError("M_INVALID_PARAM", 400, "duration must be positive and at most 10 years")
         await self.ban(room_id, target, reason)
-        room = await self.hs.events.require_room(room_id)
+        room = await self.events.require_room(room_id)
         banned_by = room.state[("m.room.member", target)].sender
-        ban = TemporaryBan(room_id, target, banned_by, reason, self.hs.clock.time_ms() + duration_ms)
+        ban = TemporaryBan(room_id, target, banned_by, reason, self.clock.time_ms() + duration_ms)
         await self.store.put_temporary_ban(ban)
         self._temporary[(room_id, target)] = ban
         self._wakeup.set()
@@ -144,7 +152,7 @@ class ModerationService:
     async def _lift_expired_bans(self) -> None:
         while True:
             self._wakeup.clear()
-            now = self.hs.clock.time_ms()
+            now = self.clock.time_ms()
             for ban in [b for b in self._temporary.values() if b.expires_ts <= now]:
                 if self._temporary.get((ban.room_id, ban.user_id)) is not ban:
                     continue  # replaced or lifted meanwhile
@@ -157,7 +165,7 @@ class ModerationService:
                     self._temporary.pop((ban.room_id, ban.user_id), None)
                     await self.store.delete_temporary_ban(ban.room_id, ban.user_id)
             pending = [b.expires_ts for b in self._temporary.values()]
-            timeout = None if not pending else max(0.0, (min(pending) - self.hs.clock.time_ms()) / 1000)
+            timeout = None if not pending else max(0.0, (min(pending) - self.clock.time_ms()) / 1000)
             try:
                 await asyncio.wait_for(self._wakeup.wait(), timeout)
             except TimeoutError:
@@ -165,7 +173,7 @@ class ModerationService:
 
     # --- knocks ------------------------------------------------------------------------
     async def pending_knocks(self, room_id: str) -> list[dict[str, Any]]:
-        room = await self.hs.events.require_room(room_id)
+        room = await self.events.require_room(room_id)
         knocks = []
         for user_id in room.members_with("knock"):
             event = room.state[("m.room.member", user_id)]
@@ -177,7 +185,7 @@ class ModerationService:
 
     async def accept_knock(self, room_id: str, user_id: str) -> str:
         """Accept a knock by inviting the knocker (spec: "Knocking on rooms")."""
-        room = await self.hs.events.require_room(room_id)
+        room = await self.events.require_room(room_id)
         if room.membership(user_id) != "knock":
             raise not_found("That user has no pending knock on this room")
         power = room.state_content("m.room.power_levels") or None

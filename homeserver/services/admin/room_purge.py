@@ -20,19 +20,34 @@ from __future__ import annotations
 import asyncio
 import logging
 import secrets
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from federation.rooms.events import Event
-from federation.sender import destinations_for_event
+from federation.sender import FederationSender, destinations_for_event
 from homeserver.core.event_format import client_event
+from homeserver.core.room_state import RoomState
 from homeserver.core.stream_token import StreamToken
 from homeserver.errors import MatrixError, invalid_param, not_found
+from homeserver.services.admin.moderation import ModerationService
+from homeserver.services.admin.server_notices import ServerNoticeService
+from homeserver.services.federation.events import FederatedEventHandler
+from homeserver.services.graph.events import EventService
+from homeserver.services.graph.history_visibility import HistoryVisibilityService
+from homeserver.services.graph.notifier import Notifier
+from homeserver.services.push.notifications import NotificationService
+from homeserver.services.reading.relations import RelationsService
+from homeserver.services.reading.search import SearchService
+from homeserver.services.reading.spaces import SpaceHierarchyService
+from homeserver.services.reading.threads import ThreadService
+from homeserver.services.rooms.rooms import RoomService
+from homeserver.services.social.typing import TypingService
+from homeserver.storage.accounts import AccountStore
+from homeserver.storage.events import EventStore
 from homeserver.storage.room_purge import PurgeResult, RoomPurgeStore
-
-if TYPE_CHECKING:
-    from homeserver.app.container import Container as Homeserver
-    from homeserver.core.room_state import RoomState
+from homeserver.storage.rooms import RoomStore
+from homeserver.storage.state import StateStore
 
 logger = logging.getLogger(__name__)
 
@@ -60,11 +75,54 @@ class RoomDeletion:
 
 
 class RoomPurgeService:
-    """``hs.room_purge``: delete rooms for the admin API and remember how it went."""
+    """Delete rooms for the admin API and remember how it went."""
 
-    def __init__(self, hs: Homeserver, store: RoomPurgeStore) -> None:
-        self.hs = hs
+    def __init__(
+        self,
+        store: RoomPurgeStore,
+        *,
+        events: EventService,
+        event_store: EventStore,
+        state_store: StateStore,
+        room_store: RoomStore,
+        account_store: AccountStore,
+        rooms: RoomService,
+        moderation: ModerationService,
+        server_notices: ServerNoticeService,
+        federation_sender: FederationSender,
+        federation_events: FederatedEventHandler,
+        notifier: Notifier,
+        history_visibility: HistoryVisibilityService,
+        typing: TypingService,
+        notifications: NotificationService,
+        relations: RelationsService,
+        threads: ThreadService,
+        search: SearchService,
+        spaces: SpaceHierarchyService,
+        server_name: str,
+        is_mine: Callable[[str], bool],
+    ) -> None:
         self.store = store
+        self.events = events
+        self.event_store = event_store
+        self.state_store = state_store
+        self.room_store = room_store
+        self.account_store = account_store
+        self.rooms = rooms
+        self.moderation = moderation
+        self.server_notices = server_notices
+        self.federation_sender = federation_sender
+        self.federation_events = federation_events
+        self.notifier = notifier
+        self.history_visibility = history_visibility
+        self.typing = typing
+        self.notifications = notifications
+        self.relations = relations
+        self.threads = threads
+        self.search = search
+        self.spaces = spaces
+        self.server_name = server_name
+        self.is_mine = is_mine
         # delete_id -> status body of GET /_synapse/admin/v2/rooms/delete_status (until restart).
         self.deletions: dict[str, dict[str, Any]] = {}
         self._active_rooms: set[str] = set()
@@ -153,9 +211,9 @@ class RoomPurgeService:
             raise MatrixError("M_UNKNOWN", 400, f"A deletion of {room_id} is already in progress")
         owner = options.new_room_user_id
         if owner is not None:
-            if not self.hs.is_mine(owner) or await self.hs.account_store.get_user(owner) is None:
+            if not self.is_mine(owner) or await self.account_store.get_user(owner) is None:
                 raise invalid_param("new_room_user_id must be an existing local user")
-        known = await self.hs.events.get_room(room_id) is not None or await self.store.room_exists(room_id)
+        known = await self.events.get_room(room_id) is not None or await self.store.room_exists(room_id)
         if not known and not options.block:
             raise not_found("Unknown room")
 
@@ -180,8 +238,8 @@ class RoomPurgeService:
         try:
             leaves = await self._shut_down(room_id, admin, options, status["shutdown_room"])
             if options.purge:
-                room = await self.hs.events.get_room(room_id)
-                still_here = sorted(u for u in room.members_with("join") if self.hs.is_mine(u)) if room else []
+                room = await self.events.get_room(room_id)
+                still_here = sorted(u for u in room.members_with("join") if self.is_mine(u)) if room else []
                 if still_here and not options.force_purge:
                     raise MatrixError("M_UNKNOWN", 400, f"Local users are still in the room: {', '.join(still_here)}")
                 status["status"] = "purging"
@@ -205,8 +263,8 @@ class RoomPurgeService:
     ) -> list[tuple[Event, set[str]]]:
         """Block, move and remove local users; returns each leave with the servers it goes to."""
         if options.block:
-            await self.hs.moderation.set_blocked(room_id, True, admin)
-        room = await self.hs.events.get_room(room_id)
+            await self.moderation.set_blocked(room_id, True, admin)
+        room = await self.events.get_room(room_id)
         owner = options.new_room_user_id
         new_room_id: str | None = None
         if owner is not None:
@@ -215,7 +273,7 @@ class RoomPurgeService:
         leaves: list[tuple[Event, set[str]]] = []
         if room is not None:
             for user_id in sorted(room.members_with("join", "invite", "knock")):
-                if not self.hs.is_mine(user_id):
+                if not self.is_mine(user_id):
                     continue  # remote members stay; their servers keep the room
                 before = room.membership(user_id)
                 try:
@@ -224,22 +282,22 @@ class RoomPurgeService:
                     logger.warning("could not remove %s from %s: %s", user_id, room_id, e)
                     result["failed_to_kick_users"].append(user_id)
                     continue
-                leaves.append((leave, destinations_for_event(room.state, leave, self.hs.server_name)))
+                leaves.append((leave, destinations_for_event(room.state, leave, self.server_name)))
                 result["kicked_users"].append(user_id)
                 if new_room_id is not None and owner is not None and user_id != owner:
                     try:
                         await self._move_user(new_room_id, owner, user_id, before)
                     except MatrixError as e:
                         logger.warning("could not move %s from %s to %s: %s", user_id, room_id, new_room_id, e)
-        aliases = await self.hs.room_store.get_aliases_for_room(room_id)
+        aliases = await self.room_store.get_aliases_for_room(room_id)
         for alias in aliases:
-            await self.hs.room_store.delete_alias(alias)
+            await self.room_store.delete_alias(alias)
             if new_room_id is not None and owner is not None:
                 # Synapse moves the old room's aliases to the new room.
-                await self.hs.room_store.create_alias(alias, new_room_id, owner)
+                await self.room_store.create_alias(alias, new_room_id, owner)
         result["local_aliases"] = aliases
         if room is not None:
-            await self.hs.room_store.set_public(room_id, False)
+            await self.room_store.set_public(room_id, False)
         logger.info("admin %s shut down room %s (block=%s, new room %s)", admin, room_id, options.block, new_room_id)
         return leaves
 
@@ -248,16 +306,16 @@ class RoomPurgeService:
         if message:
             content["reason"] = message
         # A local user's own leave (or withdrawn invite/knock) is allowed by the auth rules.
-        return await self.hs.events.send(room.room_id, user_id, "m.room.member", content, user_id)
+        return await self.events.send(room.room_id, user_id, "m.room.member", content, user_id)
 
     async def _create_replacement_room(self, owner: str, options: RoomDeletion) -> str:
-        new_room_id = await self.hs.rooms.create_room(owner, {
+        new_room_id = await self.rooms.create_room(owner, {
             "preset": "public_chat",
             "name": options.room_name or DEFAULT_NEW_ROOM_NAME,
             # Synapse: only the owner speaks in the replacement room.
             "power_level_content_override": {"users_default": -10},
         })
-        await self.hs.events.send(
+        await self.events.send(
             new_room_id, owner, "m.room.message",
             {"msgtype": "m.text", "body": options.message or DEFAULT_NEW_ROOM_MESSAGE},
         )
@@ -265,9 +323,9 @@ class RoomPurgeService:
 
     async def _move_user(self, new_room_id: str, owner: str, user_id: str, membership: str | None) -> None:
         if membership == "join":
-            await self.hs.rooms.join(user_id, new_room_id)
+            await self.rooms.join(user_id, new_room_id)
         elif membership == "invite":
-            await self.hs.rooms.invite(owner, new_room_id, user_id)
+            await self.rooms.invite(owner, new_room_id, user_id)
 
     # --- the purge --------------------------------------------------------------------
     async def _wait_for_leave_delivery(self, room_id: str, leaves: list[tuple[Event, set[str]]]) -> None:
@@ -278,7 +336,7 @@ class RoomPurgeService:
         answered 200, so the leaves are out when the watermark has passed the last
         leave and none of them is queued any more. Woken by each delivery, not polled.
         """
-        sender = self.hs.federation_sender
+        sender = self.federation_sender
         # Only leaves with destinations are queued (and raise the watermark).
         outgoing = [leave for leave, destinations in leaves if destinations]
         if not sender.enabled or not outgoing:
@@ -319,9 +377,9 @@ class RoomPurgeService:
         # Writers that batch rows after an event's commit go first, so none of their
         # rows lands after the purge.
         # Inbound PDUs of the room wait on its lock; once they run, the room is unknown.
-        async with self.hs.federation_events.room_lock(room_id):
-            await self.hs.search.flush()
-            await self.hs.notifications.flush()
+        async with self.federation_events.room_lock(room_id):
+            await self.search.flush()
+            await self.notifications.flush()
             result = await self.store.purge_room(room_id)
             self._forget_in_memory(room_id, result)
         return result
@@ -332,29 +390,27 @@ class RoomPurgeService:
         These caches are private to their services; purging a room is the one place
         that must reach into all of them at once.
         """
-        hs = self.hs
         event_ids = set(result.event_ids)
-        events = hs.events
+        events = self.events
         events._rooms.pop(room_id, None)
         for rooms in events._user_rooms.values():
             rooms.pop(room_id, None)
         for event_id in event_ids:
-            hs.event_store.invalidate(event_id)
+            self.event_store.invalidate(event_id)
             events._recent_txns.pop(event_id, None)
         for group in result.state_groups:
-            hs.state_store._cache.pop(group, None)
-        hs.relations._replaced.difference_update(event_ids)
-        hs.threads._roots.difference_update(event_ids)
-        hs.history_visibility._changes.pop(room_id, None)
-        counter = hs.notifications.counter
+            self.state_store._cache.pop(group, None)
+        self.relations._replaced.difference_update(event_ids)
+        self.threads._roots.difference_update(event_ids)
+        self.history_visibility._changes.pop(room_id, None)
+        counter = self.notifications.counter
         for key in [k for k in counter._rooms if k[1] == room_id]:
             counter._rooms.pop(key, None)
         counter._receipt_moved = {k for k in counter._receipt_moved if k[1] != room_id}
-        for timer in hs.typing._typing.pop(room_id, {}).values():
+        for timer in self.typing._typing.pop(room_id, {}).values():
             timer.cancel()
-        hs.typing._changed_at.pop(room_id, None)
-        hs.notifier._room_waiters.pop(room_id, None)
-        hs.spaces._remote.pop(room_id, None)
-        for key in [k for k in hs.moderation._temporary if k[0] == room_id]:
-            hs.moderation._temporary.pop(key, None)
-        hs.server_notices._notice_rooms.discard(room_id)
+        self.typing._changed_at.pop(room_id, None)
+        self.notifier._room_waiters.pop(room_id, None)
+        self.spaces._remote.pop(room_id, None)
+        self.moderation.forget_room(room_id)
+        self.server_notices.forget_room(room_id)

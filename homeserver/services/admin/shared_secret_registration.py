@@ -11,13 +11,15 @@ from __future__ import annotations
 import hashlib
 import hmac
 import secrets
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
+from homeserver.clock import Clock
+from homeserver.config import RegistrationConfig
 from homeserver.errors import MatrixError, forbidden
-from homeserver.services.accounts.accounts import Session
-
-if TYPE_CHECKING:
-    from homeserver.app.container import Container as Homeserver
+from homeserver.services.accounts.accounts import AccountService, Session
+from homeserver.services.accounts.passwords import PasswordHasher
+from homeserver.services.admin.default_rooms import DefaultRoomsService
+from homeserver.storage.accounts import AccountStore
 
 NONCE_LIFETIME_MS = 60_000
 
@@ -33,13 +35,27 @@ def registration_mac(secret: str, nonce: str, username: str, password: str, admi
 
 
 class SharedSecretRegistration:
-    def __init__(self, hs: Homeserver) -> None:
-        self.hs = hs
+    def __init__(
+        self,
+        *,
+        registration: RegistrationConfig,
+        accounts: AccountService,
+        account_store: AccountStore,
+        passwords: PasswordHasher,
+        default_rooms: DefaultRoomsService,
+        clock: Clock,
+    ) -> None:
+        self.registration = registration
+        self.accounts = accounts
+        self.account_store = account_store
+        self.passwords = passwords
+        self.default_rooms = default_rooms
+        self.clock = clock
         self._nonces: dict[str, int] = {}  # nonce -> issued at (ms)
 
     @property
     def secret(self) -> str | None:
-        return self.hs.config.registration.shared_secret
+        return self.registration.shared_secret
 
     def _require_enabled(self) -> str:
         if not self.secret:
@@ -48,7 +64,7 @@ class SharedSecretRegistration:
 
     def new_nonce(self) -> str:
         self._require_enabled()
-        now = self.hs.clock.time_ms()
+        now = self.clock.time_ms()
         self._nonces = {n: t for n, t in self._nonces.items() if now - t < NONCE_LIFETIME_MS}
         nonce = secrets.token_hex(32)
         self._nonces[nonce] = now
@@ -66,17 +82,17 @@ class SharedSecretRegistration:
         assert isinstance(nonce, str) and isinstance(username, str) and isinstance(password, str)
         assert isinstance(mac, str)
         issued = self._nonces.pop(nonce, None)
-        if issued is None or self.hs.clock.time_ms() - issued >= NONCE_LIFETIME_MS:
+        if issued is None or self.clock.time_ms() - issued >= NONCE_LIFETIME_MS:
             raise MatrixError("M_UNKNOWN", 400, "Unrecognised nonce")
         expected = registration_mac(secret, nonce, username, password, admin, user_type)
         if not hmac.compare_digest(expected, mac):
             raise forbidden("HMAC incorrect")
-        user_id = await self.hs.accounts.check_username_available(username)
-        password_hash = await self.hs.passwords.hash(password)
-        created = await self.hs.account_store.create_user(
-            user_id, password_hash, self.hs.clock.time_ms(), displayname, is_admin=admin
+        user_id = await self.accounts.check_username_available(username)
+        password_hash = await self.passwords.hash(password)
+        created = await self.account_store.create_user(
+            user_id, password_hash, self.clock.time_ms(), displayname, is_admin=admin
         )
         if not created:
             raise MatrixError("M_USER_IN_USE", 400, "Desired user ID is already taken.")
-        await self.hs.default_rooms.join_new_user(user_id)
-        return await self.hs.accounts._start_session(user_id, None, None, ip)
+        await self.default_rooms.join_new_user(user_id)
+        return await self.accounts.start_session(user_id, None, None, ip)

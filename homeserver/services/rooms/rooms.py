@@ -8,8 +8,8 @@ from __future__ import annotations
 
 import logging
 import secrets
-from collections.abc import Sequence
-from typing import TYPE_CHECKING, Any
+from collections.abc import Callable, Sequence
+from typing import Any
 
 from federation.rooms.events import Event
 from federation.rooms.versions import KNOWN_ROOM_VERSIONS
@@ -20,11 +20,14 @@ from homeserver.core.privileged_creators import (
 from homeserver.core.room_state import RoomState
 from homeserver.core.room_summary import room_summary
 from homeserver.errors import MatrixError, forbidden, not_found
+from homeserver.services.federation.membership import FederatedMembershipService
+from homeserver.services.federation.out_of_band import OutOfBandMembershipService
+from homeserver.services.graph.events import EventService
+from homeserver.services.rooms.carry_over import SettingsCarryOver
 from homeserver.services.rooms.restricted_joins import restricted_join_content
+from homeserver.storage.accounts import AccountStore
+from homeserver.storage.rooms import RoomStore
 from schemas.identifiers import is_valid_room_alias, is_valid_user_id
-
-if TYPE_CHECKING:
-    from homeserver.app.container import Container as Homeserver
 
 logger = logging.getLogger(__name__)
 
@@ -74,17 +77,44 @@ def public_room_chunk(room: RoomState) -> dict[str, Any]:
     return {k: v for k, v in room_summary(room).items() if k in _PUBLIC_CHUNK_KEYS}
 
 
+# Called as check(room_id, user_id) when a user asks to join; raises MatrixError to refuse.
+JoinCheck = Callable[[str, str], None]
+
+
 class RoomService:
-    def __init__(self, hs: Homeserver) -> None:
-        self.hs = hs
-        self.events = hs.events
-        self.store = hs.room_store
+    def __init__(
+        self,
+        *,
+        events: EventService,
+        store: RoomStore,
+        account_store: AccountStore,
+        federated_membership: FederatedMembershipService,
+        out_of_band: OutOfBandMembershipService,
+        carry_over: SettingsCarryOver,
+        server_name: str,
+        is_mine: Callable[[str], bool],
+        default_room_version: str,
+    ) -> None:
+        self.events = events
+        self.store = store
+        self.account_store = account_store
+        self.federated_membership = federated_membership
+        self.out_of_band = out_of_band
+        self.carry_over = carry_over
+        self.server_name = server_name
+        self.is_mine = is_mine
+        self.default_room_version = default_room_version
+        self._join_checks: list[JoinCheck] = []
         self.events.add_send_check(reject_creators_in_power_levels)
+
+    def add_join_check(self, check: JoinCheck) -> None:
+        """Run ``check`` on every join, local or over federation (e.g. blocked rooms, by admin)."""
+        self._join_checks.append(check)
 
     # --- creation ------------------------------------------------------------------
     async def create_room(self, creator: str, body: dict[str, Any]) -> str:
         """spec: POST /createRoom, events in the documented order."""
-        version_id = body.get("room_version") or self.hs.config.default_room_version
+        version_id = body.get("room_version") or self.default_room_version
         version = KNOWN_ROOM_VERSIONS.get(version_id)
         if version is None:
             raise MatrixError("M_UNSUPPORTED_ROOM_VERSION", 400, f"Unsupported room version {version_id!r}")
@@ -98,7 +128,7 @@ class RoomService:
                 raise MatrixError("M_INVALID_PARAM", 400, f"Invalid user ID {user_id!r}")
         alias: str | None = None
         if body.get("room_alias_name") is not None:
-            alias = f"#{body['room_alias_name']}:{self.hs.server_name}"
+            alias = f"#{body['room_alias_name']}:{self.server_name}"
             if not is_valid_room_alias(alias) or ":" in body["room_alias_name"]:
                 raise MatrixError("M_INVALID_PARAM", 400, "Invalid room_alias_name")
             if await self.store.get_alias(alias) is not None:
@@ -116,14 +146,14 @@ class RoomService:
             additional = creation_content.get("additional_creators")
             creators = [creator, *(additional if isinstance(additional, list) else [])]
             check_creators_not_in_users([u for u in creators if isinstance(u, str)], override)
-        room_id = None if version.hash_room_ids else f"!{secrets.token_urlsafe(18)}:{self.hs.server_name}"
+        room_id = None if version.hash_room_ids else f"!{secrets.token_urlsafe(18)}:{self.server_name}"
         create = await self.events.create_room_event(
             version=version, sender=creator, content=creation_content, room_id=room_id
         )
         room_id = create.room_id
         send = self.events.send
 
-        await send(room_id, creator, "m.room.member", {"membership": "join", **await self._profile(creator)}, creator)
+        await send(room_id, creator, "m.room.member", {"membership": "join", **await self.member_profile(creator)}, creator)
 
         power = default_power_levels(creator, version.privileged_creators)
         if preset == "trusted_private_chat" and not version.privileged_creators:
@@ -159,13 +189,14 @@ class RoomService:
         if visibility == "public":
             await self.store.set_public(room_id, True)
         if "predecessor" in creation_content:  # a "manual" room upgrade
-            await self.hs.room_upgrades.carry_over_settings(creator, room_id)
+            await self.carry_over.carry_over_settings(creator, room_id)
         return room_id
 
-    async def _profile(self, user_id: str) -> dict[str, Any]:
-        if not self.hs.is_mine(user_id):
+    async def member_profile(self, user_id: str) -> dict[str, Any]:
+        """The displayname and avatar_url a local user's m.room.member events carry."""
+        if not self.is_mine(user_id):
             return {}
-        user = await self.hs.account_store.get_user(user_id)
+        user = await self.account_store.get_user(user_id)
         out: dict[str, Any] = {}
         if user is not None:
             if user.displayname is not None:
@@ -198,14 +229,14 @@ class RoomService:
 
     def server_in_room(self, room: RoomState) -> bool:
         """Whether a local user is joined, i.e. this server holds the room's live graph."""
-        return any(self.hs.is_mine(u) for u in room.members_with("join"))
+        return any(self.is_mine(u) for u in room.members_with("join"))
 
     async def _resolve_with_servers(self, room_id_or_alias: str, servers: Sequence[str]) -> tuple[str, list[str]]:
         """Room ID and servers to try; a remote alias is asked of its server (/query/directory)."""
         candidates = list(servers)
         if room_id_or_alias.startswith("#") and is_valid_room_alias(room_id_or_alias) \
-                and not self.hs.is_mine(room_id_or_alias):
-            found = await self.hs.federated_membership.query_alias(room_id_or_alias)
+                and not self.is_mine(room_id_or_alias):
+            found = await self.federated_membership.query_alias(room_id_or_alias)
             return found["room_id"], candidates + found["servers"]
         return await self.resolve_room(room_id_or_alias), candidates
 
@@ -213,39 +244,40 @@ class RoomService:
                    servers: Sequence[str] = (), content: dict[str, Any] | None = None) -> str:
         room_id, candidates = await self._resolve_with_servers(room_id_or_alias, servers)
         # A blocked room stays blocked even once no local member is left to refuse the join.
-        self.hs.moderation.check_blocked_join(room_id, user_id)
+        for check in self._join_checks:
+            check(room_id, user_id)
         room = await self.events.get_room(room_id)
-        extra = {**await self._profile(user_id), **(content or {})}
+        extra = {**await self.member_profile(user_id), **(content or {})}
         if reason:
             extra["reason"] = reason
         if room is None or not self.server_in_room(room):
             # spec: server-server-api.md, "Joining Rooms" — through a resident server.
-            joined = await self.hs.federated_membership.join(user_id, room_id, candidates, extra)
-            await self.hs.room_upgrades.carry_over_settings(user_id, joined)
+            joined = await self.federated_membership.join(user_id, room_id, candidates, extra)
+            await self.carry_over.carry_over_settings(user_id, joined)
             return joined
         if room.membership(user_id) == "join":
             return room_id  # idempotent, as Synapse
         try:
-            extra.update(await restricted_join_content(self.hs, room, user_id))
+            extra.update(await restricted_join_content(self.events, self.is_mine, room, user_id))
         except MatrixError as e:
             if e.errcode != "M_UNABLE_TO_GRANT_JOIN":
                 raise
             # spec: server-server-api.md "Restricted rooms" — no one here may vouch for the
             # join, so a resident server whose users can is asked (make_join/send_join).
-            joined = await self.hs.federated_membership.join(user_id, room_id, candidates, extra)
-            await self.hs.room_upgrades.carry_over_settings(user_id, joined)
+            joined = await self.federated_membership.join(user_id, room_id, candidates, extra)
+            await self.carry_over.carry_over_settings(user_id, joined)
             return joined
         await self._membership(room_id, user_id, user_id, "join", extra)
-        await self.hs.room_upgrades.carry_over_settings(user_id, room_id)
+        await self.carry_over.carry_over_settings(user_id, room_id)
         return room_id
 
     async def leave(self, user_id: str, room_id: str, reason: str | None = None) -> None:
         room = await self.events.get_room(room_id)
         if room is None or not self.server_in_room(room):
-            oob = await self.hs.out_of_band.get(room_id, user_id)
+            oob = await self.out_of_band.get(room_id, user_id)
             if oob is not None and oob.membership in ("invite", "knock"):
                 # spec: "Leaving Rooms (Rejecting Invites)" — make_leave / send_leave.
-                await self.hs.federated_membership.leave(user_id, room_id, {"reason": reason} if reason else {})
+                await self.federated_membership.leave(user_id, room_id, {"reason": reason} if reason else {})
                 return
             if room is None:
                 raise not_found("Unknown room")
@@ -266,14 +298,14 @@ class RoomService:
             raise forbidden("You are not in this room")
         if room.membership(target) == "invite":
             return  # already invited
-        extra = await self._profile(target)
+        extra = await self.member_profile(target)
         if is_direct:
             extra["is_direct"] = True
         if reason:
             extra["reason"] = reason
-        if not self.hs.is_mine(target) and room.membership(target) not in ("join", "ban"):
+        if not self.is_mine(target) and room.membership(target) not in ("join", "ban"):
             # spec: "Inviting to a room" — the invitee's server countersigns first.
-            await self.hs.federated_membership.invite(room, sender, target, {"membership": "invite", **extra})
+            await self.federated_membership.invite(room, sender, target, {"membership": "invite", **extra})
             return
         await self._membership(room_id, sender, target, "invite", extra)
 
@@ -297,12 +329,12 @@ class RoomService:
                     servers: Sequence[str] = ()) -> str:
         room_id, candidates = await self._resolve_with_servers(room_id_or_alias, servers)
         room = await self.events.get_room(room_id)
-        extra = await self._profile(user_id)
+        extra = await self.member_profile(user_id)
         if reason:
             extra["reason"] = reason
         if room is None or not self.server_in_room(room):
             # spec: server-server-api.md, "Knocking upon a room".
-            return await self.hs.federated_membership.knock(user_id, room_id, candidates, extra)
+            return await self.federated_membership.knock(user_id, room_id, candidates, extra)
         await self._membership(room_id, user_id, user_id, "knock", extra)
         return room_id
 
@@ -311,7 +343,7 @@ class RoomService:
         membership = room.membership(user_id) if room is not None else None
         if room is None:
             # A remote invite or knock (and its rejection) in a room this server is not in.
-            oob = await self.hs.out_of_band.get(room_id, user_id)
+            oob = await self.out_of_band.get(room_id, user_id)
             membership = oob.membership if oob is not None else None
         if membership in ("join", "invite", "knock"):
             raise MatrixError("M_UNKNOWN", 400, "You must leave the room before forgetting it")
@@ -331,7 +363,7 @@ class RoomService:
 
     async def update_profile_in_rooms(self, user_id: str) -> None:
         """Send fresh member events after a displayname/avatar change."""
-        profile = await self._profile(user_id)
+        profile = await self.member_profile(user_id)
         for room_id, membership in list((await self.events.rooms_for_user(user_id)).items()):
             if membership != "join":
                 continue
@@ -401,7 +433,7 @@ class RoomService:
     async def create_alias(self, user_id: str, alias: str, room_id: str) -> None:
         if not is_valid_room_alias(alias):
             raise MatrixError("M_INVALID_PARAM", 400, "Invalid room alias")
-        if not self.hs.is_mine(alias):
+        if not self.is_mine(alias):
             raise MatrixError("M_INVALID_PARAM", 400, "Alias must be on this server")
         if await self.events.get_room(room_id) is None:
             raise not_found("Unknown room")
@@ -447,7 +479,7 @@ class RoomService:
 
         pl = room.state.get(("m.room.power_levels", ""))
         levels = pl.content if pl is not None else None
-        local = sorted((u for u in room.members_with("join") if self.hs.is_mine(u)),
+        local = sorted((u for u in room.members_with("join") if self.is_mine(u)),
                        key=lambda u: -user_power_level(u, levels, room.create_event, room.version))
         for sender in dict.fromkeys([requester_id, *local]):
             if room.membership(sender) != "join":

@@ -10,16 +10,19 @@ import asyncio
 import copy
 import logging
 import secrets
-from typing import TYPE_CHECKING, Any
+from collections.abc import Callable
+from typing import Any
 
 from federation.rooms.power_levels import required_power_level, room_creators, user_power_level
 from federation.rooms.versions import KNOWN_ROOM_VERSIONS, RoomVersion
 from homeserver.core.room_state import RoomState
 from homeserver.errors import MatrixError, forbidden
+from homeserver.services.graph.events import EventService
+from homeserver.services.push.settings import PushSettingsService
+from homeserver.services.rooms.carry_over import SettingsCarryOver
+from homeserver.services.rooms.rooms import RoomService, default_power_levels
+from homeserver.storage.rooms import RoomStore
 from schemas.identifiers import is_valid_user_id
-
-if TYPE_CHECKING:
-    from homeserver.app.container import Container as Homeserver
 
 logger = logging.getLogger(__name__)
 
@@ -60,8 +63,24 @@ def validate_upgrade_body(body: dict[str, Any]) -> tuple[RoomVersion, list[str]]
 
 
 class RoomUpgradeService:
-    def __init__(self, hs: Homeserver) -> None:
-        self.hs = hs
+    def __init__(
+        self,
+        *,
+        events: EventService,
+        room_store: RoomStore,
+        rooms: RoomService,
+        push_settings: PushSettingsService,
+        carry_over: SettingsCarryOver,
+        server_name: str,
+        is_mine: Callable[[str], bool],
+    ) -> None:
+        self.events = events
+        self.room_store = room_store
+        self.rooms = rooms
+        self.push_settings = push_settings
+        self.carry_over = carry_over
+        self.server_name = server_name
+        self.is_mine = is_mine
         self._locks: dict[str, asyncio.Lock] = {}
 
     async def upgrade(self, user_id: str, old_room_id: str, body: dict[str, Any]) -> str:
@@ -69,59 +88,21 @@ class RoomUpgradeService:
         version, additional_creators = validate_upgrade_body(body)
         lock = self._locks.setdefault(old_room_id, asyncio.Lock())
         async with lock:
-            old = await self.hs.events.get_room(old_room_id)
+            old = await self.events.get_room(old_room_id)
             if old is None or old.membership(user_id) != "join":
                 raise forbidden("You are not in this room")
             self._check_may_tombstone(old, user_id)
             new_room_id = await self._create_replacement(old, user_id, version, additional_creators)
             await self._move_aliases(old, new_room_id, user_id)
-            await self.hs.events.send(
+            await self.events.send(
                 old_room_id, user_id, "m.room.tombstone",
                 {"body": "This room has been replaced", "replacement_room": new_room_id}, "",
             )
             await self._restrict_old_room(old, user_id)
-            local_members = [u for u in old.members_with("join") if self.hs.is_mine(u)]
-            await self.hs.push_settings.copy_room_rules(old_room_id, new_room_id, local_members)
-            await self.carry_over_settings(user_id, new_room_id)  # the upgrader is in the new room
+            local_members = [u for u in old.members_with("join") if self.is_mine(u)]
+            await self.push_settings.copy_room_rules(old_room_id, new_room_id, local_members)
+            await self.carry_over.carry_over_settings(user_id, new_room_id)  # the upgrader is in the new room
         return new_room_id
-
-    async def carry_over_settings(self, user_id: str, room_id: str) -> None:
-        """On joining (or creating) a room that replaces another: the user's push rules about
-        the old room also apply to the new one, its tags are copied and m.direct lists it.
-
-        spec: modules/room_upgrades.md — "When a user joins the new room, the server should
-        automatically transfer/replicate some of the user's personalized settings such as
-        notifications". Covers manual upgrades and upgrades made on other servers.
-        """
-        room = await self.hs.events.get_room(room_id)
-        if room is None:
-            return
-        predecessor = room.create_event.content.get("predecessor")
-        if not isinstance(predecessor, dict) or not isinstance(predecessor.get("room_id"), str):
-            return
-        old_room_id = predecessor["room_id"]
-        await self.hs.push_settings.copy_room_rules(old_room_id, room_id, [user_id])
-        account_data = self.hs.account_data
-        old_tags = await account_data.get_tags(user_id, old_room_id)
-        if old_tags and not await account_data.get_tags(user_id, room_id):
-            await account_data.put(user_id, room_id, "m.tag", {"tags": old_tags})
-        await self._carry_over_direct(user_id, old_room_id, room_id)
-
-    async def _carry_over_direct(self, user_id: str, old_room_id: str, room_id: str) -> None:
-        """A DM stays a DM: the new room joins the old one in the user's m.direct lists."""
-        try:
-            direct = await self.hs.account_data.get(user_id, None, "m.direct")
-        except MatrixError:
-            return  # no m.direct account data
-        changed = False
-        updated: dict[str, Any] = {}
-        for other, rooms in direct.items():
-            if isinstance(rooms, list) and old_room_id in rooms and room_id not in rooms:
-                rooms = [*rooms, room_id]
-                changed = True
-            updated[other] = rooms
-        if changed:
-            await self.hs.account_data.put(user_id, None, "m.direct", updated)
 
     def _check_may_tombstone(self, room: RoomState, user_id: str) -> None:
         # spec: step 1, "Checks that the user has permission to send m.room.tombstone events".
@@ -133,7 +114,7 @@ class RoomUpgradeService:
     async def _create_replacement(
         self, old: RoomState, user_id: str, version: RoomVersion, additional_creators: list[str]
     ) -> str:
-        events = self.hs.events
+        events = self.events
         old_create = old.create_event.content
         content: dict[str, Any] = {k: old_create[k] for k in COPIED_CREATION_KEYS if k in old_create}
         content["room_version"] = version.identifier
@@ -146,10 +127,10 @@ class RoomUpgradeService:
             content["creator"] = user_id
         if version.privileged_creators and additional_creators:
             content["additional_creators"] = additional_creators
-        room_id = None if version.hash_room_ids else f"!{secrets.token_urlsafe(18)}:{self.hs.server_name}"
+        room_id = None if version.hash_room_ids else f"!{secrets.token_urlsafe(18)}:{self.server_name}"
         create = await events.create_room_event(version=version, sender=user_id, content=content, room_id=room_id)
         new_room_id = create.room_id
-        profile = await self.hs.rooms._profile(user_id)
+        profile = await self.rooms.member_profile(user_id)
         await events.send(new_room_id, user_id, "m.room.member", {"membership": "join", **profile}, user_id)
 
         final_pl = self._new_power_levels(old, user_id, version, create.content)
@@ -173,8 +154,6 @@ class RoomUpgradeService:
     ) -> dict[str, Any]:
         old_pl = _power_levels(old)
         if old_pl is None:
-            from homeserver.services.rooms.rooms import default_power_levels
-
             return default_power_levels(user_id, version.privileged_creators)
         pl = copy.deepcopy(dict(old_pl))
         users = dict(pl.get("users") or {}) if isinstance(pl.get("users"), dict) else {}
@@ -192,7 +171,7 @@ class RoomUpgradeService:
 
     async def _move_aliases(self, old: RoomState, new_room_id: str, user_id: str) -> None:
         # spec: step 4, "Moves any local aliases to the new room."
-        store = self.hs.room_store
+        store = self.room_store
         for alias in await store.get_aliases_for_room(old.room_id):
             found = await store.get_alias(alias)
             creator = found[1] if found is not None else user_id
@@ -222,7 +201,7 @@ class RoomUpgradeService:
     async def _try_send(self, room_id: str, user_id: str, event_type: str, content: dict[str, Any]) -> None:
         """Best-effort steps ("if possible"): the user may lack the power for them."""
         try:
-            await self.hs.events.send(room_id, user_id, event_type, content, "")
+            await self.events.send(room_id, user_id, event_type, content, "")
         except MatrixError as e:
             logger.info("room upgrade of %s by %s: could not send %s: %s", room_id, user_id, event_type, e)
 

@@ -12,25 +12,34 @@ import bisect
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from federation.rooms.events import Event, StateKey
+from homeserver.clock import Clock
 from homeserver.core.event_format import (
     STRIPPED_STATE_TYPES,
     client_event,
     stripped_state_event,
 )
 from homeserver.core.filtering import SyncFilter
+from homeserver.core.requester import Requester
 from homeserver.core.room_state import RoomState
 from homeserver.core.stream_token import STREAM_NAMES, StreamToken
 from homeserver.core.sync_source import SyncContext as SyncContext
 from homeserver.core.sync_source import SyncContribution as SyncContribution
 from homeserver.core.sync_source import SyncSource as SyncSource
+from homeserver.services.federation.out_of_band import OutOfBandMembershipService
+from homeserver.services.graph.events import EventService
+from homeserver.services.graph.history_visibility import HistoryVisibilityService
+from homeserver.services.graph.notifier import Notifier
+from homeserver.services.reading.relations import RelationsService
 from homeserver.services.sync.pacer import SyncPacer
+from homeserver.storage.events import EventStore
+from homeserver.storage.room_history import RoomHistoryStore
 
-if TYPE_CHECKING:
-    from homeserver.app.container import Container as Homeserver
-    from homeserver.services.accounts.auth import Requester
+# (user_id, since_events, upto_events, now_ms) -> room_id -> a rooms.leave section, for
+# rooms gone from the room graph (purged by an admin) that still owe the user their leave.
+LeaveSectionsProvider = Callable[[str, int | None, int, int], dict[str, dict[str, Any]]]
 
 
 @dataclass(slots=True)
@@ -46,8 +55,27 @@ class SyncRequest:
 
 
 class SyncService:
-    def __init__(self, hs: Homeserver) -> None:
-        self.hs = hs
+    def __init__(
+        self,
+        *,
+        events: EventService,
+        event_store: EventStore,
+        room_history: RoomHistoryStore,
+        notifier: Notifier,
+        clock: Clock,
+        out_of_band: OutOfBandMembershipService,
+        history_visibility: HistoryVisibilityService,
+        relations: RelationsService,
+    ) -> None:
+        self.events = events
+        self.event_store = event_store
+        self.room_history = room_history
+        self.notifier = notifier
+        self.clock = clock
+        self.out_of_band = out_of_band
+        self.history_visibility = history_visibility
+        self.relations = relations
+        self._purged_leave_sections: LeaveSectionsProvider | None = None
         self.sources: list[SyncSource] = []
         # user_id -> senders hidden from them (ignored users); set by the account data service.
         self.hidden_senders: Callable[[str], Awaitable[frozenset[str]]] | None = None
@@ -64,16 +92,20 @@ class SyncService:
         readers = {STREAM_NAMES.index(s.stream): s.current_position for s in self.sources}
         self._position_readers = tuple(readers.get(i) for i in range(1, len(STREAM_NAMES)))
 
+    def use_purged_leave_sections(self, provider: LeaveSectionsProvider) -> None:
+        """Where the leave sections of rooms no longer in the room graph come from."""
+        self._purged_leave_sections = provider
+
     def current_token(self) -> StreamToken:
         # Called several times per /sync: positional, no per-call dict of stream names.
         return StreamToken(
-            self.hs.events.persisted_stream,
+            self.events.persisted_stream,
             *(read() if read is not None else 0 for read in self._position_readers),
         )
 
     async def sync(self, req: SyncRequest) -> dict[str, Any]:
         user_id = req.requester.user_id
-        notifier = self.hs.notifier
+        notifier = self.notifier
         deadline = time.monotonic() + req.timeout_ms / 1000
         since = req.since.clamp(self.current_token()) if req.since is not None else None
         if self.hidden_senders is not None:
@@ -107,8 +139,8 @@ class SyncService:
         self, req: SyncRequest, since: StreamToken | None, upto: StreamToken
     ) -> tuple[dict[str, Any], bool]:
         user_id = req.requester.user_id
-        events = self.hs.events
-        now = self.hs.clock.time_ms()
+        events = self.events
+        now = self.clock.time_ms()
         room_filter = req.filter.room
         join: dict[str, Any] = {}
         invite: dict[str, Any] = {}
@@ -125,7 +157,7 @@ class SyncService:
             room = events.cached_room(room_id) or await events.get_room(room_id)
             if room is None:
                 # Invites/knocks (and their rejection) in rooms this server is not in.
-                oob = await self.hs.out_of_band.sync_section(
+                oob = await self.out_of_band.sync_section(
                     user_id, room_id, since_events, upto.events, req.hidden_senders
                 )
                 if oob is not None:
@@ -177,9 +209,10 @@ class SyncService:
                     if room is not None and member_event is not None and member_event.stream_ordering == leave_stream:
                         leave[room_id] = await self._left_room(req, room, since_events, member_event, now)
         # Rooms an admin deleted with purge: only the user's leave is left of them.
-        for room_id, section in self.hs.room_purge.leave_sections(user_id, since_events, upto.events, now).items():
-            if room_filter.allows_room(room_id):
-                leave.setdefault(room_id, section)
+        if self._purged_leave_sections is not None:
+            for room_id, section in self._purged_leave_sections(user_id, since_events, upto.events, now).items():
+                if room_filter.allows_room(room_id):
+                    leave.setdefault(room_id, section)
 
         ctx = SyncContext(req.requester, req.filter, since, upto, joined_ids, newly_joined)
         has_updates = bool(join or invite or leave or knock)
@@ -248,7 +281,7 @@ class SyncService:
         events, more = await self._recent_room_events(room, after, upto, limit, req)
         user_id = req.requester.user_id
         membership = room.membership(user_id)
-        visibility = self.hs.history_visibility
+        visibility = self.history_visibility
         if events and not (membership == "join" and await visibility.is_always_open(room.room_id)):
             events = await visibility.filter_events(
                 user_id, room.room_id, events, current_membership=membership
@@ -275,7 +308,7 @@ class SyncService:
         fetch = max(limit * 2, 20)
         more = False
         while len(events) <= limit:
-            batch = await self.hs.event_store.get_room_events(
+            batch = await self.event_store.get_room_events(
                 room.room_id, after=after, before=before, limit=fetch, newest_first=True
             )
             for e in batch:
@@ -342,17 +375,17 @@ class SyncService:
         full_state: bool,
     ) -> list[Event]:
         """State at the start of the timeline (all of it, or what changed since `after`)."""
-        events = self.hs.events
+        events = self.events
         if timeline:
             start_ids = await events.state_before_event(timeline[0].event_id)
         else:
-            group = await self.hs.event_store.get_state_group_before_stream(room.room_id, upto)
+            group = await self.event_store.get_state_group_before_stream(room.room_id, upto)
             start_ids = await events.state_at_group(group)
         wanted: dict[StateKey, str]
         if full_state or after is None:
             wanted = dict(start_ids)
         else:
-            group = await self.hs.event_store.get_state_group_before_stream(room.room_id, after)
+            group = await self.event_store.get_state_group_before_stream(room.room_id, after)
             since_ids = await events.state_at_group(group)
             wanted = {k: v for k, v in start_ids.items() if since_ids.get(k) != v}
         state_filter = req.filter.room.state
@@ -363,7 +396,7 @@ class SyncService:
             }
         in_timeline = {e.event_id for e in timeline}
         ids = [v for k, v in wanted.items() if v not in in_timeline and state_filter.allows_type_and_sender(k[0], "")]
-        fetched = await self.hs.event_store.get_events(ids)
+        fetched = await self.event_store.get_events(ids)
         return [fetched[i] for i in ids if i in fetched and state_filter.allows(fetched[i])]
 
     async def _left_room(
@@ -401,7 +434,7 @@ class SyncService:
         self, room: RoomState, events: list[Event], now: int, req: SyncRequest
     ) -> list[dict[str, Any]]:
         viewer = (req.requester.user_id, req.requester.device_id)
-        formatted = await self.hs.relations.format_events(
+        formatted = await self.relations.format_events(
             events, include_room_id=False, now_ms=now, viewer=viewer
         )
         memberships = await self._viewer_memberships(room, events, req.requester.user_id)
@@ -420,7 +453,7 @@ class SyncService:
         if member is None or (events[0].stream_ordering or 0) > member_stream:
             # The usual case: the membership has not changed since before the first event.
             return [current] * len(events)
-        changes = await self.hs.history_visibility.store.get_state_changes(room.room_id, "m.room.member", user_id)
+        changes = await self.room_history.get_state_changes(room.room_id, "m.room.member", user_id)
         streams = [stream for stream, _ in changes]
         out = []
         for e in events:
