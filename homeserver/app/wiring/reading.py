@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 from homeserver.app.container import Container
+from homeserver.services.federation.history import FederatedHistory
 from homeserver.services.reading.jump_to_date import JumpToDateService
+from homeserver.services.reading.pagination import PaginationService
 from homeserver.services.reading.relations import RelationsService
 from homeserver.services.reading.search import SearchService
 from homeserver.services.reading.spaces import SpaceHierarchyService
@@ -19,3 +21,10 @@ def wire(c: Container) -> None:
     c.jump_to_date = JumpToDateService(c)
     c.search = SearchService(c, SearchStore(c.db))
     c.spaces = SpaceHierarchyService(c)
+
+    # --- api engineer: reads the HTTP handlers used to make on stores ------------------
+    c.pagination = PaginationService(
+        c.event_store, c.events, c.history_visibility, c.relations, c.threads, c.federation_events, c.clock
+    )
+    # Stateless; belongs in wiring/federation.py (placed here to keep this branch's hunks apart).
+    c.federated_history = FederatedHistory(c)

@@ -458,3 +458,13 @@ class RoomService:
             except MatrixError:
                 continue
         logger.info("alias %s deleted but no local user may update %s's canonical alias", alias, room_id)
+
+    # --- for the HTTP handlers (api/client/events.py: PUT /state/m.room.member) ------------
+    async def member_content_from_client(
+        self, room: RoomState, sender: str, target: str, content: dict[str, Any]
+    ) -> dict[str, Any]:
+        """A client's m.room.member content with the authorising user chosen by this server
+        (see ``restricted_joins.member_content_from_client``)."""
+        from homeserver.services.rooms.restricted_joins import member_content_from_client
+
+        return await member_content_from_client(self.hs, room, sender, target, content)
