@@ -37,6 +37,11 @@ class TransactionLookup(NamedTuple):
     record: bool
 
 
+# Built once: looked up on every send with a transaction ID.
+_NEW_TRANSACTION = TransactionLookup(None, True)
+_REUSED_ELSEWHERE = TransactionLookup(None, False)
+
+
 class PaginationService:
     def __init__(
         self,
@@ -62,7 +67,7 @@ class PaginationService:
     ) -> TransactionLookup:
         existing = await self.store.get_txn_event(user_id, device_id, txn_id)
         if existing is None:
-            return TransactionLookup(None, True)
+            return _NEW_TRANSACTION
         # spec: "Transaction identifiers" — a retransmission is the same txn ID on the
         # same path; the store keys only by device, so check the path matches.
         previous = await self.store.get_event(existing)
@@ -70,7 +75,7 @@ class PaginationService:
             previous.room_id == room_id and previous.type == event_type and previous.redacts == redacts
         ):
             return TransactionLookup(existing, False)
-        return TransactionLookup(None, False)
+        return _REUSED_ELSEWHERE
 
     # --- who may read ----------------------------------------------------------------
     async def visible_room(self, user_id: str, room_id: str) -> tuple[RoomState, int | None]:
