@@ -1,4 +1,4 @@
-"""Reading requests: the homeserver object, JSON bodies, access tokens, path parts.
+"""Reading requests: the homeserver's services, JSON bodies, access tokens, path parts.
 
 Handlers call these so that every endpoint rejects bad input the same way:
 M_NOT_JSON for bytes that are not a JSON object, M_BAD_JSON (or the model's
@@ -18,15 +18,15 @@ from pydantic import BaseModel, ValidationError
 from homeserver.errors import MatrixError
 
 if TYPE_CHECKING:
-    from homeserver.app.container import Container as Homeserver
+    from homeserver.api.services import Services
     from homeserver.services.accounts.auth import Requester
 
-HOMESERVER_KEY: web.AppKey[Homeserver] = web.AppKey("homeserver")
+HOMESERVER_KEY: web.AppKey[Services] = web.AppKey("homeserver")
 
 M = TypeVar("M", bound=BaseModel)
 
 
-def get_hs(request: web.Request) -> Homeserver:
+def get_hs(request: web.Request) -> Services:
     return request.app[HOMESERVER_KEY]
 
 

@@ -39,6 +39,7 @@ from homeserver.services.e2ee.key_backup import KeyBackupService
 from homeserver.services.e2ee.keys import E2EKeyService
 from homeserver.services.federation.edus import FederationEdus
 from homeserver.services.federation.events import FederatedEventHandler
+from homeserver.services.federation.history import FederatedHistory
 from homeserver.services.federation.membership import FederatedMembershipService
 from homeserver.services.federation.out_of_band import OutOfBandMembershipService
 from homeserver.services.federation.receiver import TransactionReceiver
@@ -51,10 +52,12 @@ from homeserver.services.media.url_preview import UrlPreviewService
 from homeserver.services.push.notifications import NotificationService
 from homeserver.services.push.settings import PushSettingsService
 from homeserver.services.reading.jump_to_date import JumpToDateService
+from homeserver.services.reading.pagination import PaginationService
 from homeserver.services.reading.relations import RelationsService
 from homeserver.services.reading.search import SearchService
 from homeserver.services.reading.spaces import SpaceHierarchyService
 from homeserver.services.reading.threads import ThreadService
+from homeserver.services.rooms.directory import RoomDirectoryService
 from homeserver.services.rooms.rooms import RoomService
 from homeserver.services.rooms.upgrades import RoomUpgradeService
 from homeserver.services.social.account_data import AccountDataService
@@ -116,6 +119,7 @@ class Container:
     federated_membership: FederatedMembershipService
     federation_edus: FederationEdus
     federation_receiver: TransactionReceiver
+    federated_history: FederatedHistory
     # social
     account_data: AccountDataService
     receipts: ReceiptService
@@ -133,6 +137,7 @@ class Container:
     jump_to_date: JumpToDateService
     search: SearchService
     spaces: SpaceHierarchyService
+    pagination: PaginationService
     # e2ee
     device_lists: DeviceListService
     e2e_keys: E2EKeyService
@@ -144,6 +149,7 @@ class Container:
     # rooms
     rooms: RoomService
     room_upgrades: RoomUpgradeService
+    room_directory: RoomDirectoryService
     # sync
     sync: SyncService
     # accounts

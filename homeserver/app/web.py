@@ -10,6 +10,7 @@ from aiohttp import web
 from homeserver.api.admin.ip_ban_middleware import ip_ban_middleware
 from homeserver.api.middleware import cors_middleware, error_middleware
 from homeserver.api.request import HOMESERVER_KEY
+from homeserver.api.services import Services
 from homeserver.app.homeserver import Homeserver
 
 # Each module exposes `routes: web.RouteTableDef`.
@@ -85,7 +86,9 @@ def build_app(hs: Homeserver, *, manage_lifecycle: bool = True) -> web.Applicati
         # app runs; up to this size the app answers with a spec error instead.
         handler_args={"max_line_size": MAX_REQUEST_LINE_BYTES},
     )
-    app[HOMESERVER_KEY] = hs
+    # The handlers see the container only through the Services protocol (mypy checks it).
+    services: Services = hs
+    app[HOMESERVER_KEY] = services
     for name in ROUTE_MODULES:
         app.router.add_routes(_with_literal_versions(import_module(name).routes))
 

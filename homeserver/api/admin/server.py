@@ -139,7 +139,7 @@ async def get_event_report(request: web.Request) -> web.Response:
 @routes.delete(SYNAPSE_V1 + "/event_reports/{report_id}")
 async def delete_event_report(request: web.Request) -> web.Response:
     await require_admin(request)
-    if not await get_hs(request).admin_store.delete_report(_report_id(request)):
+    if not await get_hs(request).reports.delete_report(_report_id(request)):
         raise not_found("Report not found")
     return empty_response()
 

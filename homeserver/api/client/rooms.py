@@ -22,7 +22,6 @@ from schemas.client.rooms import (
     TargetBody,
     VisibilityBody,
 )
-from schemas.identifiers import is_valid_room_alias
 
 routes = web.RouteTableDef()
 V3 = "/_matrix/client/{version:(?:v3|r0)}"
@@ -151,14 +150,7 @@ async def put_alias(request: web.Request) -> web.Response:
 
 @routes.get(V3 + "/directory/room/{alias}")
 async def get_alias(request: web.Request) -> web.Response:
-    hs = get_hs(request)
-    alias = request.match_info["alias"]
-    if is_valid_room_alias(alias) and not hs.is_mine(alias):
-        return json_response(await hs.federated_membership.query_alias(alias))
-    found = await hs.room_store.get_alias(alias)
-    if found is None:
-        raise not_found("Room alias not found")
-    return json_response({"room_id": found[0], "servers": [hs.server_name]})
+    return json_response(await get_hs(request).room_directory.resolve_alias(request.match_info["alias"]))
 
 
 @routes.delete(V3 + "/directory/room/{alias}")
@@ -173,45 +165,24 @@ async def delete_alias(request: web.Request) -> web.Response:
 @routes.get(V3 + "/rooms/{room_id}/aliases")
 async def room_aliases(request: web.Request) -> web.Response:
     requester = await require_user(request)
-    hs = get_hs(request)
-    room_id = request.match_info["room_id"]
-    room = await hs.events.get_room(room_id)
-    history = room.state_content("m.room.history_visibility").get("history_visibility") if room else None
-    if room is None or (room.membership(requester.user_id) != "join" and history != "world_readable"):
-        raise forbidden("You are not in this room")
-    return json_response({"aliases": await hs.room_store.get_aliases_for_room(room_id)})
+    aliases = await get_hs(request).room_directory.room_aliases(requester.user_id, request.match_info["room_id"])
+    return json_response({"aliases": aliases})
 
 
 # --- directory ---------------------------------------------------------------------
 @routes.get(V3 + "/directory/list/room/{room_id}")
 async def get_visibility(request: web.Request) -> web.Response:
-    hs = get_hs(request)
-    room_id = request.match_info["room_id"]
-    if await hs.room_store.get_room_version(room_id) is None:
-        raise not_found("Unknown room")
-    public = await hs.room_store.is_public(room_id)
-    return json_response({"visibility": "public" if public else "private"})
+    visibility = await get_hs(request).room_directory.visibility(request.match_info["room_id"])
+    return json_response({"visibility": visibility})
 
 
 @routes.put(V3 + "/directory/list/room/{room_id}")
 async def set_visibility(request: web.Request) -> web.Response:
     requester = await require_user(request)
     body = await read_model(request, VisibilityBody)
-    hs = get_hs(request)
-    room_id = request.match_info["room_id"]
-    room = await hs.events.get_room(room_id)
-    if room is None:
-        raise not_found("Unknown room")
-    from federation.rooms.power_levels import required_power_level, user_power_level
-
-    pl = room.state_content("m.room.power_levels")
-    level = user_power_level(requester.user_id, pl or None, room.create_event, room.version)
-    if not requester.is_admin and (
-        room.membership(requester.user_id) != "join"
-        or level < required_power_level("m.room.canonical_alias", True, pl)
-    ):
-        raise forbidden("You may not change this room's visibility")
-    await hs.room_store.set_public(room_id, body.visibility == "public")
+    await get_hs(request).room_directory.set_visibility(
+        requester.user_id, requester.is_admin, request.match_info["room_id"], body.visibility == "public"
+    )
     return empty_response()
 
 
@@ -258,8 +229,7 @@ async def get_state(request: web.Request) -> web.Response:
     else:
         # Former members see the state as it was when they left.
         member = room.state[("m.room.member", requester.user_id)]
-        ids = await hs.events.state_after_event(member.event_id)
-        events = list((await hs.event_store.get_events(ids.values())).values())
+        events = await hs.pagination.state_after(member.event_id)
     return json_response([client_event(e, now_ms=now) for e in events])
 
 
@@ -274,8 +244,7 @@ async def get_state_event(request: web.Request) -> web.Response:
         event = room.state.get(key)
     else:
         member = room.state[("m.room.member", requester.user_id)]
-        ids = await hs.events.state_after_event(member.event_id)
-        event = await hs.event_store.get_event(ids[key]) if key in ids else None
+        event = await hs.pagination.state_event_after(member.event_id, key)
     if event is None:
         raise not_found("Event not found")
     if request.query.get("format") == "event":
@@ -295,20 +264,7 @@ async def members(request: web.Request) -> web.Response:
     if room.membership(requester.user_id) == "join" and at is None:
         events = [ev for (t, _k), ev in room.state.items() if t == "m.room.member"]
     else:
-        ids: dict[Any, str]
-        member = room.state[("m.room.member", requester.user_id)]
-        if room.membership(requester.user_id) != "join":
-            # A departed member sees the room as of their leave, at the latest.
-            assert member.stream_ordering is not None
-            at = member.stream_ordering if at is None else min(at, member.stream_ordering)
-        if at is not None and at == member.stream_ordering:
-            ids = await hs.events.state_after_event(member.event_id)
-        else:
-            # spec: GET /members "at" — the state as of that sync/pagination token.
-            group = await hs.event_store.get_state_group_before_stream(room.room_id, at or 0)
-            ids = await hs.events.state_at_group(group)
-        member_ids = [v for (t, _k), v in ids.items() if t == "m.room.member"]
-        events = list((await hs.event_store.get_events(member_ids)).values())
+        events = await hs.pagination.member_events_at(room, requester.user_id, at)
     chunk = [
         client_event(ev, now_ms=now)
         for ev in events

@@ -32,9 +32,7 @@ async def sync(request: web.Request) -> web.Response:
     if set_presence is not None and set_presence not in ("online", "offline", "unavailable"):
         raise MatrixError("M_INVALID_PARAM", 400, "set_presence must be online, offline or unavailable")
     sync_filter = await _load_filter(hs, requester.user_id, request.query.get("filter"))
-    presence = getattr(hs, "presence", None)
-    if presence is not None:
-        await presence.on_sync(requester.user_id, set_presence or "online")
+    await hs.presence.on_sync(requester.user_id, set_presence or "online")
     result = await hs.sync.sync(
         SyncRequest(
             requester=requester,

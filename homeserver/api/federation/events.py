@@ -17,9 +17,9 @@ from aiohttp import web
 
 from homeserver.api.federation.request import require_origin
 from homeserver.api.request import get_hs, read_json_object
-from homeserver.app.container import Container as Homeserver
+from homeserver.api.services import Services
 from homeserver.errors import MatrixError, not_found
-from homeserver.services.federation.history import FederatedHistory, federation_pdu
+from homeserver.services.federation.history import federation_pdu
 from homeserver.services.graph.server_acl import check_server_acl
 
 routes = web.RouteTableDef()
@@ -29,15 +29,11 @@ DEFAULT_BACKFILL_LIMIT = 100
 DEFAULT_MISSING_EVENTS_LIMIT = 10
 
 
-def _history(hs: Homeserver) -> FederatedHistory:
-    return FederatedHistory(hs)
-
-
-async def _room_for(request: web.Request, room_id: str) -> tuple[Homeserver, str, Any]:
+async def _room_for(request: web.Request, room_id: str) -> tuple[Services, str, Any]:
     origin = await require_origin(request)
     hs = get_hs(request)
     await check_server_acl(hs.events, origin, room_id)
-    room = await _history(hs).require_server_in_room(origin, room_id)
+    room = await hs.federated_history.require_server_in_room(origin, room_id)
     return hs, origin, room
 
 
@@ -61,7 +57,7 @@ def _required_event_id(request: web.Request) -> str:
     return event_id
 
 
-def _transaction(hs: Homeserver, pdus: list[dict[str, Any]]) -> dict[str, Any]:
+def _transaction(hs: Services, pdus: list[dict[str, Any]]) -> dict[str, Any]:
     return {"origin": hs.server_name, "origin_server_ts": hs.clock.time_ms(), "pdus": pdus}
 
 
@@ -69,7 +65,7 @@ def _transaction(hs: Homeserver, pdus: list[dict[str, Any]]) -> dict[str, Any]:
 async def get_event(request: web.Request) -> web.Response:
     origin = await require_origin(request)
     hs = get_hs(request)
-    history = _history(hs)
+    history = hs.federated_history
     event = await history.visible_event(request.match_info["event_id"])
     if event is None:
         raise not_found("Unknown event")
@@ -82,14 +78,14 @@ async def get_event(request: web.Request) -> web.Response:
 @routes.get(V1 + "/state_ids/{room_id}")
 async def get_state_ids(request: web.Request) -> web.Response:
     hs, _origin, room = await _room_for(request, request.match_info["room_id"])
-    state_ids, chain = await _history(hs).state_ids_at(room, _required_event_id(request))
+    state_ids, chain = await hs.federated_history.state_ids_at(room, _required_event_id(request))
     return web.json_response({"pdu_ids": state_ids, "auth_chain_ids": chain})
 
 
 @routes.get(V1 + "/state/{room_id}")
 async def get_state(request: web.Request) -> web.Response:
     hs, _origin, room = await _room_for(request, request.match_info["room_id"])
-    history = _history(hs)
+    history = hs.federated_history
     state_ids, chain = await history.state_ids_at(room, _required_event_id(request))
     return web.json_response({
         "pdus": [federation_pdu(e) for e in await history.events_by_id(state_ids)],
@@ -100,7 +96,7 @@ async def get_state(request: web.Request) -> web.Response:
 @routes.get(V1 + "/event_auth/{room_id}/{event_id}")
 async def get_event_auth(request: web.Request) -> web.Response:
     hs, _origin, room = await _room_for(request, request.match_info["room_id"])
-    history = _history(hs)
+    history = hs.federated_history
     event = await history.visible_event(request.match_info["event_id"])
     if event is None or event.room_id != room.room_id:
         raise not_found("Unknown event")
@@ -124,7 +120,7 @@ async def get_missing_events(request: web.Request) -> web.Response:
         raise MatrixError("M_BAD_JSON", 400, "limit must be a non-negative integer")
     if not isinstance(min_depth, int) or isinstance(min_depth, bool):
         raise MatrixError("M_BAD_JSON", 400, "min_depth must be an integer")
-    history = _history(hs)
+    history = hs.federated_history
     events = await history.missing_events(room, earliest, latest, limit, min_depth)
     events = await history.filter_for_server(origin, events)
     return web.json_response({"events": [federation_pdu(e) for e in events]})
@@ -137,6 +133,6 @@ async def backfill(request: web.Request) -> web.Response:
     if not starts:
         raise MatrixError("M_MISSING_PARAM", 400, "v is required")
     limit = _limit(request, DEFAULT_BACKFILL_LIMIT)
-    history = _history(hs)
+    history = hs.federated_history
     events = await history.filter_for_server(origin, await history.backfill(room, list(starts), limit))
     return web.json_response(_transaction(hs, [federation_pdu(e) for e in events]))

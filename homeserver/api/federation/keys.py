@@ -15,7 +15,7 @@ from aiohttp import web
 from federation.crypto.base64 import encode_base64
 from federation.crypto.signing import sign_json
 from homeserver.api.request import get_hs, query_int, read_json_object
-from homeserver.app.container import Container as Homeserver
+from homeserver.api.services import Services
 from homeserver.errors import MatrixError
 from schemas.identifiers import is_valid_server_name
 
@@ -25,7 +25,7 @@ routes = web.RouteTableDef()
 MAX_SERVERS_PER_QUERY = 100
 
 
-def own_key_response(hs: Homeserver) -> dict[str, Any]:
+def own_key_response(hs: Services) -> dict[str, Any]:
     """Our self-signed key response, valid for ``federation.key_validity_hours``."""
     now = hs.clock.time_ms()
     key = hs.signing_key
@@ -55,7 +55,7 @@ async def get_server_keys_by_id(request: web.Request) -> web.Response:
 
 
 async def _notary_answer(
-    hs: Homeserver, criteria: dict[str, tuple[list[str], int]]
+    hs: Services, criteria: dict[str, tuple[list[str], int]]
 ) -> dict[str, Any]:
     results: list[dict[str, Any]] = []
     for server_name, (key_ids, minimum_valid_until_ts) in criteria.items():

@@ -21,22 +21,12 @@ V1 = "/_matrix/federation/v1"
 @routes.get(V1 + "/query/directory")
 async def query_directory(request: web.Request) -> web.Response:
     await require_origin(request)
-    hs = get_hs(request)
     alias = request.query.get("room_alias")
     if not alias:
         raise MatrixError("M_MISSING_PARAM", 400, "room_alias is required")
     if not is_valid_room_alias(alias):
         raise MatrixError("M_INVALID_PARAM", 400, "Invalid room alias")
-    found = await hs.room_store.get_alias(alias) if hs.is_mine(alias) else None
-    if found is None:
-        raise not_found("Room alias not found")
-    room_id = found[0]
-    room = await hs.events.get_room(room_id)
-    # "servers: a list of server names that are likely to hold the given room" — us first.
-    servers = [hs.server_name]
-    if room is not None:
-        servers += sorted({u.split(":", 1)[1] for u in room.members_with("join")} - {hs.server_name})
-    return web.json_response({"room_id": room_id, "servers": servers})
+    return web.json_response(await get_hs(request).room_directory.answer_alias_query(alias))
 
 
 @routes.get(V1 + "/query/profile")

@@ -63,6 +63,6 @@ async def user_devices(request: web.Request) -> web.Response:
     await require_origin(request)
     hs = get_hs(request)
     user_id = request.match_info["user_id"]
-    if not hs.is_mine(user_id) or await hs.account_store.get_user(user_id) is None:
+    if not hs.is_mine(user_id) or not await hs.accounts.user_exists(user_id):
         raise not_found("No such user on this server")
     return json_response(await hs.e2e_keys.user_devices(user_id))

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from homeserver.app.container import Container
 from homeserver.services.reading.jump_to_date import JumpToDateService
+from homeserver.services.reading.pagination import PaginationService
 from homeserver.services.reading.relations import RelationsService
 from homeserver.services.reading.search import SearchService
 from homeserver.services.reading.spaces import SpaceHierarchyService
@@ -30,3 +31,6 @@ def wire(c: Container) -> None:
         c.events, c.federated_membership, c.federation_client, c.server_name, c.is_mine
     )
     # after merge: c.events.add_persist_listener(c.relations.on_event_persisted)
+    c.pagination = PaginationService(
+        c.event_store, c.events, c.history_visibility, c.relations, c.threads, c.federation_events, c.clock
+    )

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from homeserver.app.container import Container
 from homeserver.services.rooms.carry_over import SettingsCarryOver
+from homeserver.services.rooms.directory import RoomDirectoryService
 from homeserver.services.rooms.rooms import RoomService
 from homeserver.services.rooms.upgrades import RoomUpgradeService
 
@@ -32,3 +33,6 @@ def wire(c: Container) -> None:
     )
     c.profile.add_change_listener(c.rooms.update_profile_in_rooms)
     c.spaces.use_room_resolver(c.rooms.resolve_room)
+    c.room_directory = RoomDirectoryService(
+        c.room_store, c.events, c.federated_membership, c.server_name, c.is_mine
+    )

@@ -408,6 +408,11 @@ class AccountService:
         await self.e2e_keys.forget_deleted_devices(user_id)
         await self.device_lists.record_device_change(user_id)
 
+    # --- for the HTTP handlers (api/federation/user_keys.py) ------------------------------
+    async def user_exists(self, user_id: str) -> bool:
+        """Whether the account exists (deactivated accounts included)."""
+        return await self.store.get_user(user_id) is not None
+
 
 def identifier_user(identifier: Any, user: Any) -> str:
     """The `user` of an m.id.user identifier, or the deprecated top-level `user`.

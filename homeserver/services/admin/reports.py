@@ -71,3 +71,8 @@ class ContentReportService:
         )
         logger.info("report %d by %s (room %s, event %s, user %s)", report_id, reporter, room_id, event_id, user_id)
         return report_id
+
+    # --- for the HTTP handlers (api/admin/server.py) --------------------------------------
+    async def delete_report(self, report_id: int) -> bool:
+        """Whether there was such a report to delete."""
+        return await self.store.delete_report(report_id)

@@ -24,7 +24,10 @@ from homeserver.services.federation.membership import FederatedMembershipService
 from homeserver.services.federation.out_of_band import OutOfBandMembershipService
 from homeserver.services.graph.events import EventService
 from homeserver.services.rooms.carry_over import SettingsCarryOver
-from homeserver.services.rooms.restricted_joins import restricted_join_content
+from homeserver.services.rooms.restricted_joins import (
+    member_content_from_client,
+    restricted_join_content,
+)
 from homeserver.storage.accounts import AccountStore
 from homeserver.storage.rooms import RoomStore
 from schemas.identifiers import is_valid_room_alias, is_valid_user_id
@@ -490,3 +493,11 @@ class RoomService:
             except MatrixError:
                 continue
         logger.info("alias %s deleted but no local user may update %s's canonical alias", alias, room_id)
+
+    # --- for the HTTP handlers (api/client/events.py: PUT /state/m.room.member) ------------
+    async def member_content_from_client(
+        self, room: RoomState, sender: str, target: str, content: dict[str, Any]
+    ) -> dict[str, Any]:
+        """A client's m.room.member content with the authorising user chosen by this server
+        (see ``restricted_joins.member_content_from_client``)."""
+        return await member_content_from_client(self.events, self.is_mine, room, sender, target, content)
