@@ -54,8 +54,8 @@ if TYPE_CHECKING:
     from homeserver.services.social.to_device import ToDeviceService
     from homeserver.services.social.typing import TypingService
     from homeserver.services.social.user_directory import UserDirectoryService
+    from homeserver.services.sync.filters import SyncFilterService
     from homeserver.services.sync.sync import SyncService
-    from homeserver.storage.filters import FilterStore
 
 
 class Services(Protocol):
@@ -107,9 +107,9 @@ class Services(Protocol):
     rooms: RoomService
     room_directory: RoomDirectoryService
     room_upgrades: RoomUpgradeService
-    # sync (filters: the sync filter store, until a service owns filter reads)
+    # sync
     sync: SyncService
-    filters: FilterStore
+    sync_filters: SyncFilterService
     # accounts
     auth: AuthService
     accounts: AccountService

@@ -67,6 +67,7 @@ from homeserver.services.social.receipts import ReceiptService
 from homeserver.services.social.to_device import ToDeviceService
 from homeserver.services.social.typing import TypingService
 from homeserver.services.social.user_directory import UserDirectoryService
+from homeserver.services.sync.filters import SyncFilterService
 from homeserver.services.sync.sync import SyncService
 from homeserver.storage.account_data import AccountDataStore
 from homeserver.storage.accounts import AccountStore
@@ -152,6 +153,7 @@ class Container:
     room_directory: RoomDirectoryService
     # sync
     sync: SyncService
+    sync_filters: SyncFilterService
     # accounts
     passwords: PasswordHasher
     auth: AuthService

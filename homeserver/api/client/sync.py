@@ -2,16 +2,13 @@
 
 from __future__ import annotations
 
-from typing import Any
-
-import orjson
 from aiohttp import web
 
 from homeserver.api.request import get_hs, query_bool, query_int, read_json_object, require_user
 from homeserver.api.response import json_response
-from homeserver.core.filtering import SyncFilter
 from homeserver.core.stream_token import StreamToken
 from homeserver.errors import MatrixError, forbidden, not_found
+from homeserver.services.sync.filters import filter_id_of
 from homeserver.services.sync.sync import SyncRequest
 
 routes = web.RouteTableDef()
@@ -31,7 +28,7 @@ async def sync(request: web.Request) -> web.Response:
     set_presence = request.query.get("set_presence")
     if set_presence is not None and set_presence not in ("online", "offline", "unavailable"):
         raise MatrixError("M_INVALID_PARAM", 400, "set_presence must be online, offline or unavailable")
-    sync_filter = await _load_filter(hs, requester.user_id, request.query.get("filter"))
+    sync_filter = await hs.sync_filters.for_sync(requester.user_id, request.query.get("filter"))
     await hs.presence.on_sync(requester.user_id, set_presence or "online")
     result = await hs.sync.sync(
         SyncRequest(
@@ -46,57 +43,13 @@ async def sync(request: web.Request) -> web.Response:
     return json_response(result)
 
 
-_PARSED_FILTERS_MAX = 10_000
-
-
-async def _load_filter(hs: Any, user_id: str, raw: str | None) -> SyncFilter:
-    # Filters are immutable and clients send the same one on every /sync, so the
-    # parsed form is cached by (user, filter query parameter).
-    if not raw:
-        return SyncFilter()
-    cache: dict[tuple[str, str], SyncFilter] = hs.sync.parsed_filters
-    cached = cache.get((user_id, raw))
-    if cached is not None:
-        return cached
-    parsed = await _parse_filter(hs, user_id, raw)
-    if len(cache) >= _PARSED_FILTERS_MAX:
-        cache.clear()
-    cache[(user_id, raw)] = parsed
-    return parsed
-
-
-async def _parse_filter(hs: object, user_id: str, raw: str) -> SyncFilter:
-    if raw.startswith("{"):
-        try:
-            return SyncFilter.parse(orjson.loads(raw))
-        except orjson.JSONDecodeError:
-            raise MatrixError("M_NOT_JSON", 400, "filter is not valid JSON") from None
-    filter_id = _filter_id(raw)
-    if filter_id is None:
-        raise MatrixError("M_INVALID_PARAM", 400, "filter must be a filter ID or a JSON object")
-    stored = await hs.filters.get_filter(user_id, filter_id)  # type: ignore[attr-defined]
-    if stored is None:
-        raise not_found("No such filter")
-    return SyncFilter.parse(stored)
-
-
-def _filter_id(raw: str) -> int | None:
-    """A filter ID as stored (a SQLite integer), or None for anything else."""
-    try:
-        value = int(raw)
-    except ValueError:
-        return None
-    return value if 0 <= value < 2**63 else None
-
-
 @routes.post(V3 + "/user/{user_id}/filter")
 async def upload_filter(request: web.Request) -> web.Response:
     requester = await require_user(request)
     if request.match_info["user_id"] != requester.user_id:
         raise forbidden("Cannot create filters for other users")
     body = await read_json_object(request)
-    SyncFilter.parse(body)  # validate before storing
-    filter_id = await get_hs(request).filters.add_filter(requester.user_id, body)
+    filter_id = await get_hs(request).sync_filters.upload(requester.user_id, body)
     return json_response({"filter_id": str(filter_id)})
 
 
@@ -105,10 +58,7 @@ async def get_filter(request: web.Request) -> web.Response:
     requester = await require_user(request)
     if request.match_info["user_id"] != requester.user_id:
         raise forbidden("Cannot read other users' filters")
-    filter_id = _filter_id(request.match_info["filter_id"])
+    filter_id = filter_id_of(request.match_info["filter_id"])
     if filter_id is None:
         raise not_found("No such filter")
-    stored = await get_hs(request).filters.get_filter(requester.user_id, filter_id)
-    if stored is None:
-        raise not_found("No such filter")
-    return json_response(stored)
+    return json_response(await get_hs(request).sync_filters.get(requester.user_id, filter_id))

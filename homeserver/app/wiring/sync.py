@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 from homeserver.app.container import Container
+from homeserver.services.sync.filters import SyncFilterService
 from homeserver.services.sync.sync import SyncService
 from homeserver.storage.room_history import RoomHistoryStore
 
 
 def wire(c: Container) -> None:
+    c.sync_filters = SyncFilterService(c.filters)
     c.sync = SyncService(
         events=c.events,
         event_store=c.event_store,

@@ -79,8 +79,6 @@ class SyncService:
         self.sources: list[SyncSource] = []
         # user_id -> senders hidden from them (ignored users); set by the account data service.
         self.hidden_senders: Callable[[str], Awaitable[frozenset[str]]] | None = None
-        # Parsed sync filters by (user_id, filter parameter); see api/client/sync.py.
-        self.parsed_filters: dict[tuple[str, str], SyncFilter] = {}
         self._position_readers: tuple[Callable[[], int] | None, ...] = (None,) * (len(STREAM_NAMES) - 1)
         # Incremental responses per device are paced so a burst rides in few responses.
         self.pacer = SyncPacer()
