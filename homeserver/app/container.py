@@ -39,6 +39,7 @@ from homeserver.services.e2ee.key_backup import KeyBackupService
 from homeserver.services.e2ee.keys import E2EKeyService
 from homeserver.services.federation.edus import FederationEdus
 from homeserver.services.federation.events import FederatedEventHandler
+from homeserver.services.federation.history import FederatedHistory
 from homeserver.services.federation.membership import FederatedMembershipService
 from homeserver.services.federation.out_of_band import OutOfBandMembershipService
 from homeserver.services.federation.receiver import TransactionReceiver
@@ -111,6 +112,7 @@ class Container:
     keyring: KeyRing
     federation_sender: FederationSender
     federation_events: FederatedEventHandler
+    federated_history: FederatedHistory
     out_of_band: OutOfBandMembershipService
     resident_membership: ResidentMembershipService
     federated_membership: FederatedMembershipService

@@ -30,7 +30,7 @@ DEFAULT_MISSING_EVENTS_LIMIT = 10
 
 
 def _history(hs: Homeserver) -> FederatedHistory:
-    return FederatedHistory(hs)
+    return hs.federated_history
 
 
 async def _room_for(request: web.Request, room_id: str) -> tuple[Homeserver, str, Any]:

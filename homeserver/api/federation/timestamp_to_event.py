@@ -9,7 +9,6 @@ from homeserver.api.federation.request import require_origin
 from homeserver.api.request import get_hs, query_int
 from homeserver.api.response import json_response
 from homeserver.errors import MatrixError, not_found
-from homeserver.services.federation.history import FederatedHistory
 from homeserver.services.graph.server_acl import check_server_acl
 
 routes = web.RouteTableDef()
@@ -21,7 +20,7 @@ async def timestamp_to_event(request: web.Request) -> web.Response:
     hs = get_hs(request)
     room_id = request.match_info["room_id"]
     await check_server_acl(hs.events, origin, room_id)
-    await FederatedHistory(hs).require_server_in_room(origin, room_id)
+    await hs.federated_history.require_server_in_room(origin, room_id)
     if "ts" not in request.query:
         raise MatrixError("M_MISSING_PARAM", 400, "ts is required")
     ts = query_int(request, "ts", 0)
