@@ -62,7 +62,7 @@ class StateBefore:
     def resolved(self, new_current: StateIds, events: dict[str, Event]) -> ResolvedState:
         """What ``EventService.apply_remote`` folds for an event with this state before it."""
         return ResolvedState(self.state, self.group_id, self.delta_depth, new_current, events,
-                             list(self.new_groups))
+                             self.new_groups)
 
 
 def _auth_order(events: Sequence[Event]) -> list[Event]:

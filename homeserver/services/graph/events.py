@@ -12,7 +12,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections import OrderedDict
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from typing import Any
 
 from federation.crypto.signing import SigningKey
@@ -158,6 +158,14 @@ class EventService:
 
     def cached_room(self, room_id: str) -> RoomState | None:
         return self._rooms.get(room_id)
+
+    def forget_room(self, room_id: str, event_ids: Iterable[str]) -> None:
+        """Drop a purged room and its events from the caches (after the purge's commit)."""
+        self._rooms.pop(room_id, None)
+        for rooms in self._user_rooms.values():
+            rooms.pop(room_id, None)
+        for event_id in event_ids:
+            self._recent_txns.pop(event_id, None)
 
     # --- user memberships (local users) -----------------------------------------
     async def rooms_for_user(self, user_id: str) -> dict[str, str]:
@@ -365,7 +373,9 @@ class EventService:
         if stream >= self._next_stream:
             self._next_stream = stream + 1
 
-    def apply_remote(self, room: RoomState, event: Event, resolved: ResolvedState | None = None) -> PersistEvent:
+    def apply_remote(
+        self, room: RoomState, event: Event, resolved: ResolvedState | None = None
+    ) -> PersistEvent:
         """Give an accepted remote event its stream position and fold it into ``room``
         (no await; see ``fold_event``); persist the result with ``write``/``write_many``.
 
@@ -451,7 +461,8 @@ class EventService:
     def _apply(self, room: RoomState, event: Event) -> PersistEvent:
         """Give a local event its stream position and fold it into the room's current state."""
         event.stream_ordering = self._allocate_stream()
-        return self._persist_item(room, event, fold_event(room, event, self._allocate_state_group, MAX_DELTA_DEPTH))
+        fold = fold_event(room, event, self._allocate_state_group, MAX_DELTA_DEPTH)
+        return self._persist_item(room, event, fold)
 
     def _persist_item(self, room: RoomState, event: Event, fold: Fold) -> PersistEvent:
         """The write for a folded event; the membership cache follows the fold."""
