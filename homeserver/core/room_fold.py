@@ -13,7 +13,7 @@ for state group IDs (the event service owns both counters).
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 
 from federation.rooms.events import Event, StateKey
@@ -61,10 +61,11 @@ class Fold:
     membership_updates: list[tuple[str, str, str]]
     # ``current_state_updates`` is the whole current state (keys were removed)
     replace_current_state: bool = False
-    # groups written before ``new_state_group`` (resolved states)
-    extra_state_groups: list[StateGroupDelta] = field(default_factory=list)
-    # group ID -> full state, for groups whose full state the fold built anyway
-    full_states: list[tuple[int, StateIds]] = field(default_factory=list)
+    # groups written before ``new_state_group`` (resolved states); tuples by default so
+    # that a message event's fold allocates nothing more than it needs
+    extra_state_groups: Sequence[StateGroupDelta] = ()
+    # (group ID, full state) for groups whose full state the fold built anyway
+    full_states: Sequence[tuple[int, StateIds]] = ()
 
 
 def delta_or_snapshot(
@@ -101,7 +102,7 @@ def fold_event(
     new_group: StateGroupDelta | None = None
     updates: StateIds = {}
     memberships: list[tuple[str, str, str]] = []
-    full_states: list[tuple[int, StateIds]] = []
+    full_states: Sequence[tuple[int, StateIds]] = ()
     if event.is_state:
         key = event.state_tuple
         after = next_group()
@@ -110,7 +111,7 @@ def fold_event(
             full = {k: ev.event_id for k, ev in room.state.items()}
             full[key] = event.event_id
             if full_state_after:
-                full_states.append((after, full))
+                full_states = [(after, full)]
         if full is not None and room.delta_depth >= max_delta_depth:
             new_group = StateGroupDelta(after, None, 0, dict(full) if full_state_after else full)
             room.delta_depth = 0
@@ -126,11 +127,8 @@ def fold_event(
     room.extremities = [event.event_id]
     room.max_depth = max(room.max_depth, event.depth)
     room.add_recent(event)
-    return Fold(
-        state_group_before=before, state_group_after=after, new_state_group=new_group,
-        forward_extremities=[event.event_id], current_state_updates=updates,
-        membership_updates=memberships, full_states=full_states,
-    )
+    # positional: this runs for every local send
+    return Fold(before, after, new_group, [event.event_id], updates, memberships, False, (), full_states)
 
 
 def _fold_resolved(

@@ -466,10 +466,16 @@ class EventService:
 
     def _persist_item(self, room: RoomState, event: Event, fold: Fold) -> PersistEvent:
         """The write for a folded event; the membership cache follows the fold."""
+        new_group = fold.new_state_group
+        if new_group is None and not fold.current_state_updates and not fold.extra_state_groups:
+            # The current state did not change (a message event): the common case, kept short.
+            return PersistEvent(
+                event, fold.state_group_before, fold.state_group_after, None,
+                fold.forward_extremities, fold.current_state_updates, fold.membership_updates,
+            )
         room_id = room.room_id
         for user_id, membership, _ in fold.membership_updates:
             self._note_membership(room_id, user_id, membership)
-        new_group = fold.new_state_group
         return PersistEvent(
             event=event,
             state_group_before=fold.state_group_before,
