@@ -115,12 +115,12 @@ class Container:
     keyring: KeyRing
     federation_sender: FederationSender
     federation_events: FederatedEventHandler
+    federated_history: FederatedHistory
     out_of_band: OutOfBandMembershipService
     resident_membership: ResidentMembershipService
     federated_membership: FederatedMembershipService
     federation_edus: FederationEdus
     federation_receiver: TransactionReceiver
-    federated_history: FederatedHistory
     # social
     account_data: AccountDataService
     receipts: ReceiptService

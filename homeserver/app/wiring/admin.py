@@ -104,5 +104,5 @@ def wire(c: Container) -> None:
     c.rooms.add_join_check(c.moderation.check_blocked_join)
     c.sync.use_purged_leave_sections(c.room_purge.leave_sections)
     c.accounts.add_registration_listener(c.default_rooms.join_new_user)
-    # after merge: c.federated_membership.add_join_check(c.moderation.check_blocked_join)
-    # after merge: c.resident_membership.add_join_check(c.moderation.check_blocked_join)
+    c.federated_membership.add_join_check(c.moderation.check_blocked_join)
+    c.resident_membership.add_join_check(c.moderation.check_blocked_join)

@@ -30,7 +30,7 @@ def wire(c: Container) -> None:
     c.spaces = SpaceHierarchyService(
         c.events, c.federated_membership, c.federation_client, c.server_name, c.is_mine
     )
-    # after merge: c.events.add_persist_listener(c.relations.on_event_persisted)
+    c.events.add_persist_listener(c.relations.on_event_persisted)
     c.pagination = PaginationService(
         c.event_store, c.events, c.history_visibility, c.relations, c.threads, c.federation_events, c.clock
     )

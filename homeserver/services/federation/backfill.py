@@ -39,7 +39,7 @@ async def backfill_room(handler: FederatedEventHandler, room_id: str, limit: int
     room = await handler.events.get_room(room_id)
     if room is None:
         return []
-    servers = servers_in_room(room, exclude=handler.hs.server_name)
+    servers = servers_in_room(room, exclude=handler.server_name)
     if not servers:
         return []
     earliest = await handler.store.get_earliest_room_event_ids(room_id, 1)

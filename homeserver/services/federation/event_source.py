@@ -1,7 +1,7 @@
 """Fetching events from other servers: the outbound half of the history endpoints.
 
 ``RemoteEventSource`` is what ``FederatedEventHandler`` needs from the network;
-``FederationEventSource`` implements it over ``hs.federation_client`` (FA's signed
+``FederationEventSource`` implements it over the ``FederationClient`` (FA's signed
 HTTP client). Tests substitute an in-memory source serving a hand-built graph.
 spec: server-server-api.md, "Retrieving events", "Backfilling and retrieving
 missing events".
@@ -9,11 +9,10 @@ missing events".
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import Any, Protocol
 from urllib.parse import quote
 
-if TYPE_CHECKING:
-    from homeserver.app.container import Container as Homeserver
+from federation.transport.client import FederationClient
 
 FETCH_TIMEOUT_SECONDS = 30.0
 
@@ -65,14 +64,10 @@ def _str_list(body: Any, key: str) -> list[str]:
 
 
 class FederationEventSource:
-    """``RemoteEventSource`` over the signed federation client (``hs.federation_client``)."""
+    """``RemoteEventSource`` over the signed federation client."""
 
-    def __init__(self, hs: Homeserver) -> None:
-        self.hs = hs
-
-    @property
-    def _client(self) -> Any:
-        return self.hs.federation_client  # type: ignore[attr-defined]
+    def __init__(self, client: FederationClient) -> None:
+        self._client = client
 
     async def get_event(self, destination: str, event_id: str) -> dict[str, Any]:
         body = await self._client.get_json(
@@ -127,7 +122,7 @@ class FederationEventSource:
     async def backfill(
         self, destination: str, room_id: str, event_ids: list[str], limit: int
     ) -> list[Any]:
-        query = {"v": event_ids, "limit": limit}
+        query: dict[str, list[str] | int] = {"v": event_ids, "limit": limit}
         body = await self._client.get_json(
             destination,
             f"/_matrix/federation/v1/backfill/{_seg(room_id)}",

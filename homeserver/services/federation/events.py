@@ -24,7 +24,7 @@ import asyncio
 import logging
 from collections import OrderedDict
 from collections.abc import Awaitable, Callable, Sequence
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from federation.rooms.auth import (
     AuthError,
@@ -38,18 +38,18 @@ from federation.rooms.versions import RoomVersion, get_room_version
 from homeserver.core.pdu_checks import InvalidPdu, event_from_pdu
 from homeserver.core.room_state import RoomState
 from homeserver.errors import MatrixError
-from homeserver.services.federation.event_source import FederationEventSource, RemoteEventSource
+from homeserver.services.federation.event_source import RemoteEventSource
 from homeserver.services.federation.graph import (
     FederatedGraphWriter,
     PduNotProcessed,
     PduRejected,
     StateBefore,
 )
+from homeserver.services.federation.out_of_band import OutOfBandMembershipService
 from homeserver.services.federation.state import MissingAuthEvents, StateIds, resolve_state_sets
-from homeserver.storage.events import GraphFlags, PersistEvent
-
-if TYPE_CHECKING:
-    from homeserver.app.container import Container as Homeserver
+from homeserver.services.graph.events import EventService
+from homeserver.storage.events import EventStore, GraphFlags, PersistEvent
+from homeserver.storage.state import StateStore
 
 logger = logging.getLogger(__name__)
 
@@ -64,26 +64,32 @@ __all__ = ["FederatedEventHandler", "PduNotProcessed", "PduRejected"]
 
 
 class FederatedEventHandler:
-    """Ingests remote PDUs into rooms (``hs.federation_events``)."""
+    """Ingests remote PDUs into rooms (``Container.federation_events``)."""
 
-    def __init__(self, hs: Homeserver) -> None:
-        self.hs = hs
-        self.events = hs.events
-        self.store = hs.event_store
-        self.state_store = hs.state_store
+    def __init__(
+        self,
+        events: EventService,
+        store: EventStore,
+        state_store: StateStore,
+        out_of_band: OutOfBandMembershipService,
+        remote: RemoteEventSource,
+        verify_signatures: SignatureVerifier,
+        server_name: str,
+    ) -> None:
+        self.events = events
+        self.store = store
+        self.state_store = state_store
+        self.out_of_band = out_of_band
+        self.server_name = server_name
         # Replaceable in tests: where missing events come from, how signatures are checked.
-        self.remote: RemoteEventSource = FederationEventSource(hs)
-        self.verify_signatures: SignatureVerifier = self._verify_with_keyring
-        self.graph = FederatedGraphWriter(self)
+        self.remote = remote
+        self.verify_signatures = verify_signatures
+        self.graph = FederatedGraphWriter(
+            events, store, state_store, lambda: self.remote, self.check_signatures
+        )
         self._room_locks: dict[str, asyncio.Lock] = {}
         # event ID -> state group after it, for events accepted here (see _apply_if_linear)
         self._state_group_after: OrderedDict[str, int] = OrderedDict()
-
-    async def _verify_with_keyring(self, event: Event) -> None:
-        keyring = getattr(self.hs, "keyring", None)
-        if keyring is None:
-            raise PduNotProcessed(event.event_id, "no key ring to verify signatures with")
-        await keyring.verify_event_signatures(event)
 
     def room_lock(self, room_id: str) -> asyncio.Lock:
         lock = self._room_locks.get(room_id)
@@ -102,7 +108,7 @@ class FederatedEventHandler:
             room = await self.events.get_room(room_id) if isinstance(room_id, str) else None
             if room is None:
                 # A room we do not hold may still end a local user's pending invite or knock.
-                if not await self.hs.out_of_band.on_pdu_for_unknown_room(origin, raw):
+                if not await self.out_of_band.on_pdu_for_unknown_room(origin, raw):
                     logger.info("dropping PDU from %s for unknown room %r", origin, room_id)
                 continue
             try:
@@ -236,7 +242,7 @@ class FederatedEventHandler:
                 "prev_content": previous.content,
                 "prev_sender": previous.sender,
             }
-        item = self.graph.apply_linear(room, event)
+        item = self.events.apply_remote(room, event)
         known = graph.get(event.event_id)
         item.replaces_outlier = known is not None
         self._note_state_group(event.event_id, item.state_group_after)
@@ -410,7 +416,7 @@ class FederatedEventHandler:
             if room.state_group != snapshot_group:
                 continue
             # From here to the write there is no await (like a local send).
-            item = self.graph.apply_accepted(room, event, before, new_current, loaded)
+            item = self.events.apply_remote(room, event, before.resolved(new_current, loaded))
             item.replaces_outlier = replaces_outlier
             self._note_state_group(event.event_id, item.state_group_after)
             await self.events.write(room, item)

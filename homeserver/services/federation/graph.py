@@ -11,22 +11,22 @@ from __future__ import annotations
 import asyncio
 import heapq
 import logging
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from federation.rooms.auth import AuthError, check_auth_rules, check_event_against_auth_events
-from federation.rooms.events import Event, StateKey
+from federation.rooms.events import Event
 from federation.rooms.versions import RoomVersion
 from homeserver.core.pdu_checks import InvalidPdu, event_from_pdu
+from homeserver.core.room_fold import ResolvedState, StateGroupDelta, delta_or_snapshot
 from homeserver.core.room_state import RoomState
 from homeserver.errors import MatrixError
+from homeserver.services.federation.event_source import RemoteEventSource
 from homeserver.services.federation.state import MissingAuthEvents, StateIds, resolve_state_sets
-from homeserver.storage.events import NewStateGroup, PersistEvent
-from homeserver.storage.state import MAX_DELTA_DEPTH
-
-if TYPE_CHECKING:
-    from homeserver.services.federation.events import FederatedEventHandler
+from homeserver.services.graph.events import EventService, stored_group
+from homeserver.storage.events import EventStore, NewStateGroup, PersistEvent
+from homeserver.storage.state import MAX_DELTA_DEPTH, StateStore
 
 logger = logging.getLogger(__name__)
 
@@ -57,18 +57,12 @@ class StateBefore:
     group_id: int
     delta_depth: int
     # groups to write with the event (a resolved state not stored yet)
-    new_groups: list[NewStateGroup] = field(default_factory=list)
+    new_groups: list[StateGroupDelta] = field(default_factory=list)
 
-
-def state_group_for(
-    group_id: int, room_id: str, base_id: int, base: StateIds, base_depth: int, state: StateIds
-) -> NewStateGroup:
-    """A group holding ``state``: a delta on ``base`` when nothing was removed and the
-    delta chain is short enough, else a full snapshot (deltas cannot remove keys)."""
-    if base_depth < MAX_DELTA_DEPTH and base.keys() <= state.keys():
-        changed = {k: eid for k, eid in state.items() if base.get(k) != eid}
-        return NewStateGroup(group_id, room_id, base_id, base_depth + 1, changed)
-    return NewStateGroup(group_id, room_id, None, 0, dict(state))
+    def resolved(self, new_current: StateIds, events: dict[str, Event]) -> ResolvedState:
+        """What ``EventService.apply_remote`` folds for an event with this state before it."""
+        return ResolvedState(self.state, self.group_id, self.delta_depth, new_current, events,
+                             self.new_groups)
 
 
 def _auth_order(events: Sequence[Event]) -> list[Event]:
@@ -95,12 +89,27 @@ def _auth_order(events: Sequence[Event]) -> list[Event]:
     return ordered
 
 
+SignatureCheck = Callable[[Event], Awaitable[None]]
+
+
 class FederatedGraphWriter:
-    def __init__(self, handler: FederatedEventHandler) -> None:
-        self.handler = handler
-        self.events = handler.events
-        self.store = handler.store
-        self.state_store = handler.state_store
+    """Stores what ``FederatedEventHandler`` judged; room state changes go through
+    ``EventService`` (``apply_remote``, ``persist_remote_join``)."""
+
+    def __init__(
+        self,
+        events: EventService,
+        store: EventStore,
+        state_store: StateStore,
+        remote: Callable[[], RemoteEventSource],
+        check_signatures: SignatureCheck,
+    ) -> None:
+        self.events = events
+        self.store = store
+        self.state_store = state_store
+        # The handler's current source (tests replace it after construction).
+        self._remote = remote
+        self.check_signatures = check_signatures
 
     # --- outliers ---------------------------------------------------------------------
     async def persist_outliers(
@@ -126,7 +135,7 @@ class FederatedGraphWriter:
         stored = await self.store.get_events(parsed)
         todo = [e for eid, e in parsed.items() if eid not in stored]
         checks = await asyncio.gather(
-            *(self.handler.check_signatures(e) for e in todo), return_exceptions=True
+            *(self.check_signatures(e) for e in todo), return_exceptions=True
         )
         signed: list[Event] = []
         for event, outcome in zip(todo, checks, strict=True):
@@ -173,7 +182,7 @@ class FederatedGraphWriter:
         if all(a in flags for a in event.auth_event_ids):
             return
         try:
-            chain = await self.handler.remote.get_event_auth(origin, room.room_id, event.event_id)
+            chain = await self._remote().get_event_auth(origin, room.room_id, event.event_id)
         except Exception as e:
             raise PduNotProcessed(event.event_id, f"cannot fetch auth events: {e}") from None
         await self.persist_outliers(origin, room.version, room.room_id, room.create_event, chain)
@@ -208,8 +217,8 @@ class FederatedGraphWriter:
             if state == resolved:
                 return await self._existing(group)
         base_depth = await self.state_store.get_delta_depth(groups[0])
-        resolved_group = state_group_for(self.events.allocate_state_group(), room.room_id,
-                                         groups[0], sets[0], base_depth, resolved)
+        resolved_group = delta_or_snapshot(self.events.allocate_state_group(), groups[0], sets[0],
+                                           base_depth, resolved, MAX_DELTA_DEPTH)
         self.state_store.remember(resolved_group.group_id, resolved)
         return StateBefore(resolved, resolved_group.group_id, resolved_group.delta_depth, [resolved_group])
 
@@ -220,7 +229,7 @@ class FederatedGraphWriter:
     async def _fetch_state_after(self, origin: str, room: RoomState, prev_id: str) -> int:
         """A gap we cannot walk: ask for the state at a missing prev event (/state_ids),
         fetch the events we lack, and store the prev event as an outlier with state."""
-        remote = self.handler.remote
+        remote = self._remote()
         try:
             pdu_ids, auth_ids = await remote.get_state_ids(origin, room.room_id, prev_id)
         except Exception as e:
@@ -284,108 +293,10 @@ class FederatedGraphWriter:
         item = PersistEvent(
             event=judged, state_group_before=group_before, state_group_after=group_after,
             new_state_group=new_group, outlier=True, soft_failed=soft_failed, replaces_outlier=True,
-            extra_state_groups=list(before.new_groups) if before is not None else [],
+            extra_state_groups=[stored_group(room.room_id, g) for g in before.new_groups]
+            if before is not None else [],
         )
         await self.events.write_quietly([item])
-
-    # --- accepted events ------------------------------------------------------------------
-    def apply_accepted(
-        self,
-        room: RoomState,
-        event: Event,
-        before: StateBefore,
-        new_current: StateIds,
-        loaded: dict[str, Event],
-    ) -> PersistEvent:
-        """Fold an accepted remote event into the room; no await (see EventService._apply)."""
-        event.stream_ordering = self.events.allocate_stream()
-        groups = list(before.new_groups)
-        after_id = before.group_id
-        after_depth = before.delta_depth
-        new_group: NewStateGroup | None = None
-        state_after = dict(before.state)
-        if event.is_state:
-            key = event.state_tuple
-            state_after[key] = event.event_id
-            after_id = self.events.allocate_state_group()
-            if before.delta_depth >= MAX_DELTA_DEPTH:
-                new_group = NewStateGroup(after_id, room.room_id, None, 0, state_after)
-                after_depth = 0
-            else:
-                after_depth = before.delta_depth + 1
-                new_group = NewStateGroup(after_id, room.room_id, before.group_id, after_depth,
-                                          {key: event.event_id})
-            self.state_store.remember(after_id, state_after)
-        current = {k: ev.event_id for k, ev in room.state.items()}
-        if new_current == state_after:
-            room.state_group, room.delta_depth = after_id, after_depth
-        elif new_current != current:
-            group = state_group_for(self.events.allocate_state_group(), room.room_id,
-                                    room.state_group, current, room.delta_depth, new_current)
-            groups.append(group)
-            self.state_store.remember(group.group_id, dict(new_current))
-            room.state_group, room.delta_depth = group.group_id, group.delta_depth
-        removed = current.keys() - new_current.keys()
-        updates = dict(new_current) if removed else {
-            k: eid for k, eid in new_current.items() if current.get(k) != eid
-        }
-        memberships: list[tuple[str, str, str]] = []
-        for (event_type, state_key), eid in updates.items():
-            membership = loaded[eid].membership
-            if event_type == "m.room.member" and membership is not None:
-                memberships.append((state_key, membership, eid))
-                self.events.note_membership(room.room_id, state_key, membership)
-        room.state = {k: loaded[eid] for k, eid in new_current.items()}
-        prevs = set(event.prev_event_ids)
-        room.extremities = [e for e in room.extremities if e not in prevs] + [event.event_id]
-        room.max_depth = max(room.max_depth, event.depth)
-        room.add_recent(event)
-        return PersistEvent(
-            event=event, state_group_before=before.group_id, state_group_after=after_id,
-            new_state_group=new_group, forward_extremities=list(room.extremities),
-            current_state_updates=updates, membership_updates=memberships,
-            replace_current_state=bool(removed), extra_state_groups=groups,
-        )
-
-    def apply_linear(self, room: RoomState, event: Event) -> PersistEvent:
-        """``apply_accepted`` for an event whose state before is the room's current state
-        (its prev_events are exactly the room's single forward extremity): the new
-        current state is the state after the event, and nothing else changes. O(1) for
-        message events, like a local send (EventService._apply); no await."""
-        event.stream_ordering = self.events.allocate_stream()
-        before_id = room.state_group
-        after_id = before_id
-        new_group: NewStateGroup | None = None
-        updates: dict[StateKey, str] = {}
-        memberships: list[tuple[str, str, str]] = []
-        if event.is_state:
-            key = event.state_tuple
-            state_after = {k: ev.event_id for k, ev in room.state.items()}
-            state_after[key] = event.event_id
-            after_id = self.events.allocate_state_group()
-            if room.delta_depth >= MAX_DELTA_DEPTH:
-                new_group = NewStateGroup(after_id, room.room_id, None, 0, dict(state_after))
-                room.delta_depth = 0
-            else:
-                room.delta_depth += 1
-                new_group = NewStateGroup(after_id, room.room_id, before_id, room.delta_depth,
-                                          {key: event.event_id})
-            self.state_store.remember(after_id, state_after)
-            room.state[key] = event
-            room.state_group = after_id
-            updates[key] = event.event_id
-            if event.type == "m.room.member" and event.membership is not None:
-                assert event.state_key is not None
-                memberships.append((event.state_key, event.membership, event.event_id))
-                self.events.note_membership(room.room_id, event.state_key, event.membership)
-        room.extremities = [event.event_id]
-        room.max_depth = max(room.max_depth, event.depth)
-        room.add_recent(event)
-        return PersistEvent(
-            event=event, state_group_before=before_id, state_group_after=after_id,
-            new_state_group=new_group, forward_extremities=[event.event_id],
-            current_state_updates=updates, membership_updates=memberships,
-        )
 
     # --- joining a room held by another server -------------------------------------------------
     async def apply_join(
@@ -417,45 +328,14 @@ class FederatedGraphWriter:
         create = state_events.get(("m.room.create", ""))
         if create is None:
             raise PduNotProcessed(join.event_id, "the send_join state has no valid m.room.create")
-        await self.handler.check_signatures(join)
+        await self.check_signatures(join)
         auth_list = list((await self.store.get_events(join.auth_event_ids)).values())
         try:
             check_event_against_auth_events(join, auth_list, create, is_signed_by=_carries_signature)
             check_auth_rules(join, state_events, create, is_signed_by=_carries_signature)
         except AuthError as e:
             raise PduRejected(join.event_id, f"join not allowed: {e}") from None
-        state: StateIds = {k: ev.event_id for k, ev in state_events.items()}
-        join.stream_ordering = self.events.allocate_stream()
-        before_id = self.events.allocate_state_group()
-        after_id = self.events.allocate_state_group()
-        key = join.state_tuple
-        state_after = {**state, key: join.event_id}
-        self.state_store.remember(before_id, state)
-        self.state_store.remember(after_id, state_after)
-        all_state: dict[StateKey, Event] = {**state_events, key: join}
-        room = RoomState(
-            room_id=room_id, version=version, create_event=create, state=all_state,
-            state_group=after_id, delta_depth=1, extremities=[join.event_id],
-            max_depth=max(join.depth, existing.max_depth if existing is not None else 0),
-            latest_stream=join.stream_ordering, recent_floor=join.stream_ordering - 1,
-        )
-        room.add_recent(join)
-        memberships = [
-            (k[1], ev.membership, ev.event_id)
-            for k, ev in all_state.items()
-            if k[0] == "m.room.member" and ev.membership is not None
-        ]
-        for user_id, membership, _ in memberships:
-            self.events.note_membership(room_id, user_id, membership)
-        item = PersistEvent(
-            event=join, state_group_before=before_id, state_group_after=after_id,
-            new_state_group=NewStateGroup(after_id, room_id, before_id, 1, {key: join.event_id}),
-            extra_state_groups=[NewStateGroup(before_id, room_id, None, 0, state)],
-            forward_extremities=[join.event_id], current_state_updates=state_after,
-            replace_current_state=True, membership_updates=memberships, replaces_outlier=True,
-        )
-        self.events.install_room(room)
-        await self.events.write(room, item)
+        await self.events.persist_remote_join(version, create, state_events, join, existing)
         return join
 
 

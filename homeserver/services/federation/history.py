@@ -8,15 +8,15 @@ from __future__ import annotations
 
 import heapq
 from collections.abc import Iterable
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from federation.rooms.events import Event
 from federation.rooms.redaction import redact_pdu
 from homeserver.core.room_state import RoomState
 from homeserver.errors import MatrixError, not_found
-
-if TYPE_CHECKING:
-    from homeserver.app.container import Container as Homeserver
+from homeserver.services.graph.events import EventService
+from homeserver.storage.events import EventStore
+from homeserver.storage.state import StateStore
 
 MAX_HISTORY_EVENTS = 1000
 
@@ -27,15 +27,16 @@ def federation_pdu(event: Event) -> dict[str, Any]:
 
 
 class FederatedHistory:
-    def __init__(self, hs: Homeserver) -> None:
-        self.hs = hs
-        self.store = hs.event_store
+    def __init__(self, events: EventService, store: EventStore, state_store: StateStore) -> None:
+        self.events = events
+        self.store = store
+        self.state_store = state_store
 
     # --- who may read --------------------------------------------------------------
     async def require_server_in_room(self, origin: str, room_id: str) -> RoomState:
         """403 unless ``origin`` has a joined member in the room (spec: servers may only
         read the history of rooms they are in)."""
-        room = await self.hs.events.get_room(room_id)
+        room = await self.events.get_room(room_id)
         if room is None:
             raise not_found("Unknown room")
         if not any(u.split(":", 1)[1] == origin for u in room.members_with("join")):
@@ -64,7 +65,7 @@ class FederatedHistory:
         return out
 
     async def _server_could_see(self, origin: str, state_group: int) -> bool:
-        state = await self.hs.state_store.get_state_ids(state_group)
+        state = await self.state_store.get_state_ids(state_group)
         visibility_id = state.get(("m.room.history_visibility", ""))
         visibility = "shared"
         if visibility_id is not None:
@@ -88,7 +89,7 @@ class FederatedHistory:
         flags = (await self.store.get_graph_flags([event_id])).get(event_id)
         if flags is None or flags.state_group_before is None:
             raise not_found("The state at this event is not known here")
-        state = await self.hs.state_store.get_state_ids(flags.state_group_before)
+        state = await self.state_store.get_state_ids(flags.state_group_before)
         state_ids = list(state.values())
         chain = await self.auth_chain(room, state_ids)
         return state_ids, chain

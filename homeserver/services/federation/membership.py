@@ -12,28 +12,33 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Iterable
-from typing import TYPE_CHECKING, Any
+from typing import Any
 from urllib.parse import quote
 
 from federation.crypto.hashes import compute_event_id
+from federation.crypto.signing import SigningKey
+from federation.keys import KeyRing
 from federation.rooms.auth import AuthError, auth_types_for_event, check_auth_rules
 from federation.rooms.builder import build_event, hash_and_sign_pdu
 from federation.rooms.events import Event
 from federation.rooms.redaction import redact_pdu
 from federation.rooms.versions import KNOWN_ROOM_VERSIONS, RoomVersion
+from federation.transport.client import FederationClient
 from federation.transport.errors import FederationError, FederationHttpError
+from homeserver.clock import Clock
 from homeserver.core.room_state import RoomState
 from homeserver.errors import MatrixError, forbidden, not_found
+from homeserver.services.federation.events import FederatedEventHandler
+from homeserver.services.federation.out_of_band import OutOfBandMembershipService
 from homeserver.services.federation.resident_membership import (
     MAX_PREV_EVENTS,
+    JoinCheck,
     federation_pdu,
     room_state_pdus,
     server_of,
     stripped_state,
 )
-
-if TYPE_CHECKING:
-    from homeserver.app.container import Container as Homeserver
+from homeserver.services.graph.events import EventService
 
 logger = logging.getLogger(__name__)
 
@@ -63,31 +68,54 @@ def remote_error(e: FederationError, what: str) -> MatrixError:
 
 
 class FederatedMembershipService:
-    def __init__(self, hs: Homeserver) -> None:
-        self.hs = hs
+    def __init__(
+        self,
+        client: FederationClient,
+        events: EventService,
+        federation_events: FederatedEventHandler,
+        out_of_band: OutOfBandMembershipService,
+        keyring: KeyRing,
+        clock: Clock,
+        server_name: str,
+        signing_key: SigningKey,
+    ) -> None:
+        self.client = client
+        self.events = events
+        self.federation_events = federation_events
+        self.out_of_band = out_of_band
+        self.keyring = keyring
+        self.clock = clock
+        self.server_name = server_name
+        self.signing_key = signing_key
+        self._join_checks: list[JoinCheck] = []
 
-    @property
-    def client(self) -> Any:
-        return self.hs.federation_client
+    def add_join_check(self, check: JoinCheck) -> None:
+        """Run ``check(room_id, user_id)`` before a local user joins or knocks on a remote
+        room; it raises MatrixError to refuse (blocked rooms)."""
+        self._join_checks.append(check)
+
+    def _check_join(self, room_id: str, user_id: str) -> None:
+        for check in self._join_checks:
+            check(room_id, user_id)
 
     # --- candidates ------------------------------------------------------------------
     async def candidate_servers(self, user_id: str, room_id: str, given: Iterable[str]) -> list[str]:
         """Servers to try, best first: the caller's, the inviter's, the room ID's domain."""
         out: list[str] = list(given)
-        oob = await self.hs.out_of_band.get(room_id, user_id)
+        oob = await self.out_of_band.get(room_id, user_id)
         if oob is not None:
             out += [oob.origin, server_of(str(oob.pdu.get("sender", "")))]
-        room = await self.hs.events.get_room(room_id)
+        room = await self.events.get_room(room_id)
         if room is not None:
             out += sorted({server_of(u) for u in room.members_with("join")})
         if ":" in room_id:
             out.append(room_id.split(":", 1)[1])  # room versions before 12 name a server
-        return [s for s in dict.fromkeys(out) if s and s != self.hs.server_name]
+        return [s for s in dict.fromkeys(out) if s and s != self.server_name]
 
     # --- join ----------------------------------------------------------------------
     async def join(self, user_id: str, room_id: str, servers: Iterable[str], content: dict[str, Any]) -> str:
         """Join a room through a resident server; the room is live here afterwards."""
-        self.hs.moderation.check_blocked_join(room_id, user_id)
+        self._check_join(room_id, user_id)
         candidates = await self.candidate_servers(user_id, room_id, servers)
         if not candidates:
             raise not_found("No known servers to join this room through")
@@ -121,7 +149,7 @@ class FederatedMembershipService:
         if isinstance(signed, dict) and compute_event_id(signed, version) == event.event_id:
             join_pdu = signed
         join_event = Event(event.event_id, join_pdu, version)
-        await self.hs.federation_events.process_send_join_response(
+        await self.federation_events.process_send_join_response(
             version, room_id, join_event, reply["state"], reply["auth_chain"], destination
         )
 
@@ -145,16 +173,16 @@ class FederatedMembershipService:
             raise MatrixError("M_UNKNOWN", 502, f"make_{membership} sent a template for something else")
         pdu = {k: v for k, v in template.items() if k not in ("hashes", "signatures", "unsigned", "event_id")}
         pdu["content"] = {**template_content, **content, "membership": membership}
-        pdu["origin_server_ts"] = self.hs.clock.time_ms()
+        pdu["origin_server_ts"] = self.clock.time_ms()
         if version.v11_redaction:
             pdu.pop("origin", None)
         else:
-            pdu["origin"] = self.hs.server_name
-        return version, hash_and_sign_pdu(pdu, version, self.hs.server_name, self.hs.signing_key)
+            pdu["origin"] = self.server_name
+        return version, hash_and_sign_pdu(pdu, version, self.server_name, self.signing_key)
 
     # --- knock ---------------------------------------------------------------------
     async def knock(self, user_id: str, room_id: str, servers: Iterable[str], content: dict[str, Any]) -> str:
-        self.hs.moderation.check_blocked_join(room_id, user_id)
+        self._check_join(room_id, user_id)
         candidates = await self.candidate_servers(user_id, room_id, servers)
         if not candidates:
             raise not_found("No known servers to knock through")
@@ -170,7 +198,7 @@ class FederatedMembershipService:
                                                    timeout=HANDSHAKE_TIMEOUT)
                 state = reply.get("knock_room_state") if isinstance(reply, dict) else None
                 stripped = [stripped_state(e) for e in state or [] if isinstance(e, dict)]
-                await self.hs.out_of_band.record(room_id, user_id, event, destination, stripped)
+                await self.out_of_band.record(room_id, user_id, event, destination, stripped)
                 return room_id
             except FederationError as e:
                 last = remote_error(e, f"Knocking through {destination} failed")
@@ -182,7 +210,7 @@ class FederatedMembershipService:
     # --- leave (reject an invite, retract a knock) -------------------------------------
     async def leave(self, user_id: str, room_id: str, content: dict[str, Any]) -> None:
         """spec: "Leaving Rooms (Rejecting Invites)" — make_leave / send_leave v2."""
-        oob = await self.hs.out_of_band.get(room_id, user_id)
+        oob = await self.out_of_band.get(room_id, user_id)
         if oob is None or oob.membership not in ("invite", "knock"):
             raise forbidden("You are not invited to or knocking on this room")
         last: Exception | None = None
@@ -193,7 +221,7 @@ class FederatedMembershipService:
                 _version, event = self._fill_template(answer, room_id, user_id, "leave", content)
                 path = f"{V2}/send_leave/{seg(room_id)}/{seg(event.event_id)}"
                 await self.client.put_json(destination, path, federation_pdu(event), timeout=HANDSHAKE_TIMEOUT)
-                await self.hs.out_of_band.record(room_id, user_id, event, destination, oob.stripped_state)
+                await self.out_of_band.record(room_id, user_id, event, destination, oob.stripped_state)
                 return
             except (FederationError, MatrixError) as e:
                 logger.info("remote leave of %s from %s via %s failed: %s", user_id, room_id, destination, e)
@@ -206,10 +234,10 @@ class FederatedMembershipService:
             room_version=version, room_id=room_id, sender=user_id, event_type="m.room.member",
             content={**content, "membership": "leave"}, state_key=user_id,
             prev_event_ids=[oob.event_id], auth_event_ids=[oob.event_id],
-            depth=int(oob.pdu.get("depth", 0)) + 1, origin_server_ts=self.hs.clock.time_ms(),
-            server_name=self.hs.server_name, signing_key=self.hs.signing_key,
+            depth=int(oob.pdu.get("depth", 0)) + 1, origin_server_ts=self.clock.time_ms(),
+            server_name=self.server_name, signing_key=self.signing_key,
         )
-        await self.hs.out_of_band.record(room_id, user_id, event, self.hs.server_name, oob.stripped_state)
+        await self.out_of_band.record(room_id, user_id, event, self.server_name, oob.stripped_state)
 
     # --- invite a remote user ----------------------------------------------------------
     async def invite(self, room: RoomState, sender: str, target: str, content: dict[str, Any]) -> Event:
@@ -224,12 +252,12 @@ class FederatedMembershipService:
             room_version=version, room_id=room.room_id, sender=sender, event_type="m.room.member",
             content=content, state_key=target, prev_event_ids=room.extremities[-MAX_PREV_EVENTS:],
             auth_event_ids=[e.event_id for e in auth_events.values()], depth=room.max_depth + 1,
-            origin_server_ts=self.hs.clock.time_ms(), server_name=self.hs.server_name,
-            signing_key=self.hs.signing_key,
+            origin_server_ts=self.clock.time_ms(), server_name=self.server_name,
+            signing_key=self.signing_key,
         )
         try:
             check_auth_rules(event, auth_events, room.create_event,
-                             is_signed_by=lambda _ev, server: server == self.hs.server_name)
+                             is_signed_by=lambda _ev, server: server == self.server_name)
         except AuthError as e:
             raise forbidden(str(e)) from None
         body = {
@@ -249,10 +277,10 @@ class FederatedMembershipService:
         from federation.keys import SignatureError
 
         try:
-            await self.hs.keyring.verify_json(destination, redact_pdu(signed, version))
+            await self.keyring.verify_json(destination, redact_pdu(signed, version))
         except SignatureError as e:
             raise MatrixError("M_UNKNOWN", 502, f"{destination} did not sign the invite: {e}") from None
-        persisted = await self.hs.federation_events.persist_remote_event(destination, signed)
+        persisted = await self.federation_events.persist_remote_event(destination, signed)
         return persisted if isinstance(persisted, Event) else Event(event.event_id, signed, version)
 
     async def _invitee_profile(self, user_id: str) -> dict[str, Any]:

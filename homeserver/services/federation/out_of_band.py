@@ -11,39 +11,48 @@ hold. Such a membership gets a position in the events stream, a
 from __future__ import annotations
 
 import logging
-from typing import TYPE_CHECKING, Any
+from collections.abc import Callable
+from typing import Any
 
+from federation.keys import KeyRing
 from federation.rooms.events import Event
 from federation.rooms.versions import KNOWN_ROOM_VERSIONS
 from homeserver.core.event_format import client_event, stripped_state_event
 from homeserver.core.pdu_checks import InvalidPdu, event_from_pdu
+from homeserver.services.graph.events import EventService
+from homeserver.services.graph.notifier import Notifier
 from homeserver.storage.out_of_band_memberships import OutOfBandMembership, OutOfBandMembershipStore
-
-if TYPE_CHECKING:
-    from homeserver.app.container import Container as Homeserver
 
 logger = logging.getLogger(__name__)
 
 
 class OutOfBandMembershipService:
-    def __init__(self, hs: Homeserver) -> None:
-        self.hs = hs
-        self.store = OutOfBandMembershipStore(hs.db)
+    def __init__(
+        self,
+        store: OutOfBandMembershipStore,
+        events: EventService,
+        notifier: Notifier,
+        keyring: KeyRing,
+        is_mine: Callable[[str], bool],
+    ) -> None:
+        self.store = store
+        self.events = events
+        self.notifier = notifier
+        self.keyring = keyring
+        self.is_mine = is_mine
 
     async def load(self) -> None:
         """After EventService.load: our positions in the events stream are not in the events
         table, so the stream must not restart below them (or /sync would hide them)."""
         top = await self.store.max_stream_ordering()
-        events = self.hs.events
-        if top > events.persisted_stream:
-            events.persisted_stream = top
-            events._next_stream = max(events._next_stream, top + 1)
+        if top > self.events.persisted_stream:
+            self.events.advance_persisted_stream(top)
 
     async def record(
         self, room_id: str, user_id: str, event: Event, origin: str, stripped: list[dict[str, Any]]
     ) -> None:
         """Keep ``event`` as the user's membership in ``room_id`` and wake their /sync."""
-        events = self.hs.events
+        events = self.events
         membership = event.membership or "leave"
         # A position in the events stream, so that incremental syncs pick it up once.
         stream = events.allocate_stream()
@@ -53,10 +62,9 @@ class OutOfBandMembershipService:
             room_version=event.room_version.identifier, origin=origin, stream_ordering=stream,
             pdu=event.pdu, stripped_state=stripped,
         ))
-        if stream > events.persisted_stream:
-            events.persisted_stream = stream
+        events.advance_persisted_stream(stream)
         (await events.rooms_for_user(user_id))[room_id] = membership
-        self.hs.notifier.notify_users([user_id])
+        self.notifier.notify_users([user_id])
 
     async def on_pdu_for_unknown_room(self, origin: str, raw: Any) -> bool:
         """A PDU (from /send) for a room we do not hold that ends a local user's out-of-band
@@ -70,7 +78,7 @@ class OutOfBandMembershipService:
         if not isinstance(raw, dict) or raw.get("type") != "m.room.member":
             return False
         room_id, target = raw.get("room_id"), raw.get("state_key")
-        if not isinstance(room_id, str) or not isinstance(target, str) or not self.hs.is_mine(target):
+        if not isinstance(room_id, str) or not isinstance(target, str) or not self.is_mine(target):
             return False
         current = await self.store.get(room_id, target)
         if current is None or current.membership not in ("invite", "knock"):
@@ -85,7 +93,7 @@ class OutOfBandMembershipService:
         from federation.keys import SignatureError
 
         try:
-            await self.hs.keyring.verify_event_signatures(event)
+            await self.keyring.verify_event_signatures(event)
         except SignatureError as e:
             logger.info("membership PDU %s from %s has a bad signature: %s", event.event_id, origin, e)
             return False

@@ -10,28 +10,38 @@ from __future__ import annotations
 
 import inspect
 import logging
-from collections.abc import Iterable, Sequence
-from typing import TYPE_CHECKING, Any
+from collections.abc import Callable, Iterable, Sequence
+from typing import Any
 
+from federation.crypto.signing import SigningKey
+from federation.keys import KeyRing
 from federation.rooms.auth import AuthError, auth_types_for_event, check_auth_rules
 from federation.rooms.builder import add_server_signature
 from federation.rooms.events import Event, StateKey
 from federation.rooms.power_levels import invite_level, user_power_level
 from federation.rooms.versions import KNOWN_ROOM_VERSIONS, RoomVersion
+from federation.sender import FederationSender
+from homeserver.clock import Clock
 from homeserver.core.event_format import STRIPPED_STATE_TYPES
 from homeserver.core.pdu_checks import InvalidPdu, event_from_pdu
 from homeserver.core.room_state import RoomState
 from homeserver.errors import MatrixError, forbidden, not_found
+from homeserver.services.federation.events import FederatedEventHandler
+from homeserver.services.federation.out_of_band import OutOfBandMembershipService
+from homeserver.services.graph.events import EventService
 from homeserver.services.graph.server_acl import check_server_acl
-
-if TYPE_CHECKING:
-    from homeserver.app.container import Container as Homeserver
+from homeserver.storage.accounts import AccountStore
+from homeserver.storage.events import EventStore
 
 logger = logging.getLogger(__name__)
 
 MAX_PREV_EVENTS = 10
 # Memberships a resident server builds templates for, and the room version feature they need.
 TEMPLATE_MEMBERSHIPS = ("join", "leave", "knock")
+
+# check(room_id, user_id) raises MatrixError to keep a local user out of a room (blocked
+# rooms); registered by a higher layer's wiring.
+JoinCheck = Callable[[str, str], None]
 
 
 def server_of(user_id: str) -> str:
@@ -77,8 +87,37 @@ def room_state_pdus(room: RoomState, sender: str | None = None) -> list[dict[str
 
 
 class ResidentMembershipService:
-    def __init__(self, hs: Homeserver) -> None:
-        self.hs = hs
+    def __init__(
+        self,
+        events: EventService,
+        event_store: EventStore,
+        account_store: AccountStore,
+        federation_events: FederatedEventHandler,
+        out_of_band: OutOfBandMembershipService,
+        keyring: KeyRing,
+        federation_sender: FederationSender,
+        clock: Clock,
+        server_name: str,
+        signing_key: SigningKey,
+        is_mine: Callable[[str], bool],
+    ) -> None:
+        self.events = events
+        self.event_store = event_store
+        self.account_store = account_store
+        self.federation_events = federation_events
+        self.out_of_band = out_of_band
+        self.keyring = keyring
+        self.federation_sender = federation_sender
+        self.clock = clock
+        self.server_name = server_name
+        self.signing_key = signing_key
+        self.is_mine = is_mine
+        self._join_checks: list[JoinCheck] = []
+
+    def add_join_check(self, check: JoinCheck) -> None:
+        """Run ``check(room_id, user_id)`` on a remote invite of a local user before it is
+        countersigned; it raises MatrixError to refuse (blocked rooms)."""
+        self._join_checks.append(check)
 
     # --- make_join / make_leave / make_knock ---------------------------------------
     async def make_membership(
@@ -105,7 +144,7 @@ class ResidentMembershipService:
             "auth_events": [room.state[k].event_id for k in auth_keys if k in room.state],
             "content": content,
             "depth": room.max_depth + 1,
-            "origin_server_ts": self.hs.clock.time_ms(),
+            "origin_server_ts": self.clock.time_ms(),
             "prev_events": room.extremities[-MAX_PREV_EVENTS:],
             "room_id": room.room_id,
             "sender": user_id,
@@ -141,8 +180,8 @@ class ResidentMembershipService:
         if not any(isinstance(r, str) for r in allowed_rooms):
             # No usable allow condition (e.g. a mangled list): nobody may join this way.
             raise forbidden("The join rule allows no room's members to join")
-        known = [await self.hs.events.get_room(r) for r in allowed_rooms if isinstance(r, str)]
-        known_rooms = [r for r in known if r is not None and any(self.hs.is_mine(u) for u in r.members_with("join"))]
+        known = [await self.events.get_room(r) for r in allowed_rooms if isinstance(r, str)]
+        known_rooms = [r for r in known if r is not None and any(self.is_mine(u) for u in r.members_with("join"))]
         if not known_rooms:
             raise MatrixError("M_UNABLE_TO_AUTHORISE_JOIN", 400, "None of the allowed rooms is known here")
         if not any(r.membership(user_id) == "join" for r in known_rooms):
@@ -150,7 +189,7 @@ class ResidentMembershipService:
         pl = room.state_content("m.room.power_levels") or None
         needed = invite_level(pl)
         for member in room.members_with("join"):
-            if self.hs.is_mine(member) and user_power_level(member, pl, room.create_event, room.version) >= needed:
+            if self.is_mine(member) and user_power_level(member, pl, room.create_event, room.version) >= needed:
                 return member
         raise MatrixError("M_UNABLE_TO_GRANT_JOIN", 400, "No user here may authorise this join")
 
@@ -168,7 +207,7 @@ class ResidentMembershipService:
         self._check_pdu(pdu, version, room_id, event_id)
         # spec: joins-v2 — "the signature must be added before sending or persisting the event".
         bare = {k: v for k, v in pdu.items() if k != "unsigned"}
-        signed = add_server_signature(bare, version, self.hs.server_name, self.hs.signing_key)
+        signed = add_server_signature(bare, version, self.server_name, self.signing_key)
         event = Event(event_id, signed, version)
         await self._verify_signatures(event)
         try:
@@ -179,7 +218,7 @@ class ResidentMembershipService:
         except AuthError as e:
             raise forbidden(f"The {membership} is not allowed: {e}") from None
         state_before = dict(room.state)
-        persisted = await self.hs.federation_events.persist_remote_event(origin, signed)
+        persisted = await self.federation_events.persist_remote_event(origin, signed)
         if isinstance(persisted, Event):
             if persisted.rejected_reason is not None:
                 raise forbidden(f"The {membership} was rejected: {persisted.rejected_reason}")
@@ -195,7 +234,7 @@ class ResidentMembershipService:
             "auth_chain": [federation_pdu(e) for e in auth_chain],
             "event": federation_pdu(event),
             "members_omitted": False,
-            "origin": self.hs.server_name,
+            "origin": self.server_name,
             "state": [federation_pdu(e) for e in state_before.values()],
         }
 
@@ -204,7 +243,7 @@ class ResidentMembershipService:
         seen: dict[str, Event] = {}
         todo = {aid for e in events for aid in e.auth_event_ids}
         while todo:
-            found = await self.hs.event_store.get_events(todo)
+            found = await self.event_store.get_events(todo)
             todo = set()
             for eid, ev in found.items():
                 if eid not in seen:
@@ -248,23 +287,24 @@ class ResidentMembershipService:
             raise MatrixError("M_INVALID_PARAM", 400, "The event is for another room")
         if not isinstance(sender, str) or server_of(sender) != origin:
             raise MatrixError("M_INVALID_PARAM", 400, "The sender is not a user of the requesting server")
-        if not isinstance(target, str) or not self.hs.is_mine(target):
+        if not isinstance(target, str) or not self.is_mine(target):
             raise forbidden("The invited user is not on this server")
-        user = await self.hs.account_store.get_user(target)
+        user = await self.account_store.get_user(target)
         if user is None or user.deactivated:
             raise not_found("No such user")
-        self.hs.moderation.check_blocked_join(room_id, target)
+        for check in self._join_checks:
+            check(room_id, target)
         self._check_pdu(pdu, version, room_id, event_id)
         await self._check_acl(origin, room_id)
         bare = {k: v for k, v in pdu.items() if k != "unsigned"}
         event = Event(event_id, bare, version)
         await self._verify_signatures(event)
         stripped = self._invite_room_state(version, room_id, body.get("invite_room_state"))
-        signed = add_server_signature(bare, version, self.hs.server_name, self.hs.signing_key)
-        room = await self.hs.events.get_room(room_id)
-        if room is None or not any(self.hs.is_mine(u) for u in room.members_with("join")):
+        signed = add_server_signature(bare, version, self.server_name, self.signing_key)
+        room = await self.events.get_room(room_id)
+        if room is None or not any(self.is_mine(u) for u in room.members_with("join")):
             # We are not in the room: the invite reaches the user only through this request.
-            await self.hs.out_of_band.record(
+            await self.out_of_band.record(
                 room_id, target, Event(event_id, signed, version), origin, stripped
             )
         # Otherwise the inviting server also sends it in a transaction, like any room event.
@@ -304,21 +344,21 @@ class ResidentMembershipService:
             raise MatrixError("M_INVALID_PARAM", 400, "The event's content hash does not match")
 
     async def _room_for(self, origin: str, room_id: str) -> RoomState:
-        room = await self.hs.events.get_room(room_id)
-        if room is None or not any(self.hs.is_mine(u) for u in room.members_with("join")):
+        room = await self.events.get_room(room_id)
+        if room is None or not any(self.is_mine(u) for u in room.members_with("join")):
             raise not_found("This server is not in the room")
         await self._check_acl(origin, room_id)
         return room
 
     async def _check_acl(self, origin: str, room_id: str) -> None:
 
-        await check_server_acl(self.hs.events, origin, room_id)
+        await check_server_acl(self.events, origin, room_id)
 
     async def _verify_signatures(self, event: Event) -> None:
         from federation.keys import SignatureError
 
         try:
-            await self.hs.keyring.verify_event_signatures(event)
+            await self.keyring.verify_event_signatures(event)
         except SignatureError as e:
             raise MatrixError("M_INVALID_PARAM", 400, f"Bad signature: {e}") from None
 
@@ -329,9 +369,9 @@ class ResidentMembershipService:
 
     async def _broadcast(self, room: RoomState, event: Event, exclude: set[str]) -> None:
         """spec: "The resident server must also send the event to other servers"."""
-        destinations = [s for s in joined_servers(room) if s != self.hs.server_name and s not in exclude]
+        destinations = [s for s in joined_servers(room) if s != self.server_name and s not in exclude]
         if not destinations:
             return
-        result = self.hs.federation_sender.send_pdu(event, destinations)
+        result = self.federation_sender.send_pdu(event, destinations)
         if inspect.isawaitable(result):
             await result

@@ -12,22 +12,24 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections import OrderedDict
-from collections.abc import Callable
-from typing import TYPE_CHECKING, Any
+from collections.abc import Callable, Iterable
+from typing import Any
 
+from federation.crypto.signing import SigningKey
 from federation.rooms.auth import AuthError, auth_types_for_event, check_auth_rules
 from federation.rooms.builder import build_event
 from federation.rooms.events import Event, StateKey
 from federation.rooms.redaction import redact_pdu
 from federation.rooms.versions import KNOWN_ROOM_VERSIONS, RoomVersion
+from homeserver.clock import Clock
 from homeserver.core.event_format import client_event
+from homeserver.core.room_fold import Fold, ResolvedState, StateGroupDelta, fold_event
 from homeserver.core.room_state import RoomState
 from homeserver.errors import MatrixError, forbidden, not_found
-from homeserver.storage.events import NewStateGroup, PersistEvent
-from homeserver.storage.state import MAX_DELTA_DEPTH
-
-if TYPE_CHECKING:
-    from homeserver.app.container import Container as Homeserver
+from homeserver.services.graph.notifier import Notifier
+from homeserver.storage.events import EventStore, NewStateGroup, PersistEvent
+from homeserver.storage.rooms import RoomStore
+from homeserver.storage.state import MAX_DELTA_DEPTH, StateStore
 
 logger = logging.getLogger(__name__)
 
@@ -37,11 +39,23 @@ RECENTLY_FORGOTTEN_KEPT = 100  # per user
 
 
 class EventService:
-    def __init__(self, hs: Homeserver) -> None:
-        self.hs = hs
-        self.store = hs.event_store
-        self.state_store = hs.state_store
-        self.room_store = hs.room_store
+    def __init__(
+        self,
+        store: EventStore,
+        state_store: StateStore,
+        room_store: RoomStore,
+        notifier: Notifier,
+        clock: Clock,
+        server_name: str,
+        signing_key: SigningKey,
+    ) -> None:
+        self.store = store
+        self.state_store = state_store
+        self.room_store = room_store
+        self.notifier = notifier
+        self.clock = clock
+        self.server_name = server_name
+        self.signing_key = signing_key
         self._rooms: dict[str, RoomState] = {}
         self._loading: dict[str, asyncio.Future[RoomState | None]] = {}
         self._next_stream = 1
@@ -59,8 +73,9 @@ class EventService:
         self._recent_txns: OrderedDict[str, tuple[str, str, str]] = OrderedDict()
         # user_id -> {room_id: leave stream} of rooms forgotten since start-up.
         self._recently_forgotten: dict[str, dict[str, int]] = {}
-        # Called (synchronously, in order) after each event is committed: push rules,
-        # search indexing, the federation sender. Slow work belongs in a task.
+        # Called (synchronously, in registration order) after each event is committed:
+        # relations, push rules, search indexing, the federation sender. Slow work
+        # belongs in a task.
         self._persist_listeners: list[Callable[[RoomState, Event], None]] = []
         # Checked before a local event is built (blocked rooms, server notice rooms):
         # check(room, sender, type, content, state_key) raises MatrixError to refuse it.
@@ -144,6 +159,14 @@ class EventService:
     def cached_room(self, room_id: str) -> RoomState | None:
         return self._rooms.get(room_id)
 
+    def forget_room(self, room_id: str, event_ids: Iterable[str]) -> None:
+        """Drop a purged room and its events from the caches (after the purge's commit)."""
+        self._rooms.pop(room_id, None)
+        for rooms in self._user_rooms.values():
+            rooms.pop(room_id, None)
+        for event_id in event_ids:
+            self._recent_txns.pop(event_id, None)
+
     # --- user memberships (local users) -----------------------------------------
     async def rooms_for_user(self, user_id: str) -> dict[str, str]:
         """room_id -> membership of a local user (join, invite, leave, ban, knock)."""
@@ -185,7 +208,7 @@ class EventService:
         # (same creator and content in the same millisecond) would name one room, so
         # the timestamp moves on until the ID is new.
         while True:
-            ts = max(self.hs.clock.time_ms(), self._last_create_ts + 1)
+            ts = max(self.clock.time_ms(), self._last_create_ts + 1)
             self._last_create_ts = ts  # claimed before any await, so concurrent creates differ
             event = build_event(
                 room_version=version,
@@ -198,8 +221,8 @@ class EventService:
                 auth_event_ids=[],
                 depth=1,
                 origin_server_ts=ts,
-                server_name=self.hs.server_name,
-                signing_key=self.hs.signing_key,
+                server_name=self.server_name,
+                signing_key=self.signing_key,
             )
             if event.room_id not in self._rooms and await self.room_store.get_room_version(event.room_id) is None:
                 break
@@ -259,7 +282,7 @@ class EventService:
             # A locally built event carries exactly this server's signature.
             check_auth_rules(
                 event, auth_events, room.create_event,
-                is_signed_by=lambda _ev, server: server == self.hs.server_name,
+                is_signed_by=lambda _ev, server: server == self.server_name,
             )
         except AuthError as e:
             raise forbidden(str(e)) from None
@@ -308,9 +331,9 @@ class EventService:
             prev_event_ids=room.extremities[-MAX_PREV_EVENTS:],
             auth_event_ids=[ev.event_id for ev in auth_events.values()],
             depth=room.max_depth + 1,
-            origin_server_ts=self.hs.clock.time_ms(),
-            server_name=self.hs.server_name,
-            signing_key=self.hs.signing_key,
+            origin_server_ts=self.clock.time_ms(),
+            server_name=self.server_name,
+            signing_key=self.signing_key,
             redacts=redacts,
             unsigned=unsigned,
         )
@@ -326,8 +349,9 @@ class EventService:
         self._next_state_group += 1
         return g
 
-    # --- for federated ingestion (services/federated_events.py) ------------------
-    allocate_stream = _allocate_stream
+    # --- for federated ingestion (services/federation/) ---------------------------
+    # Remote events change a room only through ``apply_remote`` and
+    # ``persist_remote_join``; outliers take IDs from the allocators below.
     allocate_state_group = _allocate_state_group
 
     def allocate_backward_stream(self) -> int:
@@ -336,11 +360,81 @@ class EventService:
         self._next_backward_stream -= 1
         return s
 
-    def install_room(self, room: RoomState) -> None:
-        """Make ``room`` the cached current picture of its room (after a remote join)."""
-        self._rooms[room.room_id] = room
+    def allocate_stream(self) -> int:
+        """A timeline position for something outside the events table (an out-of-band
+        membership); ``advance_persisted_stream`` once it is stored."""
+        return self._allocate_stream()
 
-    def note_membership(self, room_id: str, user_id: str, membership: str) -> None:
+    def advance_persisted_stream(self, stream: int) -> None:
+        """``stream`` is committed elsewhere (out-of-band memberships): sync reads up to
+        it and new positions go above it."""
+        if stream > self.persisted_stream:
+            self.persisted_stream = stream
+        if stream >= self._next_stream:
+            self._next_stream = stream + 1
+
+    def apply_remote(
+        self, room: RoomState, event: Event, resolved: ResolvedState | None = None
+    ) -> PersistEvent:
+        """Give an accepted remote event its stream position and fold it into ``room``
+        (no await; see ``fold_event``); persist the result with ``write``/``write_many``.
+
+        Without ``resolved`` the event extends the room's single forward extremity."""
+        event.stream_ordering = self._allocate_stream()
+        fold = fold_event(room, event, self._allocate_state_group, MAX_DELTA_DEPTH, resolved,
+                          full_state_after=True)
+        # The next remote event's state is read by group: keep the full states at hand.
+        for group_id, state in fold.full_states:
+            self.state_store.remember(group_id, state)
+        return self._persist_item(room, event, fold)
+
+    async def persist_remote_join(
+        self,
+        version: RoomVersion,
+        create: Event,
+        state: dict[StateKey, Event],
+        join: Event,
+        previous: RoomState | None,
+    ) -> RoomState:
+        """A local user's join to a room held by another server (spec: "Joining Rooms"):
+        the room's current state becomes ``state`` (from send_join) plus the join, and
+        the room is live here; ``previous`` is what we held of it before, if anything."""
+        room_id = join.room_id
+        join.stream_ordering = self._allocate_stream()
+        before_id = self._allocate_state_group()
+        after_id = self._allocate_state_group()
+        state_ids: dict[StateKey, str] = {k: ev.event_id for k, ev in state.items()}
+        key = join.state_tuple
+        state_after = {**state_ids, key: join.event_id}
+        self.state_store.remember(before_id, state_ids)
+        self.state_store.remember(after_id, state_after)
+        all_state: dict[StateKey, Event] = {**state, key: join}
+        room = RoomState(
+            room_id=room_id, version=version, create_event=create, state=all_state,
+            state_group=after_id, delta_depth=1, extremities=[join.event_id],
+            max_depth=max(join.depth, previous.max_depth if previous is not None else 0),
+            latest_stream=join.stream_ordering, recent_floor=join.stream_ordering - 1,
+        )
+        room.add_recent(join)
+        memberships = [
+            (k[1], ev.membership, ev.event_id)
+            for k, ev in all_state.items()
+            if k[0] == "m.room.member" and ev.membership is not None
+        ]
+        for user_id, membership, _ in memberships:
+            self._note_membership(room_id, user_id, membership)
+        item = PersistEvent(
+            event=join, state_group_before=before_id, state_group_after=after_id,
+            new_state_group=NewStateGroup(after_id, room_id, before_id, 1, {key: join.event_id}),
+            extra_state_groups=[NewStateGroup(before_id, room_id, None, 0, state_ids)],
+            forward_extremities=[join.event_id], current_state_updates=state_after,
+            replace_current_state=True, membership_updates=memberships, replaces_outlier=True,
+        )
+        self._rooms[room_id] = room
+        await self._write(room, item)
+        return room
+
+    def _note_membership(self, room_id: str, user_id: str, membership: str) -> None:
         rooms = self._user_rooms.get(user_id)
         if rooms is not None:
             rooms[room_id] = membership
@@ -365,47 +459,33 @@ class EventService:
             await self.store.persist(items)
 
     def _apply(self, room: RoomState, event: Event) -> PersistEvent:
-        """Give the event its stream position and fold it into the room's current state."""
+        """Give a local event its stream position and fold it into the room's current state."""
         event.stream_ordering = self._allocate_stream()
-        before = room.state_group
-        after = before
-        new_group: NewStateGroup | None = None
-        current_updates: dict[StateKey, str] = {}
-        membership_updates: list[tuple[str, str, str]] = []
-        if event.is_state:
-            key = event.state_tuple
-            after = self._allocate_state_group()
-            if room.delta_depth >= MAX_DELTA_DEPTH:
-                full = {k: ev.event_id for k, ev in room.state.items()}
-                full[key] = event.event_id
-                new_group = NewStateGroup(after, room.room_id, None, 0, full)
-                room.delta_depth = 0
-            else:
-                new_group = NewStateGroup(
-                    after, room.room_id, before, room.delta_depth + 1, {key: event.event_id}
-                )
-                room.delta_depth += 1
-            room.state[key] = event
-            room.state_group = after
-            current_updates[key] = event.event_id
-            if event.type == "m.room.member" and event.membership is not None:
-                user_id = event.state_key
-                assert user_id is not None
-                membership_updates.append((user_id, event.membership, event.event_id))
-                rooms = self._user_rooms.get(user_id)
-                if rooms is not None:
-                    rooms[room.room_id] = event.membership
-        room.extremities = [event.event_id]
-        room.max_depth = max(room.max_depth, event.depth)
-        room.add_recent(event)
+        fold = fold_event(room, event, self._allocate_state_group, MAX_DELTA_DEPTH)
+        return self._persist_item(room, event, fold)
+
+    def _persist_item(self, room: RoomState, event: Event, fold: Fold) -> PersistEvent:
+        """The write for a folded event; the membership cache follows the fold."""
+        new_group = fold.new_state_group
+        if new_group is None and not fold.current_state_updates and not fold.extra_state_groups:
+            # The current state did not change (a message event): the common case, kept short.
+            return PersistEvent(
+                event, fold.state_group_before, fold.state_group_after, None,
+                fold.forward_extremities, fold.current_state_updates, fold.membership_updates,
+            )
+        room_id = room.room_id
+        for user_id, membership, _ in fold.membership_updates:
+            self._note_membership(room_id, user_id, membership)
         return PersistEvent(
             event=event,
-            state_group_before=before,
-            state_group_after=after,
-            new_state_group=new_group,
-            forward_extremities=[event.event_id],
-            current_state_updates=current_updates,
-            membership_updates=membership_updates,
+            state_group_before=fold.state_group_before,
+            state_group_after=fold.state_group_after,
+            new_state_group=stored_group(room_id, new_group) if new_group is not None else None,
+            forward_extremities=fold.forward_extremities,
+            current_state_updates=fold.current_state_updates,
+            membership_updates=fold.membership_updates,
+            replace_current_state=fold.replace_current_state,
+            extra_state_groups=[stored_group(room_id, g) for g in fold.extra_state_groups],
         )
 
     async def _write(self, room: RoomState, item: PersistEvent, *more: PersistEvent) -> None:
@@ -423,13 +503,12 @@ class EventService:
             assert stream is not None
             if stream > self.persisted_stream:
                 self.persisted_stream = stream
-            self.hs.relations.on_persisted(written.event)
             for listener in self._persist_listeners:
                 try:
                     listener(room, written.event)
                 except Exception:
                     logger.exception("persist listener %r failed on %s", listener, written.event.event_id)
-            self.hs.notifier.on_room_event(room, written.event)
+            self.notifier.on_room_event(room, written.event)
 
     # --- redactions ------------------------------------------------------------------
     async def _apply_redaction(self, room: RoomState, redaction: Event) -> None:
@@ -492,3 +571,8 @@ class EventService:
         if groups is None:
             return {}
         return await self.state_at_group(groups[1])
+
+
+def stored_group(room_id: str, group: StateGroupDelta) -> NewStateGroup:
+    """A folded state group as storage writes it."""
+    return NewStateGroup(group.group_id, room_id, group.prev_group, group.delta_depth, group.entries)

@@ -14,14 +14,10 @@ from __future__ import annotations
 
 from bisect import bisect_left, insort
 from collections.abc import Sequence
-from typing import TYPE_CHECKING
 
 from federation.rooms.events import Event
 from homeserver.core.room_state import RoomState
 from homeserver.storage.room_history import RoomHistoryStore
-
-if TYPE_CHECKING:
-    from homeserver.app.container import Container as Homeserver
 
 HISTORY_VISIBILITY = "m.room.history_visibility"
 DEFAULT_VISIBILITY = "shared"
@@ -59,14 +55,14 @@ def may_see(visibility: str, membership: str | None, joined_later: bool) -> bool
 
 
 class HistoryVisibilityService:
-    def __init__(self, hs: Homeserver) -> None:
-        self.hs = hs
-        self.store = RoomHistoryStore(hs.db)
+    def __init__(self, store: RoomHistoryStore) -> None:
+        self.store = store
         # room_id -> [(stream, visibility)], oldest first; filled on first use.
         self._changes: dict[str, list[tuple[int, str | None]]] = {}
-        hs.events.add_persist_listener(self._on_event)
 
-    def _on_event(self, room: RoomState, event: Event) -> None:
+    def on_persisted(self, room: RoomState, event: Event) -> None:
+        """Persist listener (registered on EventService by the wiring): keeps loaded
+        visibility histories current."""
         if event.type != HISTORY_VISIBILITY or event.state_key != "" or event.rejected_reason:
             return
         changes = self._changes.get(room.room_id)

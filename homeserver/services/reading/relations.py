@@ -48,16 +48,6 @@ class RelationsService:
             if isinstance(target, str):
                 self._replaced.add(target)
 
-    def on_persisted(self, event: Event) -> None:
-        # EventService's direct call, until on_event_persisted is registered as its persist
-        # listener (wiring/reading.py, "after merge"); then this goes.
-        self.threads.on_persisted(event)
-        rel = event.content.get("m.relates_to")
-        if isinstance(rel, dict) and rel.get("rel_type") == "m.replace":
-            target = rel.get("event_id")
-            if isinstance(target, str):
-                self._replaced.add(target)
-
     def forget_events(self, event_ids: set[str]) -> None:
         """Purged events are no longer edit targets (for the room purge)."""
         self._replaced.difference_update(event_ids)
