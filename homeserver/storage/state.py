@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections import OrderedDict
+from collections.abc import Iterable
 
 from federation.rooms.events import StateKey
 from homeserver.storage.database import Database
@@ -23,6 +24,11 @@ class StateStore:
         self._cache[group_id] = state
         if len(self._cache) > STATE_CACHE_SIZE:
             self._cache.popitem(last=False)
+
+    def forget(self, group_ids: Iterable[int]) -> None:
+        """Drop deleted groups from the cache (a purged room's)."""
+        for group_id in group_ids:
+            self._cache.pop(group_id, None)
 
     async def get_state_ids(self, group_id: int) -> StateIds:
         """The full state (type, state_key) -> event_id of a group. Do not mutate."""

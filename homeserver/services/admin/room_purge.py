@@ -385,32 +385,18 @@ class RoomPurgeService:
         return result
 
     def _forget_in_memory(self, room_id: str, result: PurgeResult) -> None:
-        """Drop the room from every in-memory cache that holds it (after the commit).
-
-        These caches are private to their services; purging a room is the one place
-        that must reach into all of them at once.
-        """
+        """Drop the room from every in-memory cache that holds it (after the commit)."""
         event_ids = set(result.event_ids)
-        events = self.events
-        events._rooms.pop(room_id, None)
-        for rooms in events._user_rooms.values():
-            rooms.pop(room_id, None)
+        self.events.forget_room(room_id, event_ids)
         for event_id in event_ids:
             self.event_store.invalidate(event_id)
-            events._recent_txns.pop(event_id, None)
-        for group in result.state_groups:
-            self.state_store._cache.pop(group, None)
-        self.relations._replaced.difference_update(event_ids)
-        self.threads._roots.difference_update(event_ids)
-        self.history_visibility._changes.pop(room_id, None)
-        counter = self.notifications.counter
-        for key in [k for k in counter._rooms if k[1] == room_id]:
-            counter._rooms.pop(key, None)
-        counter._receipt_moved = {k for k in counter._receipt_moved if k[1] != room_id}
-        for timer in self.typing._typing.pop(room_id, {}).values():
-            timer.cancel()
-        self.typing._changed_at.pop(room_id, None)
-        self.notifier._room_waiters.pop(room_id, None)
-        self.spaces._remote.pop(room_id, None)
+        self.state_store.forget(result.state_groups)
+        self.relations.forget_events(event_ids)
+        self.threads.forget_events(event_ids)
+        self.history_visibility.forget_room(room_id)
+        self.notifications.counter.forget_room(room_id)
+        self.typing.forget_room(room_id)
+        self.notifier.forget_room(room_id)
+        self.spaces.forget_room(room_id)
         self.moderation.forget_room(room_id)
         self.server_notices.forget_room(room_id)

@@ -69,6 +69,10 @@ class HistoryVisibilityService:
         if changes is not None and event.stream_ordering is not None:
             insort(changes, (event.stream_ordering, _visibility_of(event.content)), key=lambda c: c[0])
 
+    def forget_room(self, room_id: str) -> None:
+        """A purged room's history is gone."""
+        self._changes.pop(room_id, None)
+
     async def visibility_changes(self, room_id: str) -> list[tuple[int, str | None]]:
         changes = self._changes.get(room_id)
         if changes is None:

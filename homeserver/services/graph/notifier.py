@@ -23,6 +23,10 @@ class Notifier:
         self._room_waiters: dict[str, set[str]] = {}
         self._closed = False
 
+    def forget_room(self, room_id: str) -> None:
+        """A purged room has no one left to wake."""
+        self._room_waiters.pop(room_id, None)
+
     def version(self, user_id: str) -> int:
         return self._versions.get(user_id, 0)
 

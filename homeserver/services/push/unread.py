@@ -130,6 +130,12 @@ class NotificationCounter:
             if entry_room == room_id:
                 entry.forget(stream_ordering)
 
+    def forget_room(self, room_id: str) -> None:
+        """A purged room counts nothing for anyone."""
+        for key in [k for k in self._rooms if k[1] == room_id]:
+            del self._rooms[key]
+        self._receipt_moved = {k for k in self._receipt_moved if k[1] != room_id}
+
     def sent_event(self, user_id: str, room_id: str, stream_ordering: int) -> None:
         """spec: push.md, "Marking notifications as read" — sending an event reads up to it."""
         key = (user_id, room_id)

@@ -49,6 +49,12 @@ class TypingService:
             except Exception:
                 logger.exception("typing listener failed for %s in %s", user_id, room_id)
 
+    def forget_room(self, room_id: str) -> None:
+        """A purged room: nobody types there any more (no update is sent)."""
+        for timer in self._typing.pop(room_id, {}).values():
+            timer.cancel()
+        self._changed_at.pop(room_id, None)
+
     def current_position(self) -> int:
         return self._position
 
