@@ -251,10 +251,6 @@ class Config(_Section):
             raise ValueError("turn_uris is set but turn_shared_secret is not (coturn's static-auth-secret)")
         return self
 
-    @property
-    def turn_enabled(self) -> bool:
-        return bool(self.turn_uris) and self.turn_shared_secret is not None
-
     # Paths in the config are relative to data_dir unless absolute.
     def resolve(self, path: str) -> Path:
         p = Path(path)
