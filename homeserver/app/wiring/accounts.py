@@ -5,9 +5,13 @@ from __future__ import annotations
 from homeserver.app.container import Container
 from homeserver.services.accounts.accounts import AccountService
 from homeserver.services.accounts.auth import AuthService
+from homeserver.services.accounts.openid import OpenIdService
 from homeserver.services.accounts.passwords import PasswordHasher
 from homeserver.services.accounts.registration_tokens import RegistrationTokenService
+from homeserver.services.accounts.turn import TurnService
+from homeserver.services.federation.openid import OpenIdVerifier
 from homeserver.storage.admin import AdminStore
+from homeserver.storage.openid import OpenIdTokenStore
 
 
 def wire(c: Container) -> None:
@@ -32,3 +36,8 @@ def wire(c: Container) -> None:
         to_device=c.to_device,
     )
     c.cross_signing.use_password_auth(c.accounts.require_password_auth, c.accounts.uia.finish)
+    c.openid_store = OpenIdTokenStore(c.db)
+    c.openid = OpenIdService(c.openid_store, c.account_store, c.clock, c.server_name)
+    # Tokens of this server are checked without HTTP; others at their server's /openid/userinfo.
+    c.openid_verifier = OpenIdVerifier(c.federation_client, c.server_name, c.openid.user_for_token)
+    c.turn = TurnService(cfg.turn_uris, cfg.turn_shared_secret, cfg.turn_user_lifetime, c.clock)
