@@ -51,6 +51,20 @@ class PasswordHashingConfig(_Section):
     memlimit_kib: int = Field(default=19456, ge=8)
 
 
+class PasswordPolicyConfig(_Section):
+    enabled: bool = False
+    minimum_length: int = Field(default=0, ge=0, le=1024)
+    require_digit: bool = False
+    require_symbol: bool = False
+    require_lowercase: bool = False
+    require_uppercase: bool = False
+
+
+class PasswordConfig(_Section):
+    # Synapse's password_config section (only its policy is used here).
+    policy: PasswordPolicyConfig = PasswordPolicyConfig()
+
+
 class TrustedKeyServerConfig(_Section):
     server_name: str
     # Optional pinned keys ("ed25519:abc" -> base64 public key); when set, the notary's
@@ -169,6 +183,7 @@ class Config(_Section):
     registration: RegistrationConfig = RegistrationConfig()
     limits: LimitsConfig = LimitsConfig()
     password_hashing: PasswordHashingConfig = PasswordHashingConfig()
+    password_config: PasswordConfig = PasswordConfig()
     federation: FederationConfig = FederationConfig()
     media: MediaConfig = MediaConfig()
     default_room_version: str = "12"
@@ -337,6 +352,17 @@ registration:
   # Access tokens of clients that ask for a refresh token expire after this long (ms);
   # the client then refreshes them (POST /refresh). Other access tokens never expire.
   access_token_lifetime_ms: 300000
+
+# Password rules for registration and password changes (Synapse's password_config);
+# a password that breaks one is refused with M_WEAK_PASSWORD.
+password_config:
+  policy:
+    enabled: false
+    minimum_length: 12
+    require_digit: false
+    require_symbol: false
+    require_lowercase: false
+    require_uppercase: false
 
 limits:
   max_request_body_bytes: 1048576

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from homeserver.app.container import Container
+from homeserver.core.password_policy import PasswordPolicy
 from homeserver.services.accounts.accounts import AccountService
 from homeserver.services.accounts.auth import AuthService
 from homeserver.services.accounts.openid import OpenIdService
@@ -34,6 +35,7 @@ def wire(c: Container) -> None:
         device_lists=c.device_lists,
         e2e_keys=c.e2e_keys,
         to_device=c.to_device,
+        password_policy=PasswordPolicy(**cfg.password_config.policy.model_dump()),
     )
     c.cross_signing.use_password_auth(c.accounts.require_password_auth, c.accounts.uia.finish)
     c.openid_store = OpenIdTokenStore(c.db)
