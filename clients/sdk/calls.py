@@ -192,7 +192,8 @@ class CallManager:
 
     async def hangup(self, handle: CallHandle, reason: str = "user_hangup") -> None:
         send = handle.call.hangup(reason)
-        await self._run(handle, ([send] if send else []) + [Ended(reason, by_remote=False)])
+        effects: list[Effect] = [send] if send else []
+        await self._run(handle, [*effects, Ended(reason, by_remote=False)])
 
     def ringing(self, room_id: str | None = None) -> list[CallHandle]:
         return [h for h in self.handles.values()

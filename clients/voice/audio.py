@@ -16,6 +16,7 @@ from __future__ import annotations
 import asyncio
 import fractions
 import math
+import os
 import time
 import wave
 from pathlib import Path
@@ -23,8 +24,8 @@ from typing import Any, Protocol
 
 import av
 import numpy as np
-from aiortc.mediastreams import MediaStreamTrack
 from aiortc.contrib.media import MediaBlackhole, MediaPlayer, MediaRecorder
+from aiortc.mediastreams import MediaStreamTrack
 
 SAMPLE_RATE = 48_000
 FRAME_SAMPLES = 960  # 20 ms at 48 kHz, Opus's usual frame
@@ -130,10 +131,43 @@ def file_source(path: str | Path, *, loop: bool = False) -> PlayerSource:
         raise AudioUnavailableError(f"cannot read {path} as audio: {e}") from e
 
 
+def sound_backends() -> list[tuple[str, str]]:
+    """The (format, device) pairs worth trying here: ffmpeg must know the format and the
+    machine must have the service (a PulseAudio socket) or hardware (an ALSA card)."""
+    found = []
+    for fmt, device in DEVICE_BACKENDS:
+        if fmt not in av.formats_available:
+            continue
+        if fmt == "pulse" and not _pulse_running():
+            continue
+        if fmt == "alsa" and not _alsa_cards():
+            continue
+        found.append((fmt, device))
+    return found
+
+
+def _pulse_running() -> bool:
+    if os.environ.get("PULSE_SERVER"):
+        return True
+    runtime = os.environ.get("XDG_RUNTIME_DIR") or f"/run/user/{os.getuid()}"
+    return Path(runtime, "pulse", "native").exists()
+
+
+def _alsa_cards() -> bool:
+    try:
+        cards = Path("/proc/asound/cards").read_text()
+    except OSError:
+        return False
+    return bool(cards.strip()) and "no soundcards" not in cards
+
+
 def device_source() -> PlayerSource:
     """The default microphone, through PulseAudio or ALSA."""
     errors = []
-    for fmt, device in DEVICE_BACKENDS:
+    backends = sound_backends()
+    if not backends:
+        raise AudioUnavailableError("no audio input device (no PulseAudio server and no ALSA sound card)")
+    for fmt, device in backends:
         try:
             return PlayerSource(MediaPlayer(device, format=fmt))
         except (av.FFmpegError, OSError, ValueError, AudioUnavailableError) as e:
@@ -159,7 +193,10 @@ def wav_sink(path: str | Path) -> MediaRecorder:
 def device_sink() -> MediaRecorder:
     """The default speaker, through PulseAudio or ALSA."""
     errors = []
-    for fmt, device in DEVICE_BACKENDS:
+    backends = sound_backends()
+    if not backends:
+        raise AudioUnavailableError("no audio output device (no PulseAudio server and no ALSA sound card)")
+    for fmt, device in backends:
         try:
             return MediaRecorder(device, format=fmt)
         except (av.FFmpegError, OSError, ValueError) as e:

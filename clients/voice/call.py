@@ -407,10 +407,10 @@ class CallLog:
             if call_id in self.calls:
                 return self.calls[call_id]
             remaining = invite_remaining_seconds(event, now)
-            seen = ObservedCall(room_id, call_id, sender, _str(content, "party_id"), _str(content, "invitee"),
-                                remaining)
-            self.calls[call_id] = seen
-            return seen
+            invite = ObservedCall(room_id, call_id, sender, _str(content, "party_id"), _str(content, "invitee"),
+                                  remaining)
+            self.calls[call_id] = invite
+            return invite
         seen = self.calls.get(call_id)
         if seen is None or seen.room_id != room_id:
             return None

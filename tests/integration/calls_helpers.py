@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import os
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -40,3 +41,33 @@ def recorded_seconds(path: Path) -> float:
 
 async def wait_for_audio(path: Path, seconds: float, timeout: float) -> None:
     await wait_for(lambda: recorded_seconds(path) >= seconds, timeout, f"{seconds}s of audio in {path.name}")
+
+
+SITECUSTOMIZE = '''\
+"""Test-only: ICE host candidates on 127.0.0.1 alone (aioice offers every interface)."""
+import aioice.ice
+
+aioice.ice.get_host_addresses = lambda use_ipv4, use_ipv6: ["127.0.0.1"]
+'''
+
+
+def loopback_env(site_dir: Path) -> dict[str, str]:
+    """Environment for `parley` subprocesses: a sitecustomize restricting ICE to loopback."""
+    site_dir.mkdir(parents=True, exist_ok=True)
+    (site_dir / "sitecustomize.py").write_text(SITECUSTOMIZE)
+    existing = os.environ.get("PYTHONPATH")
+    return {"PYTHONPATH": str(site_dir) + (os.pathsep + existing if existing else "")}
+
+
+async def read_until(proc: asyncio.subprocess.Process, text: str, timeout: float) -> list[str]:
+    """stderr lines of `proc` up to and including the first containing `text`."""
+    assert proc.stderr is not None
+    lines: list[str] = []
+    async with asyncio.timeout(timeout):
+        while True:
+            raw = await proc.stderr.readline()
+            if not raw:
+                raise AssertionError(f"process ended before {text!r}; stderr: {''.join(lines)}")
+            lines.append(raw.decode())
+            if text in lines[-1]:
+                return lines
