@@ -25,6 +25,7 @@ from collections.abc import Awaitable, Callable
 from typing import Any
 
 from aiortc import RTCIceServer
+from aiortc.exceptions import InvalidStateError
 
 from clients.sdk.api import CLIENT_V3, Request
 from clients.sdk.client import AsyncClient
@@ -89,16 +90,21 @@ class CallHandle:
         return self.call.end_reason
 
     async def wait_connected(self, timeout: float) -> None:
-        """Until media flows (ICE and DTLS connected); raises if the call ends first."""
+        """Until media flows (ICE and DTLS connected); raises if the call ends or fails first."""
         async with asyncio.timeout(timeout):
-            while self.peer is None:
-                await _first_of(self.ended.wait(), asyncio.sleep(0.05))
+            while True:
+                peer = self.peer
+                if peer is None:  # not set up yet, or between the two calls of a glare swap
+                    await _first_of(self.ended.wait(), asyncio.sleep(0.05))
+                else:
+                    await _first_of(peer.connected.wait(), self.ended.wait(), peer.failed.wait())
                 if self.ended.is_set():
-                    raise CallError(f"the call ended: {self.end_reason}")
-            peer = self.peer
-            await _first_of(peer.connected.wait(), self.ended.wait(), peer.failed.wait())
-            if not peer.connected.is_set():
-                raise CallError(f"the call ended before connecting: {self.end_reason or 'connection failed'}")
+                    raise CallError(f"the call ended before connecting: {self.end_reason}")
+                if peer is not None and self.peer is peer:
+                    if peer.connected.is_set():
+                        return
+                    if peer.failed.is_set():
+                        raise CallError("the connection failed")
 
     async def wait_ended(self, timeout: float | None = None) -> str | None:
         async with asyncio.timeout(timeout):
@@ -138,6 +144,7 @@ class CallManager:
         self._tasks: set[asyncio.Task[Any]] = set()
         for event_type in CALL_EVENT_TYPES:
             client.callbacks.on_event(event_type)(self._on_event)
+        client.callbacks.on_event("m.room.member")(self._on_member)
         client.callbacks.on_sync(self._on_sync)
 
     # --- ICE servers ----------------------------------------------------------------------
@@ -165,7 +172,12 @@ class CallManager:
         self.handles[call.call_id] = handle
         peer = CallPeer(source, sink, ice_servers=await self._ice())
         handle.peer = peer
-        offer = await peer.create_offer()
+        try:
+            offer = await peer.create_offer()
+        except InvalidStateError:
+            if handle.call is call:
+                raise
+            offer = ""  # glare while preparing closed this peer
         if call.state is not CallState.FRESH or handle.call is not call:
             return handle  # glare while preparing: we answered their call instead
         await self._run(handle, [call.invite(offer, self.clock())])
@@ -250,6 +262,17 @@ class CallManager:
         handle = CallHandle(call)
         self.handles[call_id] = handle
         self._just_invited.append(handle)
+
+    async def _on_member(self, room: Room, event: dict[str, Any]) -> None:
+        content = event.get("content")
+        user_id = event.get("state_key")
+        if not isinstance(content, dict) or not isinstance(user_id, str):
+            return
+        if content.get("membership") not in ("leave", "ban"):
+            return
+        for handle in list(self.handles.values()):
+            if handle.room_id == room.room_id and handle.call.call_id in self.handles:
+                await self._run(handle, handle.call.member_left(user_id))
 
     async def _glare(self, ours: CallHandle, incoming: Call) -> None:
         """Spec "Glare": keep the call with the lesser ID; if that is theirs, drop ours and

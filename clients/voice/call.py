@@ -234,6 +234,18 @@ class Call:
             return [Ended("invite_timeout", by_remote=True)]
         return []
 
+    def member_left(self, user_id: str) -> list[Effect]:
+        """Spec "Behaviour on Room Leave": the other party leaving is a hangup; the invitee
+        of our unanswered call leaving is as good as a rejection."""
+        if self.state is CallState.ENDED:
+            return []
+        if user_id == self.opponent_user_id or (
+            self.state is CallState.INVITE_SENT and self.invitee is not None and user_id == self.invitee
+        ):
+            self._end("user_hangup", by_remote=True)
+            return [Ended("user_hangup", by_remote=True)]
+        return []
+
     def _end(self, reason: str, *, by_remote: bool) -> None:
         self.state = CallState.ENDED
         self.end_reason = reason

@@ -9,11 +9,12 @@ from __future__ import annotations
 import asyncio
 import json
 import signal
+import wave
 from pathlib import Path
 
 import pytest
 
-from clients.voice.audio import sound_backends, wav_dominant_frequency
+from clients.voice.audio import sound_backends, tone_samples, wav_dominant_frequency
 from tests.conftest import RunningHomeserver
 from tests.integration.calls_helpers import loopback_env, read_until, recorded_seconds
 from tests.integration.test_cli import Parley
@@ -138,3 +139,46 @@ async def test_usage_errors(parley: Parley) -> None:
         no_device = await parley("-p", "a", "call", room_id)
         assert no_device.code == 1 and "--tone" in no_device.err
     assert (await parley("-p", "b", "answer", room_id, "--tone", "440", "--wait", "0.5")).code == 4
+
+
+def write_tone_wav(path: Path, frequency: float, seconds: float) -> None:
+    samples = tone_samples(frequency, 0, int(48_000 * seconds))
+    with wave.open(str(path), "wb") as f:
+        f.setnchannels(1)
+        f.setsampwidth(2)
+        f.setframerate(48_000)
+        f.writeframes(samples.tobytes())
+
+
+async def test_call_plays_a_file(parley: Parley, tmp_path: Path) -> None:
+    room_id = await room_for_two(parley)
+    played, heard_by_b = tmp_path / "tone660.wav", tmp_path / "b.wav"
+    write_tone_wav(played, 660, 4.0)
+    caller = await parley.start("-p", "a", "--json", "call", room_id, "--play", str(played),
+                                "--record", str(tmp_path / "a.wav"), "--duration", "2")
+    answerer = await parley.start("-p", "b", "--json", "answer", room_id, "--tone", "880",
+                                  "--record", str(heard_by_b))
+    code_a, _, err_a = await finish(caller)
+    code_b, out_b, err_b = await finish(answerer)
+    assert (code_a, code_b) == (0, 0), err_a + err_b
+    assert out_b["connected"] and recorded_seconds(heard_by_b) > 1.0
+    assert wav_dominant_frequency(heard_by_b) == pytest.approx(660, abs=10)
+
+
+async def test_call_a_user_in_your_direct_chat(parley: Parley, tmp_path: Path, homeserver: RunningHomeserver) -> None:
+    alice = await parley.register("a", "alice")
+    bob = await parley.register("b", "bob")
+    room_id = (await parley.ok("-p", "a", "--json", "friends", "add", bob)).json()["room_id"]
+    await parley.ok("-p", "b", "friends", "accept", alice)
+    caller = await parley.start("-p", "a", "--json", "call", bob, "--tone", "440",
+                                "--record", str(tmp_path / "a.wav"), "--duration", "1")
+    answerer = await parley.start("-p", "b", "--json", "answer", "--tone", "880",
+                                  "--record", str(tmp_path / "b.wav"))
+    code_a, out_a, err_a = await finish(caller)
+    code_b, out_b, err_b = await finish(answerer)
+    assert (code_a, code_b) == (0, 0), err_a + err_b
+    assert out_a["room_id"] == out_b["room_id"] == room_id and out_b["connected"]
+    token = json.loads((parley.config_dir / "profiles" / "b.json").read_text())["access_token"]
+    page = await homeserver.api(token).messages(room_id, dir="b", limit=50)
+    invite = next(e for e in page["chunk"] if e["type"] == "m.call.invite")
+    assert invite["content"]["invitee"] == bob

@@ -173,3 +173,44 @@ async def test_expired_invite_does_not_ring(plain_pair: tuple[AsyncClient, Async
     await bob.sync_once()
     assert rang == [] and b_calls.ringing() == []
     await b_calls.close()
+
+
+async def test_glare_both_sides_settle_on_the_lesser_call(
+    plain_pair: tuple[AsyncClient, AsyncClient, str], tmp_path: Path
+) -> None:
+    """Both call each other at once: the call with the lesser ID survives on both sides
+    and carries audio both ways; the other is hung up (spec: "Glare")."""
+    alice, bob, room_id = plain_pair
+    a_calls, b_calls = CallManager(alice, ice_servers=[]), CallManager(bob, ice_servers=[])
+    heard_by_a, heard_by_b = tmp_path / "a.wav", tmp_path / "b.wav"
+    a_handle = await a_calls.place_call(room_id, tone_source(440), wav_sink(heard_by_a))
+    b_handle = await b_calls.place_call(room_id, tone_source(880), wav_sink(heard_by_b))
+    placed = {a_handle.call_id, b_handle.call_id}
+    async with Syncing(alice), Syncing(bob):
+        await a_handle.wait_connected(WAIT)
+        await b_handle.wait_connected(WAIT)
+        assert a_handle.call_id == b_handle.call_id == min(placed)
+        await wait_for_audio(heard_by_a, 1.0, WAIT)
+        await wait_for_audio(heard_by_b, 1.0, WAIT)
+        await b_calls.hangup(b_handle)
+        await a_handle.wait_ended(WAIT)
+        await a_calls.close()
+        await b_calls.close()
+    assert wav_dominant_frequency(heard_by_a) == pytest.approx(880, abs=10)
+    assert wav_dominant_frequency(heard_by_b) == pytest.approx(440, abs=10)
+
+
+async def test_the_other_party_leaving_ends_the_call(
+    plain_pair: tuple[AsyncClient, AsyncClient, str], tmp_path: Path
+) -> None:
+    alice, bob, room_id = plain_pair
+    a_calls, b_calls = CallManager(alice, ice_servers=[]), CallManager(bob, ice_servers=[])
+    async with Syncing(alice), Syncing(bob):
+        outgoing = await a_calls.place_call(room_id, tone_source(440), wav_sink(tmp_path / "a.wav"))
+        incoming = await b_calls.wait_for_ringing(room_id, WAIT)
+        await b_calls.answer(incoming, tone_source(880), wav_sink(tmp_path / "b.wav"))
+        await outgoing.wait_connected(WAIT)
+        await bob.leave(room_id)
+        assert await outgoing.wait_ended(WAIT) == "user_hangup" and outgoing.call.ended_by_remote
+        await a_calls.close()
+        await b_calls.close()

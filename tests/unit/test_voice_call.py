@@ -194,3 +194,14 @@ def test_dominant_frequency_of_a_tone(frequency: float) -> None:
 def test_dominant_frequency_refuses_silence() -> None:
     with pytest.raises(ValueError):
         dominant_frequency(np.zeros(48_000), 48_000)
+
+
+def test_the_other_party_leaving_is_a_hangup() -> None:
+    caller, invite = placed()
+    callee = rung(invite)
+    caller.receive(event(BOB, "m.call.answer", callee.answer("sdp")))
+    assert caller.member_left("@carol:hs") == []
+    assert caller.member_left(BOB) == [Ended("user_hangup", by_remote=True)]
+    assert callee.member_left(ALICE) == [Ended("user_hangup", by_remote=True)]
+    unanswered, _ = placed(invitee=BOB)
+    assert unanswered.member_left(BOB) == [Ended("user_hangup", by_remote=True)]

@@ -148,7 +148,7 @@ async def _run_call(ctx: Context, client: AsyncClient, manager: CallManager, han
                     stop: asyncio.Event, duration: float | None) -> int:
     connected, seconds = await _stay(manager, handle, stop, duration)
     reason = handle.end_reason or "user_hangup"
-    who = "they" if handle.call.ended_by_remote else "you"
+    who = "them" if handle.call.ended_by_remote else "you"
     record: dict[str, Any] = {
         "room_id": handle.room_id, "call_id": handle.call_id, "connected": connected,
         "seconds": round(seconds, 1), "end_reason": reason, "ended_by_remote": handle.call.ended_by_remote,
