@@ -227,3 +227,17 @@ class VoiceRoom:
                 await self.connection.leave()
         finally:
             await self.client.send_state(self.room_id, CALL_MEMBER_TYPE, {}, member_state_key(user_id, device_id))
+
+
+HOST_ADDRESSES_ENV = "PARLEY_VOICE_HOST_ADDRESSES"
+
+
+def restrict_host_addresses(addresses: list[str]) -> None:
+    """Offer ICE host candidates on these addresses only (aioice otherwise offers every interface).
+
+    For multi-homed machines and for loopback-only tests (``PARLEY_VOICE_HOST_ADDRESSES=127.0.0.1``).
+    """
+    import aioice.ice
+
+    chosen = list(addresses)
+    aioice.ice.get_host_addresses = lambda use_ipv4, use_ipv6: chosen  # type: ignore[assignment]
