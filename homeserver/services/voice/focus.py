@@ -24,8 +24,10 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from aiortc import RTCConfiguration, RTCPeerConnection, RTCSessionDescription
+from aiortc.jitterbuffer import JitterBuffer
 from aiortc.mediastreams import MediaStreamError, MediaStreamTrack
 from aiortc.rtcdatachannel import RTCDataChannel
+from aiortc.rtcrtpreceiver import RTCRtpReceiver
 from av import AudioFrame
 
 from federation.rooms.power_levels import required_power_level, user_power_level
@@ -48,8 +50,9 @@ logger = logging.getLogger(__name__)
 CALL_MEMBER_TYPES = ("org.matrix.msc3401.call.member", "m.call.member")
 FOCUS_TYPE = "parley"
 TICK_S = 0.020
-INBOX_FRAMES = 3  # per-speaker jitter allowance; older frames are dropped (latency bound)
+INBOX_FRAMES = 2  # per-speaker jitter allowance; older frames are dropped (latency bound)
 SPEAKING_HOLD_S = 0.4
+SERVER_JITTER_PREFETCH = 1
 MAX_SDP_BYTES = 65_536
 NEGOTIATION_TIMEOUT_S = 10.0
 
@@ -58,6 +61,20 @@ def member_state_key(user_id: str, device_id: str) -> str:
     # MSC4143: "_{user_id}_{device_id}" — the leading underscore keeps it sendable by
     # the user under the stable auth rules (state keys starting with "@" must be the sender).
     return f"_{user_id}_{device_id}"
+
+
+def _shorten_jitter_buffer(receiver: RTCRtpReceiver) -> None:
+    """Start playout after SERVER_JITTER_PREFETCH packets instead of aiortc's 4 (80 ms).
+
+    The focus is one of two jitter buffers on the mouth-to-ear path, and the mixer's own
+    inbox already absorbs a frame of jitter; aiortc has no option for it, hence the
+    private attribute (checked, so an aiortc upgrade that renames it only costs latency).
+    """
+    attr = "_RTCRtpReceiver__jitter_buffer"
+    if isinstance(getattr(receiver, attr, None), JitterBuffer):
+        setattr(receiver, attr, JitterBuffer(capacity=16, prefetch=SERVER_JITTER_PREFETCH))
+    else:
+        logger.warning("voice: aiortc's receiver has no %s; keeping its jitter buffer", attr)
 
 
 @dataclass(eq=False)
@@ -237,6 +254,8 @@ class VoiceFocus:
         audio = [t for t in pc.getTransceivers() if t.kind == "audio"]
         if not audio:
             raise invalid_param("sdp offers no audio")
+        for transceiver in audio:
+            _shorten_jitter_buffer(transceiver.receiver)
         outbound = MixedAudioTrack()
         pc.addTrack(outbound)  # takes the offer's first audio transceiver
         async with asyncio.timeout(NEGOTIATION_TIMEOUT_S):
