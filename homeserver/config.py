@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 
 class ConfigError(Exception):
@@ -49,6 +49,20 @@ class PasswordHashingConfig(_Section):
     # argon2id cost; the default is OWASP's recommendation (t=2, m=19 MiB).
     opslimit: int = Field(default=2, ge=1)
     memlimit_kib: int = Field(default=19456, ge=8)
+
+
+class PasswordPolicyConfig(_Section):
+    enabled: bool = False
+    minimum_length: int = Field(default=0, ge=0, le=1024)
+    require_digit: bool = False
+    require_symbol: bool = False
+    require_lowercase: bool = False
+    require_uppercase: bool = False
+
+
+class PasswordConfig(_Section):
+    # Synapse's password_config section (only its policy is used here).
+    policy: PasswordPolicyConfig = PasswordPolicyConfig()
 
 
 class TrustedKeyServerConfig(_Section):
@@ -137,6 +151,28 @@ class UserDirectoryConfig(_Section):
     search_all_users: bool = False
 
 
+# Synapse's duration units (synapse/config/_base.py, parse_duration); a bare number is ms.
+_DURATION_UNITS_MS = {
+    "ms": 1, "s": 1000, "m": 60_000, "h": 3_600_000, "d": 86_400_000,
+    "w": 7 * 86_400_000, "y": 365 * 86_400_000,
+}
+
+
+def parse_duration_ms(value: object) -> int:
+    """Milliseconds from an int (ms) or a Synapse-style string: "500", "90s", "1h", "7d"."""
+    if isinstance(value, bool):
+        raise ValueError("must be a duration such as 3600000 (ms) or \"1h\"")
+    if isinstance(value, int):
+        return value
+    if isinstance(value, str):
+        text = value.strip()
+        unit = next((u for u in ("ms", "s", "m", "h", "d", "w", "y") if text.endswith(u)), "")
+        number = text[: len(text) - len(unit)] if unit else text
+        if number.isdigit():
+            return int(number) * _DURATION_UNITS_MS[unit or "ms"]
+    raise ValueError("must be a duration such as 3600000 (ms) or \"1h\" (units ms, s, m, h, d, w, y)")
+
+
 class Config(_Section):
     server_name: str
     data_dir: str = "./data"
@@ -147,6 +183,7 @@ class Config(_Section):
     registration: RegistrationConfig = RegistrationConfig()
     limits: LimitsConfig = LimitsConfig()
     password_hashing: PasswordHashingConfig = PasswordHashingConfig()
+    password_config: PasswordConfig = PasswordConfig()
     federation: FederationConfig = FederationConfig()
     media: MediaConfig = MediaConfig()
     default_room_version: str = "12"
@@ -156,6 +193,14 @@ class Config(_Section):
     trusted_proxies: list[str] = []
     server_notices: ServerNoticesConfig = ServerNoticesConfig()
     user_directory: UserDirectoryConfig = UserDirectoryConfig()
+    # TURN for VoIP (GET /voip/turnServer), under Synapse's top-level names: credentials
+    # in coturn's REST API scheme from the secret shared with coturn (use-auth-secret).
+    turn_uris: list[str] = []
+    turn_shared_secret: str | None = None
+    # How long the credentials are valid, in ms or a Synapse-style string ("1h").
+    turn_user_lifetime: int = Field(default=3_600_000, ge=1000)
+    # Accepted for Synapse configs; without effect while Parley has no guest accounts.
+    turn_allow_guests: bool = True
     log_level: str = "INFO"
 
     @field_validator("server_name")
@@ -193,6 +238,33 @@ class Config(_Section):
         if v not in KNOWN_ROOM_VERSIONS:
             raise ValueError(f"must be one of {sorted(KNOWN_ROOM_VERSIONS)}")
         return v
+
+    @field_validator("turn_uris")
+    @classmethod
+    def _check_turn_uris(cls, v: list[str]) -> list[str]:
+        # spec: data/api/client-server/voip.yaml — uris match "^turns?:".
+        for uri in v:
+            if not (uri.startswith(("turn:", "turns:")) and len(uri) > len("turns:")):
+                raise ValueError(f"{uri!r} is not a TURN URI like turn:turn.example.org:3478?transport=udp")
+        return v
+
+    @field_validator("turn_shared_secret")
+    @classmethod
+    def _check_turn_shared_secret(cls, v: str | None) -> str | None:
+        if v is not None and not v:
+            raise ValueError("must not be empty (leave it unset to turn TURN off)")
+        return v
+
+    @field_validator("turn_user_lifetime", mode="before")
+    @classmethod
+    def _check_turn_user_lifetime(cls, v: object) -> int:
+        return parse_duration_ms(v)
+
+    @model_validator(mode="after")
+    def _check_turn_complete(self) -> Config:
+        if self.turn_uris and self.turn_shared_secret is None:
+            raise ValueError("turn_uris is set but turn_shared_secret is not (coturn's static-auth-secret)")
+        return self
 
     # Paths in the config are relative to data_dir unless absolute.
     def resolve(self, path: str) -> Path:
@@ -281,6 +353,17 @@ registration:
   # the client then refreshes them (POST /refresh). Other access tokens never expire.
   access_token_lifetime_ms: 300000
 
+# Password rules for registration and password changes (Synapse's password_config);
+# a password that breaks one is refused with M_WEAK_PASSWORD.
+password_config:
+  policy:
+    enabled: false
+    minimum_length: 12
+    require_digit: false
+    require_symbol: false
+    require_lowercase: false
+    require_uppercase: false
+
 limits:
   max_request_body_bytes: 1048576
   max_upload_bytes: 52428800
@@ -349,6 +432,19 @@ user_directory:
   # true: /user_directory/search finds every local user, not only room-mates and
   # members of public rooms.
   search_all_users: false
+
+# TURN for voice calls (GET /_matrix/client/v3/voip/turnServer), under Synapse's names.
+# Clients get time-limited credentials in coturn's REST API scheme: run coturn with
+# use-auth-secret and static-auth-secret set to turn_shared_secret. Unset: no TURN.
+# turn_uris:
+#   - "turn:turn.example.org:3478?transport=udp"
+#   - "turn:turn.example.org:3478?transport=tcp"
+#   - "turns:turn.example.org:5349?transport=tcp"
+# turn_shared_secret: "the same long random string as coturn's static-auth-secret"
+# How long credentials are valid: milliseconds or "30m", "1h", "1d".
+turn_user_lifetime: "1h"
+# Parley has no guest accounts; the key is accepted so Synapse settings carry over.
+turn_allow_guests: true
 
 log_level: "INFO"
 """

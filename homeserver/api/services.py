@@ -20,7 +20,9 @@ if TYPE_CHECKING:
     from homeserver.config import Config
     from homeserver.services.accounts.accounts import AccountService
     from homeserver.services.accounts.auth import AuthService
+    from homeserver.services.accounts.openid import OpenIdService
     from homeserver.services.accounts.registration_tokens import RegistrationTokenService
+    from homeserver.services.accounts.turn import TurnService
     from homeserver.services.admin.admin import AdminService
     from homeserver.services.admin.ip_bans import IpBanService
     from homeserver.services.admin.moderation import ModerationService
@@ -117,6 +119,8 @@ class Services(Protocol):
     auth: AuthService
     accounts: AccountService
     registration_tokens: RegistrationTokenService
+    openid: OpenIdService
+    turn: TurnService
     # admin
     admin: AdminService
     moderation: ModerationService

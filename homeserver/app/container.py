@@ -23,8 +23,10 @@ from homeserver.clock import Clock
 from homeserver.config import Config
 from homeserver.services.accounts.accounts import AccountService
 from homeserver.services.accounts.auth import AuthService
+from homeserver.services.accounts.openid import OpenIdService
 from homeserver.services.accounts.passwords import PasswordHasher
 from homeserver.services.accounts.registration_tokens import RegistrationTokenService
+from homeserver.services.accounts.turn import TurnService
 from homeserver.services.admin.admin import AdminService
 from homeserver.services.admin.default_rooms import DefaultRoomsService
 from homeserver.services.admin.ip_bans import IpBanService
@@ -41,6 +43,7 @@ from homeserver.services.federation.edus import FederationEdus
 from homeserver.services.federation.events import FederatedEventHandler
 from homeserver.services.federation.history import FederatedHistory
 from homeserver.services.federation.membership import FederatedMembershipService
+from homeserver.services.federation.openid import OpenIdVerifier
 from homeserver.services.federation.out_of_band import OutOfBandMembershipService
 from homeserver.services.federation.receiver import TransactionReceiver
 from homeserver.services.federation.resident_membership import ResidentMembershipService
@@ -79,6 +82,7 @@ from homeserver.storage.e2e_keys import E2EKeyStore
 from homeserver.storage.events import EventStore
 from homeserver.storage.federation_queue import FederationQueueStore
 from homeserver.storage.filters import FilterStore
+from homeserver.storage.openid import OpenIdTokenStore
 from homeserver.storage.presence import PresenceStore
 from homeserver.storage.receipts import ReceiptStore
 from homeserver.storage.rooms import RoomStore
@@ -162,6 +166,10 @@ class Container:
     auth: AuthService
     accounts: AccountService
     registration_tokens: RegistrationTokenService
+    openid_store: OpenIdTokenStore
+    openid: OpenIdService
+    openid_verifier: OpenIdVerifier
+    turn: TurnService
     # admin
     admin: AdminService
     moderation: ModerationService

@@ -55,6 +55,9 @@ ROUTE_MODULES = [
     "homeserver.api.federation.keys",
     "homeserver.api.federation.user_keys",
     "homeserver.api.federation.well_known",
+    "homeserver.api.client.voip",
+    "homeserver.api.client.openid",
+    "homeserver.api.federation.openid",
 ]
 
 

@@ -17,6 +17,7 @@ from typing import Any
 from textual.app import App, ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical, VerticalScroll
+from textual.css.query import NoMatches
 from textual.notifications import SeverityLevel
 from textual.widgets import Footer, Input, Label, ListItem, ListView, Static
 
@@ -101,7 +102,14 @@ class ChatApp(App[None]):
             self.notify(f"Sync stopped: {e.errcode}: {e.message}", severity="error", timeout=30)
 
     async def _on_sync(self, response: dict[str, Any]) -> None:
-        await self.refresh_view()
+        # A sync can complete while the app is shutting down: its widgets are gone then.
+        if self._stop.is_set() or not self.is_running:
+            return
+        try:
+            await self.refresh_view()
+        except NoMatches:
+            if not self._stop.is_set():
+                raise
 
     def notify(self, message: str, *, title: str = "", severity: SeverityLevel = "information",
                timeout: float | None = None, markup: bool = False) -> None:

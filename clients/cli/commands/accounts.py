@@ -31,11 +31,14 @@ def add_parsers(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-a
     p.set_defaults(func=profile)
 
 
-def read_password(from_stdin: bool) -> str:
+def read_password(from_stdin: bool, *, confirm: bool = False) -> str:
+    """The password from stdin, or typed at a prompt (twice when ``confirm``: a new password)."""
     if from_stdin or not sys.stdin.isatty():
         password = sys.stdin.readline().rstrip("\r\n")
     else:
         password = getpass.getpass("Password: ")
+        if password and confirm and getpass.getpass("Password again: ") != password:
+            raise CliError(ExitCode.USAGE, "the passwords do not match")
     if not password:
         raise CliError(ExitCode.USAGE, "empty password")
     return password
@@ -53,7 +56,7 @@ def homeserver_for(ctx: Context, args: argparse.Namespace) -> str:
 async def _start(ctx: Context, args: argparse.Namespace, action: str) -> int:
     client = AsyncClient(homeserver_for(ctx, args), device_name=args.device_name)
     ctx.client = client
-    password = read_password(args.password_stdin)
+    password = read_password(args.password_stdin, confirm=action == "register")
     if action == "register":
         session = await client.register(args.user, password, registration_token=args.registration_token)
     else:

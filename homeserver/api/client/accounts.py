@@ -237,6 +237,8 @@ async def change_password(request: web.Request) -> web.Response:
     # m.login.password stage then identifies the user.
     requester = await optional_user(request)
     body = await read_body(request, PasswordChangeRequest)
+    # Refused before User-Interactive Authentication, so no one authenticates for nothing.
+    hs.accounts.password_policy.check(body.new_password)
     uia = await hs.accounts.require_password_auth(
         action="change_password", auth=body.auth, requester=requester
     )

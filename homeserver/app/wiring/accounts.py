@@ -3,11 +3,16 @@
 from __future__ import annotations
 
 from homeserver.app.container import Container
+from homeserver.core.password_policy import PasswordPolicy
 from homeserver.services.accounts.accounts import AccountService
 from homeserver.services.accounts.auth import AuthService
+from homeserver.services.accounts.openid import OpenIdService
 from homeserver.services.accounts.passwords import PasswordHasher
 from homeserver.services.accounts.registration_tokens import RegistrationTokenService
+from homeserver.services.accounts.turn import TurnService
+from homeserver.services.federation.openid import OpenIdVerifier
 from homeserver.storage.admin import AdminStore
+from homeserver.storage.openid import OpenIdTokenStore
 
 
 def wire(c: Container) -> None:
@@ -30,5 +35,11 @@ def wire(c: Container) -> None:
         device_lists=c.device_lists,
         e2e_keys=c.e2e_keys,
         to_device=c.to_device,
+        password_policy=PasswordPolicy(**cfg.password_config.policy.model_dump()),
     )
     c.cross_signing.use_password_auth(c.accounts.require_password_auth, c.accounts.uia.finish)
+    c.openid_store = OpenIdTokenStore(c.db)
+    c.openid = OpenIdService(c.openid_store, c.account_store, c.clock, c.server_name)
+    # Tokens of this server are checked without HTTP; others at their server's /openid/userinfo.
+    c.openid_verifier = OpenIdVerifier(c.federation_client, c.server_name, c.openid.user_for_token)
+    c.turn = TurnService(cfg.turn_uris, cfg.turn_shared_secret, cfg.turn_user_lifetime, c.clock)

@@ -17,6 +17,7 @@ from typing import Any
 
 from homeserver.clock import Clock
 from homeserver.config import RegistrationConfig
+from homeserver.core.password_policy import PasswordPolicy
 from homeserver.core.ratelimit import RateLimiter
 from homeserver.errors import MatrixError, forbidden, missing_param, not_found
 from homeserver.services.accounts.auth import AuthService, Requester
@@ -86,8 +87,10 @@ class AccountService:
         device_lists: DeviceListService,
         e2e_keys: E2EKeyService,
         to_device: ToDeviceService,
+        password_policy: PasswordPolicy,
     ) -> None:
         self.store = store
+        self.password_policy = password_policy
         self.server_name = server_name
         self.is_mine = is_mine
         self.registration = registration
@@ -201,6 +204,9 @@ class AccountService:
         # before User-Interactive Authentication, and again after it.
         if username is not None:
             await self.check_username_available(username)
+        if password is not None:
+            # Like Synapse, before User-Interactive Authentication: no flows for a refused password.
+            self.password_policy.check(password)
         self._check_device_fields(device_id, device_display_name)
         uia_session = await self.uia.authenticate(
             action="register", flows=self.registration_flows(), auth=auth
@@ -359,6 +365,7 @@ class AccountService:
     async def change_password(
         self, user_id: str, new_password: str, *, logout_devices: bool, requester: Requester | None
     ) -> None:
+        self.password_policy.check(new_password)
         password_hash = await self.passwords.hash(new_password)
         await self.store.set_password_hash(user_id, password_hash)
         if logout_devices:
