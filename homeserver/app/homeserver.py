@@ -24,8 +24,8 @@ from homeserver.clock import Clock
 from homeserver.config import Config
 
 # Lower layers first: a service is built after everything it is handed.
-WIRING_ORDER = (storage, graph, transport, federation, social, reading, push, e2ee, edus, media, voice, rooms,
-                sync, accounts, admin)
+WIRING_ORDER = (storage, graph, transport, federation, social, reading, push, e2ee, edus, media, rooms,
+                sync, accounts, voice, admin)
 
 
 class Homeserver(Container):

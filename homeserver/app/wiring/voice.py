@@ -1,13 +1,15 @@
-"""voice: the media focus of rooms' voice channels (docs/voice.md)."""
+"""voice: the media focus of rooms' voice channels (docs/voice.md).
+
+Wired after accounts: the focus is handed the OpenID verifier built there (tokens of this
+server checked in its own table, others at their server's /openid/userinfo).
+"""
 
 from __future__ import annotations
 
 from homeserver.app.container import Container
 from homeserver.services.voice.focus import VoiceFocus
-from homeserver.services.voice.openid import FederatedOpenIdVerifier
 
 
 def wire(c: Container) -> None:
-    verify = FederatedOpenIdVerifier(c.federation_client)
-    c.voice = VoiceFocus(c.events, verify, c.clock, c.is_mine)
+    c.voice = VoiceFocus(c.events, c.openid_verifier.verify_token_object, c.clock, c.is_mine)
     c.lifecycle.add("voice", start=c.voice.start, stop=c.voice.stop)

@@ -161,7 +161,7 @@ class VoiceFocus:
         digest = hashlib.sha256(f"{token.matrix_server_name}\0{token.access_token}".encode()).digest()
         if digest in self._used_tokens:
             raise unknown_token("This OpenID token has already been used")
-        user_id = await self._verify_openid(token)
+        user_id = await self._verify_openid(token.model_dump())
         self._used_tokens[digest] = now + max(60, min(token.expires_in, 86_400))
         return user_id
 
