@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import signal
 from pathlib import Path
 
 import aioice.ice
@@ -61,3 +62,28 @@ async def test_two_parley_voice_clients_hear_each_other_and_leave(
     state = await owner.request("GET", f"/_matrix/client/v3/rooms/{room_id}/state")
     members = [e for e in state if e["type"] == CALL_MEMBER_TYPE]
     assert len(members) == 2 and all(e["content"] == {} for e in members), members
+
+
+async def test_ctrl_c_leaves_the_channel_and_clears_the_member_event(
+    parley: Parley, homeserver: RunningHomeserver
+) -> None:
+    alice = await parley.register("a", "alice")
+    room_id = (await parley.ok("-p", "a", "--json", "create", "Voice", "--public")).json()["room_id"]
+    proc = await parley.start("-p", "a", "--json", "voice", room_id, "--tone", "440")
+    assert proc.stdout is not None
+    async with asyncio.timeout(WAIT):
+        while True:
+            line = json.loads(await proc.stdout.readline())
+            if [e["user_id"] for e in line.get("participants", [])] == [alice]:
+                break
+    owner = homeserver.api(json.loads((parley.config_dir / "profiles" / "a.json").read_text())["access_token"])
+    state = await owner.request("GET", f"/_matrix/client/v3/rooms/{room_id}/state")
+    assert [e["content"]["device_id"] for e in state if e["type"] == CALL_MEMBER_TYPE]
+
+    proc.send_signal(signal.SIGINT)
+    out, _err = await asyncio.wait_for(proc.communicate(), WAIT)
+    assert proc.returncode == 130
+    assert json.loads(out.decode().splitlines()[-1]) == {"room_id": room_id, "left": True}
+    state = await owner.request("GET", f"/_matrix/client/v3/rooms/{room_id}/state")
+    assert all(e["content"] == {} for e in state if e["type"] == CALL_MEMBER_TYPE)
+    assert homeserver.hs.voice.roster(room_id) == []

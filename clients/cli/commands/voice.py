@@ -92,9 +92,9 @@ async def voice(ctx: Context, args: argparse.Namespace) -> int:
             ctx.out.line({"room_id": room_id, "disconnected": True}, "disconnected from the voice channel")
         for w in waits:
             w.cancel()
-    finally:
+    finally:  # also on Ctrl-C (the run is cancelled)
         await room.leave()
         if recorder is not None:
             await recorder.stop()
-    ctx.out.line({"room_id": room_id, "left": True}, "left the voice channel")
+        ctx.out.line({"room_id": room_id, "left": True}, "left the voice channel")
     return ExitCode.OK

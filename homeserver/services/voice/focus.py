@@ -200,7 +200,8 @@ class VoiceFocus:
 
     def leave(self, room_id: str, participant_id: str) -> None:
         p = self._participant(room_id, participant_id)
-        self._remove(p, "left", clear_state=True)
+        # A client that says goodbye empties its own member event (MatrixRTC).
+        self._remove(p, "left", clear_state=False)
 
     def set_muted(self, room_id: str, participant_id: str, muted: bool) -> None:
         p = self._participant(room_id, participant_id)
