@@ -11,6 +11,8 @@ from urllib.parse import quote
 import aioice.ice
 import numpy as np
 import pytest
+from aiortc.mediastreams import MediaStreamTrack
+from aiortc.rtp import RtpPacket
 
 from clients.voice._focus_audio import ToneTrack, WavRecorder, read_wav
 from clients.voice.room import (
@@ -242,3 +244,57 @@ async def test_garbage_replayed_or_missing_token_is_unauthorised(
     status, body = await anonymous.status_of("POST", path, body={"openid_token": token, "device_id": "D",
                                                                  "sdp": "v=0"})
     assert (status, body["errcode"]) == (401, "M_UNKNOWN_TOKEN"), body  # one session per token
+
+
+class Mute(MediaStreamTrack):
+    """A source that never yields a frame: its peer's RTP comes from the test instead."""
+
+    kind = "audio"
+
+    async def recv(self) -> Any:
+        await asyncio.Event().wait()
+
+
+async def test_garbage_rtp_from_one_participant_does_not_stop_the_others(
+    homeserver: RunningHomeserver, tmp_path: Path, cleanup: list[Participant]
+) -> None:
+    room_id, users = await voice_room(homeserver, ["alice", "bob", "carol"])
+    alice = Participant(homeserver, room_id, users["alice"], 440, tmp_path / "a.wav")
+    bob = Participant(homeserver, room_id, users["bob"], 880, tmp_path / "b.wav")
+    carol = Participant(homeserver, room_id, users["carol"], 0, tmp_path / "c.wav")
+    carol.conn.source = Mute()
+    cleanup.extend([alice, bob, carol])
+    for p in (alice, bob, carol):
+        await p.join()
+    await alice.wait_roster(lambda r: len(r) == 3)
+
+    # Carol's client sends well-encrypted SRTP whose Opus payloads are random bytes.
+    sender = carol.conn.pc.getSenders()[0]
+    transceiver = carol.conn.pc.getTransceivers()[0]
+    payload_type = transceiver._codecs[0].payloadType
+    rng = np.random.default_rng(7)
+
+    async def spew() -> None:
+        for seq in range(100_000):
+            packet = RtpPacket(payload_type=payload_type, sequence_number=seq % 65536, timestamp=seq * 960,
+                               ssrc=sender._ssrc, payload=rng.bytes(int(rng.integers(1, 400))))
+            await sender.transport._send_rtp(packet.serialize())
+            await asyncio.sleep(0.005)  # a steady stream, faster than real audio
+
+    spewing = asyncio.get_running_loop().create_task(spew())
+    try:
+        starts = [alice.recorder.frames_written, bob.recorder.frames_written]
+        async with asyncio.timeout(WAIT_S):
+            await alice.recorder.wait_for_frames(starts[0] + HEARD_FRAMES)
+            await bob.recorder.wait_for_frames(starts[1] + HEARD_FRAMES)
+        assert homeserver.hs.voice.roster(room_id)  # the focus is still serving
+    finally:
+        spewing.cancel()
+        await asyncio.gather(spewing, return_exceptions=True)
+    for p in (alice, bob):
+        await p.recorder.stop()
+    for p, other in [(alice, 880.0), (bob, 440.0)]:
+        samples, rate = read_wav(p.recorder.path)
+        tail = samples[-2 * rate:]
+        # The other's tone stands far above the spectrum around it, noise or not.
+        assert tone_strength(tail, other, rate) > 10 * tone_strength(tail, other * 1.37, rate), p.recorder.path
