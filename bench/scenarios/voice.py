@@ -34,7 +34,7 @@ from bench.http import HomeserverClient, path_segment
 from bench.population import Target, join_all, register_users, scenario_client
 from bench.process import cpu_seconds
 from bench.report import ScenarioResult
-from clients.voice._focus_audio import ToneTrack
+from clients.voice.audio import ToneTrack
 from clients.voice.room import CALL_MEMBER_TYPE, FocusConnection, restrict_host_addresses
 
 log = logging.getLogger("bench.voice")

@@ -1,14 +1,13 @@
-"""Audio for voice rooms: a sine-tone source and a WAV recorder (mono, 48 kHz, s16).
+"""A WAV recorder for voice rooms (mono, 48 kHz, s16) that tests and benchmarks can wait on.
 
-Private to ``clients.voice.room`` until it merges with the calls' ``clients.voice.audio``.
+The sources (tone, file, device) are ``clients.voice.audio``'s; this recorder differs from
+its ``wav_sink`` (aiortc's MediaRecorder) by writing mono and counting frames as they come.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
-import math
-import time
 import wave
 from fractions import Fraction
 from pathlib import Path
@@ -30,34 +29,6 @@ def _frame(samples: np.ndarray, pts: int) -> AudioFrame:
     frame.pts = pts
     frame.time_base = TIME_BASE
     return frame
-
-
-class ToneTrack(MediaStreamTrack):
-    """A sine tone in real time, 20 ms per frame."""
-
-    kind = "audio"
-
-    def __init__(self, hz: float, amplitude: float = 0.25) -> None:
-        super().__init__()
-        self.hz = hz
-        self.amplitude = amplitude
-        self._start: float | None = None
-        self._pts = 0
-
-    async def recv(self) -> AudioFrame:
-        if self.readyState != "live":
-            raise MediaStreamError
-        if self._start is None:
-            self._start = time.monotonic()
-        else:
-            wait = self._start + self._pts / SAMPLE_RATE - time.monotonic()
-            if wait > 0:
-                await asyncio.sleep(wait)  # real-time pacing of a live source
-        t = (np.arange(FRAME_SAMPLES) + self._pts) / SAMPLE_RATE
-        samples = (self.amplitude * 32767 * np.sin(2 * math.pi * self.hz * t)).astype(np.int16)
-        frame = _frame(samples, self._pts)
-        self._pts += FRAME_SAMPLES
-        return frame
 
 
 class WavRecorder:

@@ -19,7 +19,6 @@ from typing import Any
 
 from federation.crypto.base64 import encode_base64
 from federation.crypto.canonical_json import CANONICAL_JSON_MAX_INT, encode_canonical_json
-from federation.crypto.hashes import event_id_from_reference_hash
 from federation.crypto.signing import (
     SigningKey,
     encode_json_for_signing,
@@ -27,6 +26,7 @@ from federation.crypto.signing import (
     with_signature,
 )
 from federation.rooms.events import Event
+from federation.rooms.hashes import event_id_from_reference_hash
 from federation.rooms.redaction import redact_pdu
 from federation.rooms.versions import RoomVersion
 

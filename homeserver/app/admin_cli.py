@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import getpass
 import json
 import os
 import re
@@ -179,7 +180,7 @@ def _users(c: AdminClient, cfg: Config, a: argparse.Namespace) -> Result:
     body = c.request("GET", f"{S2}/users", params=params)
     lines = [
         f"{u['name']}\t{'admin' if u['admin'] else '-'}\t{'deactivated' if u['deactivated'] else 'active'}"
-        f"\t{u.get('displayname') or ''}"
+        f"\t{u.get('presence', 'offline')}\t{u.get('displayname') or ''}"
         for u in body["users"]
     ]
     return body, "\n".join(lines + [f"({body['total']} users)"])
@@ -307,6 +308,22 @@ def _kill(c: AdminClient, cfg: Config, a: argparse.Namespace) -> Result:
     user_id = _user_id(cfg, a.user)
     body = c.request("POST", f"{S1}/deactivate/{_q(user_id)}", {})
     return body, f"deactivated {user_id}: logged out everywhere, left every room"
+
+
+def _reactivate(c: AdminClient, cfg: Config, a: argparse.Namespace) -> Result:
+    """Undo `kill`: the account logs in again with a new password (the old one was wiped)."""
+    user_id = _user_id(cfg, a.user)
+    # PUT would create a missing user: check first that there is one to bring back.
+    if not c.request("GET", f"{S2}/users/{_q(user_id)}")["deactivated"]:
+        raise AdminCliError(f"{user_id} is not deactivated")
+    password = a.password
+    if password is None:
+        password = sys.stdin.readline().rstrip("\r\n") if not sys.stdin.isatty() else getpass.getpass(
+            f"New password for {user_id}: ")
+    if not password:
+        raise AdminCliError("a new password is needed to reactivate a user (--password or stdin)")
+    body = c.request("PUT", f"{S2}/users/{_q(user_id)}", {"deactivated": False, "password": password})
+    return body, f"reactivated {user_id}: they can log in with the new password (rooms are not rejoined)"
 
 
 def _notice(c: AdminClient, cfg: Config, a: argparse.Namespace) -> Result:
@@ -444,6 +461,9 @@ def add_admin_parser(sub: argparse._SubParsersAction) -> None:  # type: ignore[t
     cmd("ipbans", _ipbans, "list IP bans")
     p = cmd("kill", _kill, "deactivate a user: log out everywhere, leave all rooms, block login")
     p.add_argument("user")
+    p = cmd("reactivate", _reactivate, "undo kill: reactivate a deactivated user with a new password")
+    p.add_argument("user")
+    p.add_argument("--password", help="the new password (default: read from stdin or asked)")
     p = cmd("notice", _notice, "send a server notice to a user")
     p.add_argument("user")
     p.add_argument("text")

@@ -16,13 +16,13 @@ from federation.crypto.canonical_json import (
     CanonicalJsonError,
     encode_canonical_json,
 )
-from federation.crypto.hashes import (
+from federation.rooms.auth import is_valid_user_id
+from federation.rooms.events import Event
+from federation.rooms.hashes import (
     check_content_hash,
     compute_reference_hash,
     event_id_from_reference_hash,
 )
-from federation.rooms.auth import is_valid_user_id
-from federation.rooms.events import Event
 from federation.rooms.redaction import redact_pdu
 from federation.rooms.versions import RoomVersion
 

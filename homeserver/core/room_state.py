@@ -69,3 +69,13 @@ class RoomState:
     def state_content(self, event_type: str, state_key: str = "") -> dict:
         ev = self.state.get((event_type, state_key))
         return ev.content if ev is not None else {}
+
+
+def servers_in_room(room: RoomState, exclude: str) -> list[str]:
+    """Servers with joined members in the room's current state, most members first."""
+    counts: dict[str, int] = {}
+    for user_id in room.members_with("join"):
+        server = user_id.split(":", 1)[1]
+        if server != exclude:
+            counts[server] = counts.get(server, 0) + 1
+    return sorted(counts, key=lambda s: (-counts[s], s))

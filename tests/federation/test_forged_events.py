@@ -28,11 +28,11 @@ import pytest
 from aiohttp import web
 from aiohttp.test_utils import TestServer
 
-from federation.crypto.hashes import compute_event_id
 from federation.crypto.signing import SigningKey, generate_signing_key, sign_json
 from federation.rooms.auth import auth_types_for_event
 from federation.rooms.builder import build_event, hash_and_sign_pdu
 from federation.rooms.events import Event, StateKey
+from federation.rooms.hashes import compute_event_id
 from federation.rooms.versions import RoomVersion, get_room_version
 from federation.transport.client import FederationClient, TransportSettings
 from tests.federation.harness import (

@@ -183,8 +183,8 @@ async def test_malformed_send_join_is_a_client_error(tmp_path: Path, mangle: Any
         answer = await client.get_json(
             hs1.server_name, f"/_matrix/federation/v1/make_join/{q(room_id)}/{q(user)}", {"ver": ["12"]}
         )
-        from federation.crypto.hashes import compute_event_id
         from federation.rooms.builder import hash_and_sign_pdu
+        from federation.rooms.hashes import compute_event_id
         from federation.rooms.versions import ROOM_VERSION_12
         from federation.transport.errors import FederationHttpError
 

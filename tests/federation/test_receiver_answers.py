@@ -13,7 +13,7 @@ from typing import Any
 
 import pytest
 
-from federation.crypto.hashes import compute_event_id
+from federation.rooms.hashes import compute_event_id
 from tests.conftest import RunningHomeserver
 from tests.federation.test_edus_single_server import REMOTE, RecordingEventHandler
 

@@ -10,7 +10,8 @@ from urllib.parse import quote
 import aioice.ice
 import pytest
 
-from clients.voice._focus_audio import ToneTrack, WavRecorder, read_wav
+from clients.voice._focus_audio import WavRecorder, read_wav
+from clients.voice.audio import ToneTrack
 from clients.voice.room import CALL_MEMBER_TYPE, FocusConnection
 from tests.federation.harness import federated_homeservers
 from tests.integration.sync_waiting import sync_until

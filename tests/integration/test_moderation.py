@@ -196,6 +196,40 @@ async def test_ip_ban_of_the_peer_address(homeserver: RunningHomeserver, admin: 
     await admin.request("GET", f"{V3}/account/whoami")
 
 
+async def test_ip_ban_of_a_cidr_range(config_factory: Any) -> None:
+    hs, server = await start_homeserver(config_factory(trusted_proxies=["127.0.0.1"]))
+    try:
+        async with ClientSession() as session:
+            running = RunningHomeserver(hs, server, session)
+            admin = await make_admin(running)
+            await admin.request("POST", f"{P1}/ip_bans", {"address": "203.0.113.0/24", "reason": "spam net"})
+            await admin.request("POST", f"{P1}/ip_bans", {"address": "2001:db8::/32"})
+            await admin.request("POST", f"{P1}/ip_bans", {"address": "192.0.2.9/32"})  # one address
+            listed = await admin.request("GET", f"{P1}/ip_bans")
+            assert sorted(b["address"] for b in listed["ip_bans"]) == [
+                "192.0.2.9", "2001:db8::/32", "203.0.113.0/24"]
+            for inside in ("203.0.113.1", "203.0.113.254", "2001:db8::1", "192.0.2.9"):
+                await expect_error(admin.request("GET", f"{V3}/account/whoami",
+                                                 headers={"X-Forwarded-For": inside}), 403, "M_FORBIDDEN")
+            for outside in ("203.0.114.1", "2001:db9::1", "192.0.2.10"):
+                await admin.request("GET", f"{V3}/account/whoami", headers={"X-Forwarded-For": outside})
+            await admin.request("DELETE", f"{P1}/ip_bans/{q('203.0.113.0/24')}")
+            await admin.request("GET", f"{V3}/account/whoami", headers={"X-Forwarded-For": "203.0.113.1"})
+    finally:
+        await server.close()
+    # Bans survive a restart, ranges included.
+    hs, server = await start_homeserver(config_factory(trusted_proxies=["127.0.0.1"]))
+    try:
+        assert hs.ip_bans.is_banned("2001:db8:ffff::5") and not hs.ip_bans.is_banned("203.0.113.1")
+    finally:
+        await server.close()
+
+
+async def test_ip_ban_rejects_ranges_with_host_bits(admin: MatrixHttp) -> None:
+    await expect_error(admin.request("POST", f"{P1}/ip_bans", {"address": "10.0.0.1/8"}), 400, "M_INVALID_PARAM")
+    await expect_error(admin.request("POST", f"{P1}/ip_bans", {"address": "10.0.0.0/33"}), 400, "M_INVALID_PARAM")
+
+
 async def test_ip_ban_rejects_non_addresses(admin: MatrixHttp) -> None:
     await expect_error(admin.request("POST", f"{P1}/ip_bans", {"address": "not-an-ip"}), 400, "M_INVALID_PARAM")
     await expect_error(admin.request("DELETE", f"{P1}/ip_bans/192.0.2.55"), 404, "M_NOT_FOUND")

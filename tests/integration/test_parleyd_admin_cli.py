@@ -147,11 +147,39 @@ async def test_kick_unkick_ban_knocks_and_kill(parleyd: Parleyd, cli: AdminCli) 
         )
         assert (status, body["errcode"]) == (403, "M_USER_DEACTIVATED")
 
+        # kill can be undone: a new password, and bob logs in again.
+        assert "reactivated @bob:localhost" in await cli.run("reactivate", "bob", "--password", "pw again")
+        await login(session, parleyd, "bob", "pw again")
+        await cli.run("reactivate", "nobody", "--password", "x", expect_rc=1)
+
+
+async def test_kick_or_ban_of_a_user_who_does_not_exist_is_an_error(parleyd: Parleyd, cli: AdminCli) -> None:
+    room_id = (await cli.json("create-room", "Quiet", "--alias", "quiet"))["room_id"]
+    err = await cli.run("kick", "ghost", room_id, "--minutes", "5", expect_rc=1)
+    assert "@ghost:localhost" in err
+    await cli.run("ban", "ghost", room_id, expect_rc=1)
+    # Remote users can still be banned before they ever come.
+    await cli.run("ban", "@spammer:elsewhere.example", room_id)
+
+
+async def test_users_shows_who_is_online(parleyd: Parleyd, cli: AdminCli) -> None:
+    await cli.run("user", "add", "carol", "--password", "pw")
+    await cli.run("user", "add", "dave", "--password", "pw")
+    async with ClientSession() as session:
+        carol = await login(session, parleyd, "carol", "pw")
+        await carol.request("PUT", f"{V3}/presence/{q('@carol:localhost')}/status", {"presence": "online"})
+        users = {u["name"]: u["presence"] for u in (await cli.json("users"))["users"]}
+        assert users["@carol:localhost"] == "online"
+        assert users["@dave:localhost"] == "offline"
+        assert "@carol:localhost\t-\tactive\tonline" in await cli.run("users")
+
 
 async def test_ip_bans_and_shutdown(parleyd: Parleyd, cli: AdminCli) -> None:
     assert "banned 203.0.113.9" in await cli.run("ipban", "203.0.113.9", "--reason", "abuse")
     assert "203.0.113.9\tabuse" in await cli.run("ipbans")
     await cli.run("ipban", "not-an-address", expect_rc=1)
+    assert "banned 10.0.0.0/8" in await cli.run("ipban", "10.0.0.0/8")
+    await cli.run("ipunban", "10.0.0.0/8")
     await cli.run("ipunban", "203.0.113.9")
     assert "(no IP bans)" in await cli.run("ipbans")
 

@@ -14,7 +14,8 @@ import pytest
 from aiortc.mediastreams import MediaStreamTrack
 from aiortc.rtp import RtpPacket
 
-from clients.voice._focus_audio import ToneTrack, WavRecorder, read_wav
+from clients.voice._focus_audio import WavRecorder, read_wav
+from clients.voice.audio import ToneTrack
 from clients.voice.room import (
     CALL_MEMBER_TYPE,
     FocusConnection,
@@ -261,7 +262,7 @@ async def test_garbage_rtp_from_one_participant_does_not_stop_the_others(
     room_id, users = await voice_room(homeserver, ["alice", "bob", "carol"])
     alice = Participant(homeserver, room_id, users["alice"], 440, tmp_path / "a.wav")
     bob = Participant(homeserver, room_id, users["bob"], 880, tmp_path / "b.wav")
-    carol = Participant(homeserver, room_id, users["carol"], 0, tmp_path / "c.wav")
+    carol = Participant(homeserver, room_id, users["carol"], 1000, tmp_path / "c.wav")
     carol.conn.source = Mute()
     cleanup.extend([alice, bob, carol])
     for p in (alice, bob, carol):

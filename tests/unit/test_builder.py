@@ -12,7 +12,6 @@ from typing import Any
 import pytest
 
 from federation.crypto.base64 import decode_base64
-from federation.crypto.hashes import check_content_hash, compute_event_id
 from federation.crypto.signing import SignatureError, SigningKey, generate_signing_key
 from federation.rooms.builder import (
     MAX_DEPTH,
@@ -22,6 +21,7 @@ from federation.rooms.builder import (
     verify_event_signature,
 )
 from federation.rooms.events import Event
+from federation.rooms.hashes import check_content_hash, compute_event_id
 from federation.rooms.redaction import redact_pdu
 from federation.rooms.versions import (
     ROOM_VERSION_10,

@@ -14,7 +14,7 @@ import pytest
 
 from federation.crypto.base64 import decode_base64, encode_base64_url_safe
 from federation.crypto.canonical_json import encode_canonical_json
-from federation.crypto.hashes import (
+from federation.rooms.hashes import (
     add_content_hash,
     check_content_hash,
     compute_content_hash,

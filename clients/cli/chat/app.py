@@ -27,6 +27,7 @@ from clients.cli.literal import one_line, plain, shown
 from clients.sdk import AsyncClient, MatrixRequestError, TransportError
 from clients.sdk.encryption import EncryptionUnavailableError
 from clients.sdk.rooms import Room
+from clients.voice.call import CALL_EVENT_TYPES, CallLog
 
 log = logging.getLogger(__name__)
 
@@ -72,6 +73,7 @@ class ChatApp(App[None]):
         self._stop = asyncio.Event()
         self._last_typing = 0.0
         self._receipts_sent: dict[str, str] = {}
+        self.calls = CallLog()  # m.call.* seen, to show who is calling
 
     # --- layout -----------------------------------------------------------------------
     def compose(self) -> ComposeResult:
@@ -89,6 +91,8 @@ class ChatApp(App[None]):
 
     async def on_mount(self) -> None:
         self.client.callbacks.on_sync(self._on_sync)
+        for event_type in CALL_EVENT_TYPES:
+            self.client.callbacks.on_event(event_type)(self._on_call_event)
         self.run_worker(self._sync_loop(), name="sync", group="sync")
         self.query_one("#composer", Input).focus()
 
@@ -110,6 +114,13 @@ class ChatApp(App[None]):
         except NoMatches:
             if not self._stop.is_set():
                 raise
+
+    def _on_call_event(self, room: Room, event: dict[str, Any]) -> None:
+        call = self.calls.observe(room.room_id, event, time.monotonic())
+        own = self.client.user_id or ""
+        if call is not None and event.get("type") == "m.call.invite" and call.ringing_for(own, time.monotonic()):
+            self.notify(f"📞 {room.member_name(call.caller)} is calling in {room.display_name} — "
+                        f"run `parley answer {room.room_id}`", timeout=30)
 
     def notify(self, message: str, *, title: str = "", severity: SeverityLevel = "information",
                timeout: float | None = None, markup: bool = False) -> None:
@@ -159,7 +170,8 @@ class ChatApp(App[None]):
             return
         topic = f" — {one_line(room.topic)}" if room.topic else ""
         title.update(plain(f"{one_line(room.display_name)}{topic}"))
-        timeline.update(plain(render.timeline_text(room)))
+        ringing = render.call_text(room, self.calls, own, time.monotonic())
+        timeline.update(plain(render.timeline_text(room) + (f"\n{ringing}" if ringing else "")))
         self.query_one("#timeline-scroll", VerticalScroll).scroll_end(animate=False)
         self.query_one("#typing", Static).update(plain(render.typing_text(room, own)))
         self.query_one("#people", Static).update(plain(render.people_text(room, self.client.state)))  # type: ignore[arg-type]

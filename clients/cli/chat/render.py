@@ -13,6 +13,7 @@ from clients.cli.output import describe_message
 from clients.sdk.rooms import Room
 from clients.sdk.state import ClientState
 from clients.sdk.timeline import TimelineItem
+from clients.voice.call import CallLog
 
 
 def room_label(room: Room) -> str:
@@ -62,6 +63,15 @@ def timeline_text(room: Room) -> str:
         return f"{inviter} invited you to {one_line(room.display_name)}. Type /join to accept."
     lines = [timeline_line(room, item) for item in room.timeline]
     return "\n".join(lines) if lines else "(no messages yet)"
+
+
+def call_text(room: Room, calls: CallLog, own_user_id: str, now: float) -> str:
+    """A line per call ringing for us in this room (spec: "Voice over IP")."""
+    lines = [
+        f"📞 {one_line(room.member_name(call.caller))} is calling — run `parley answer {room.room_id}`"
+        for call in calls.ringing(own_user_id, room.room_id, now)
+    ]
+    return "\n".join(lines)
 
 
 def typing_text(room: Room, own_user_id: str) -> str:

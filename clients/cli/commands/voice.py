@@ -10,12 +10,19 @@ import os
 import time
 from typing import Any
 
-from aiortc.contrib.media import MediaPlayer
-from aiortc.mediastreams import AudioStreamTrack, MediaStreamTrack
+from aiortc.mediastreams import AudioStreamTrack
 
 from clients.cli.errors import CliError, ExitCode
 from clients.cli.session import Context, resolve_room
-from clients.voice._focus_audio import ToneTrack, WavRecorder
+from clients.voice._focus_audio import WavRecorder
+from clients.voice.audio import (
+    AudioSource,
+    AudioUnavailableError,
+    TrackSource,
+    device_source,
+    file_source,
+    tone_source,
+)
 from clients.voice.room import (
     HOST_ADDRESSES_ENV,
     FocusConnection,
@@ -39,16 +46,20 @@ def add_parsers(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-a
     p.set_defaults(func=voice)
 
 
-def _source(args: argparse.Namespace) -> MediaStreamTrack:
-    if args.tone is not None:
-        return ToneTrack(args.tone)
-    if args.play is not None:
-        audio = MediaPlayer(args.play).audio
-        if audio is None:
-            raise CliError(ExitCode.ERROR, f"{args.play} has no audio")
-        return audio
-    # No capture device support yet: silence keeps the session alive while listening.
-    return AudioStreamTrack()
+def _source(ctx: Context, args: argparse.Namespace) -> AudioSource:
+    try:
+        if args.tone is not None:
+            return tone_source(args.tone)
+        if args.play is not None:
+            return file_source(args.play)
+    except (ValueError, FileNotFoundError, AudioUnavailableError) as e:
+        raise CliError(ExitCode.ERROR, str(e)) from None
+    try:
+        return device_source()
+    except AudioUnavailableError as e:
+        # Listening still works: silence keeps the session alive.
+        ctx.out.line({"microphone": None, "reason": str(e)}, f"{e}: sending silence")
+        return TrackSource(AudioStreamTrack())
 
 
 def _describe(roster: list[dict[str, Any]]) -> str:
@@ -72,8 +83,10 @@ async def voice(ctx: Context, args: argparse.Namespace) -> int:
             last[:] = [line]
             ctx.out.line({"room_id": room_id, "participants": roster}, line)
 
+    source = _source(ctx, args)
+
     def connection(focus_url: str) -> FocusConnection:
-        return FocusConnection(focus_url, room_id, _source(args),
+        return FocusConnection(focus_url, room_id, source.track,
                                on_track=recorder.start if recorder else None, on_roster=on_roster)
 
     room = VoiceRoom(client, room_id, connection)
@@ -96,5 +109,6 @@ async def voice(ctx: Context, args: argparse.Namespace) -> int:
         await room.leave()
         if recorder is not None:
             await recorder.stop()
+        source.close()
         ctx.out.line({"room_id": room_id, "left": True}, "left the voice channel")
     return ExitCode.OK

@@ -121,7 +121,7 @@ async def add_ip_ban(request: web.Request) -> web.Response:
     return json_response({"address": ban_.address, "reason": ban_.reason, "created_ts": ban_.created_ts})
 
 
-@routes.delete(PARLEY_V1 + "/ip_bans/{address}")
+@routes.delete(PARLEY_V1 + "/ip_bans/{address:.+}")
 async def remove_ip_ban(request: web.Request) -> web.Response:
     await require_admin(request)
     await get_hs(request).ip_bans.unban(request.match_info["address"])

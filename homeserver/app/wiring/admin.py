@@ -15,7 +15,7 @@ from homeserver.storage.room_purge import RoomPurgeStore
 
 
 def wire(c: Container) -> None:
-    c.moderation = ModerationService(c.admin_store, c.events, c.clock, c.is_mine)
+    c.moderation = ModerationService(c.admin_store, c.events, c.account_store, c.clock, c.is_mine)
     c.admin = AdminService(
         store=c.admin_store,
         account_store=c.account_store,
@@ -25,6 +25,7 @@ def wire(c: Container) -> None:
         passwords=c.passwords,
         auth=c.auth,
         profile=c.profile,
+        presence=c.presence,
         rooms=c.rooms,
         moderation=c.moderation,
         clock=c.clock,

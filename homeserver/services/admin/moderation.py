@@ -22,6 +22,7 @@ from homeserver.clock import Clock
 from homeserver.core.room_state import RoomState
 from homeserver.errors import MatrixError, forbidden, not_found
 from homeserver.services.graph.events import EventService
+from homeserver.storage.accounts import AccountStore
 from homeserver.storage.admin import AdminStore, TemporaryBan
 
 logger = logging.getLogger(__name__)
@@ -34,10 +35,16 @@ MAX_TEMPORARY_BAN_MS = 10 * 365 * 86_400_000
 
 class ModerationService:
     def __init__(
-        self, store: AdminStore, events: EventService, clock: Clock, is_mine: Callable[[str], bool]
+        self,
+        store: AdminStore,
+        events: EventService,
+        account_store: AccountStore,
+        clock: Clock,
+        is_mine: Callable[[str], bool],
     ) -> None:
         self.store = store
         self.events = events
+        self.account_store = account_store
         self.clock = clock
         self.is_mine = is_mine
         self.blocked: dict[str, str] = {}  # room_id -> admin who blocked it
@@ -114,6 +121,7 @@ class ModerationService:
         return event.event_id
 
     async def ban(self, room_id: str, target: str, reason: str | None) -> str:
+        await self._require_user(target)
         room = await self.events.require_room(room_id)
         power = room.state_content("m.room.power_levels") or None
         moderator = self.moderator_for(room, ban_level(power), target)
@@ -132,6 +140,11 @@ class ModerationService:
         return await self._member_event(room, moderator, target, "leave", reason)
 
     # --- temporary kicks ---------------------------------------------------------------
+    async def _require_user(self, user_id: str) -> None:
+        """A local user must exist (remote users may be banned before they ever come)."""
+        if self.is_mine(user_id) and await self.account_store.get_user(user_id) is None:
+            raise not_found(f"No such user: {user_id}")
+
     async def temporary_ban(self, room_id: str, target: str, duration_ms: int, reason: str | None) -> TemporaryBan:
         if not 0 < duration_ms <= MAX_TEMPORARY_BAN_MS:
             raise MatrixError("M_INVALID_PARAM", 400, "duration must be positive and at most 10 years")

@@ -14,10 +14,10 @@ from collections.abc import Awaitable, Callable, Mapping
 from typing import Any, Protocol
 
 from federation.crypto.signing import decode_verify_key
+from homeserver.core.key_signatures import check_signed, device_ed25519_key, signatures_of
 from homeserver.core.requester import Requester
 from homeserver.errors import MatrixError, bad_json, forbidden, missing_param
 from homeserver.services.e2ee.device_lists import DeviceListService
-from homeserver.services.e2ee.keys import check_signed, device_ed25519_key, signatures_of
 from homeserver.storage.accounts import AccountStore
 from homeserver.storage.e2e_keys import E2EKeyStore, StoredSignature
 

@@ -15,15 +15,19 @@ from typing import TYPE_CHECKING, Any
 
 import orjson
 
-from federation.crypto.signing import SignatureError, decode_verify_key, verify_json_signature
 from federation.transport.client import FederationClient
 from federation.transport.errors import FederationError, FederationHttpError
 from homeserver.config import FederationConfig
 from homeserver.core.filtering import SyncFilter
+from homeserver.core.key_signatures import (
+    check_signed,
+    device_ed25519_key,
+    signatures_of,
+)
 from homeserver.core.requester import Requester
 from homeserver.core.stream_token import StreamToken
 from homeserver.core.sync_source import SyncContext
-from homeserver.errors import MatrixError, bad_json, invalid_param
+from homeserver.errors import bad_json, invalid_param
 from homeserver.services.e2ee.device_lists import DeviceListService
 from homeserver.services.e2ee.key_counts import SyncKeyCounts
 from homeserver.services.graph.events import EventService
@@ -41,36 +45,6 @@ MAX_KEYS_PER_UPLOAD = 500
 MAX_ONE_TIME_KEYS_PER_DEVICE = 1000
 # spec: keys.yaml "timeout" — the time to wait for remote servers (default 10 s).
 DEFAULT_REMOTE_TIMEOUT_MS = 10_000
-
-
-def invalid_signature(message: str) -> MatrixError:
-    return MatrixError("M_INVALID_SIGNATURE", 400, message)
-
-
-def check_signed(obj: JsonObject, user_id: str, key_id: str, public_key_base64: str) -> None:
-    """Raise M_INVALID_SIGNATURE unless ``obj`` is signed by ``user_id`` with ``key_id``."""
-    try:
-        verify_json_signature(obj, user_id, key_id, decode_verify_key(public_key_base64))
-    except (SignatureError, ValueError) as e:
-        raise invalid_signature(f"Invalid signature by {user_id} {key_id}: {e}") from None
-
-
-def signatures_of(obj: JsonObject) -> dict[str, dict[str, str]]:
-    """A copy of ``obj``'s well-formed signatures (other entries are dropped)."""
-    raw = obj.get("signatures")
-    if not isinstance(raw, dict):
-        return {}
-    return {
-        signer: {k: v for k, v in sigs.items() if isinstance(v, str)}
-        for signer, sigs in raw.items()
-        if isinstance(sigs, dict)
-    }
-
-
-def device_ed25519_key(device_keys: JsonObject, device_id: str) -> str | None:
-    keys = device_keys.get("keys")
-    key = keys.get(f"ed25519:{device_id}") if isinstance(keys, dict) else None
-    return key if isinstance(key, str) else None
 
 
 def _split_key_name(name: str) -> tuple[str, str]:

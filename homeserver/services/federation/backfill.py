@@ -11,17 +11,34 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Protocol
 
 from federation.rooms.auth import AuthError, check_event_against_auth_events
 from federation.rooms.events import Event
 from homeserver.core.pdu_checks import InvalidPdu, event_from_pdu
+from homeserver.core.room_state import RoomState, servers_in_room
 from homeserver.errors import MatrixError
 from homeserver.storage.events import PersistEvent
 
 if TYPE_CHECKING:
-    from homeserver.core.room_state import RoomState
-    from homeserver.services.federation.events import FederatedEventHandler
+    from homeserver.services.federation.event_source import RemoteEventSource
+    from homeserver.services.federation.graph import FederatedGraphWriter
+    from homeserver.services.graph.events import EventService
+    from homeserver.storage.events import EventStore
+
+
+class BackfillHost(Protocol):
+    """What backfilling uses of the inbound event handler (``FederatedEventHandler``)."""
+
+    events: EventService
+    store: EventStore
+    graph: FederatedGraphWriter
+    remote: RemoteEventSource
+    server_name: str
+
+    def room_lock(self, room_id: str) -> asyncio.Lock: ...
+
+    async def check_signatures(self, event: Event) -> None: ...
 
 logger = logging.getLogger(__name__)
 
@@ -29,13 +46,11 @@ MIN_BACKFILL_LIMIT = 50
 MAX_BACKFILL_LIMIT = 100
 
 
-async def backfill_room(handler: FederatedEventHandler, room_id: str, limit: int) -> list[Event]:
+async def backfill_room(handler: BackfillHost, room_id: str, limit: int) -> list[Event]:
     """Fetch, check and store history older than the room's earliest timeline event.
 
     Returns the newly stored events, newest first (empty when nothing older exists;
     when a concurrent backfill got there first, the new earliest event)."""
-    from homeserver.services.federation.events import servers_in_room
-
     room = await handler.events.get_room(room_id)
     if room is None:
         return []
@@ -68,7 +83,7 @@ async def backfill_room(handler: FederatedEventHandler, room_id: str, limit: int
 
 
 async def _store_history(
-    handler: FederatedEventHandler, server: str, room: RoomState, pdus: list[object]
+    handler: BackfillHost, server: str, room: RoomState, pdus: list[object]
 ) -> list[Event]:
     parsed: dict[str, Event] = {}
     for raw in pdus:

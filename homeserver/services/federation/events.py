@@ -38,6 +38,7 @@ from federation.rooms.versions import RoomVersion, get_room_version
 from homeserver.core.pdu_checks import InvalidPdu, event_from_pdu
 from homeserver.core.room_state import RoomState
 from homeserver.errors import MatrixError
+from homeserver.services.federation.backfill import backfill_room
 from homeserver.services.federation.event_source import RemoteEventSource
 from homeserver.services.federation.graph import (
     FederatedGraphWriter,
@@ -442,8 +443,6 @@ class FederatedEventHandler:
     # --- history ---------------------------------------------------------------------
     async def backfill(self, room_id: str, limit: int) -> list[Event]:
         """Fetch history older than the earliest local event from a server in the room."""
-        from homeserver.services.federation.backfill import backfill_room
-
         return await backfill_room(self, room_id, limit)
 
 
@@ -484,13 +483,3 @@ def in_memory_events(room: RoomState) -> dict[str, Event]:
     known = {ev.event_id: ev for ev in room.recent}
     known.update((ev.event_id, ev) for ev in room.state.values())
     return known
-
-
-def servers_in_room(room: RoomState, exclude: str) -> list[str]:
-    """Servers with joined members in the room's current state, most members first."""
-    counts: dict[str, int] = {}
-    for user_id in room.members_with("join"):
-        server = user_id.split(":", 1)[1]
-        if server != exclude:
-            counts[server] = counts.get(server, 0) + 1
-    return sorted(counts, key=lambda s: (-counts[s], s))

@@ -15,12 +15,12 @@ from collections.abc import Iterable
 from typing import Any
 from urllib.parse import quote
 
-from federation.crypto.hashes import compute_event_id
 from federation.crypto.signing import SigningKey
 from federation.keys import KeyRing
 from federation.rooms.auth import AuthError, auth_types_for_event, check_auth_rules
 from federation.rooms.builder import build_event, hash_and_sign_pdu
 from federation.rooms.events import Event
+from federation.rooms.hashes import compute_event_id
 from federation.rooms.redaction import redact_pdu
 from federation.rooms.versions import KNOWN_ROOM_VERSIONS, RoomVersion
 from federation.transport.client import FederationClient

@@ -16,7 +16,7 @@ import logging
 from collections.abc import Callable, Sequence
 from typing import Any, Protocol
 
-from federation.crypto.hashes import compute_event_id
+from federation.rooms.hashes import compute_event_id
 from federation.rooms.versions import KNOWN_ROOM_VERSIONS, RoomVersion
 from federation.sender import FederationSender
 from homeserver.clock import Clock
