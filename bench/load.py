@@ -28,6 +28,7 @@ from bench.scenarios import (
     rss,
     suite,
     throughput,
+    voice,
     wakeup,
 )
 
@@ -41,6 +42,7 @@ SCENARIOS: dict[str, tuple[ModuleType, str]] = {
     "paginate": (paginate, "events/s walking a room's history with /messages"),
     "push": (push, "messages/s and server CPU per message into rooms of N local members"),
     "rss": (rss, "the server's resident memory (needs --server-pid)"),
+    "voice": (voice, "voice channel: server CPU per participant, delivered audio, mouth-to-ear latency"),
     # These start their own two parleyd processes (--base-url is not used).
     "federation-send": (federation, "events/s and delay from server A to server B through /send"),
     "federation-join": (federation, "time for a user on B to join a big room held by A"),

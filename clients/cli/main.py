@@ -9,7 +9,7 @@ import os
 import sys
 from collections.abc import Sequence
 
-from clients.cli.commands import accounts, calls, encryption, messages, rooms, social
+from clients.cli.commands import accounts, calls, encryption, messages, rooms, social, voice
 from clients.cli.config import DEFAULT_PROFILE, ProfileStore
 from clients.cli.encryption import PASSPHRASE_ENV
 from clients.cli.errors import CliError, ExitCode
@@ -35,6 +35,7 @@ def build_parser() -> argparse.ArgumentParser:
     social.add_parsers(sub)
     encryption.add_parsers(sub)
     calls.add_parsers(sub)
+    voice.add_parsers(sub)
     chat = sub.add_parser("chat", help="interactive terminal chat")
     chat.set_defaults(func=run_chat)
     return parser

@@ -58,6 +58,7 @@ if TYPE_CHECKING:
     from homeserver.services.social.user_directory import UserDirectoryService
     from homeserver.services.sync.filters import SyncFilterService
     from homeserver.services.sync.sync import SyncService
+    from homeserver.services.voice.focus import VoiceFocus
 
 
 class Services(Protocol):
@@ -105,6 +106,8 @@ class Services(Protocol):
     # media
     media: MediaService
     url_previews: UrlPreviewService
+    # voice
+    voice: VoiceFocus
     # rooms
     rooms: RoomService
     room_directory: RoomDirectoryService

@@ -72,6 +72,7 @@ from homeserver.services.social.typing import TypingService
 from homeserver.services.social.user_directory import UserDirectoryService
 from homeserver.services.sync.filters import SyncFilterService
 from homeserver.services.sync.sync import SyncService
+from homeserver.services.voice.focus import VoiceFocus
 from homeserver.storage.account_data import AccountDataStore
 from homeserver.storage.accounts import AccountStore
 from homeserver.storage.admin import AdminStore
@@ -151,6 +152,8 @@ class Container:
     # media
     media: MediaService
     url_previews: UrlPreviewService
+    # voice
+    voice: VoiceFocus
     # rooms
     rooms: RoomService
     room_upgrades: RoomUpgradeService

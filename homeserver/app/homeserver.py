@@ -18,13 +18,14 @@ from homeserver.app.wiring import (
     storage,
     sync,
     transport,
+    voice,
 )
 from homeserver.clock import Clock
 from homeserver.config import Config
 
 # Lower layers first: a service is built after everything it is handed.
 WIRING_ORDER = (storage, graph, transport, federation, social, reading, push, e2ee, edus, media, rooms,
-                sync, accounts, admin)
+                sync, accounts, voice, admin)
 
 
 class Homeserver(Container):

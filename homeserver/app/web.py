@@ -44,6 +44,7 @@ ROUTE_MODULES = [
     "homeserver.api.client.media",
     "homeserver.api.client.media_legacy",
     "homeserver.api.client.url_preview",
+    "homeserver.api.client.voice",
     "homeserver.api.federation.version",
     "homeserver.api.federation.media",
     "homeserver.api.federation.send",

@@ -1,0 +1,1 @@
+"""Voice rooms: the in-process media focus (WebRTC via aiortc, server-side mixing)."""
