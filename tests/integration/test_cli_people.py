@@ -11,10 +11,16 @@ import socket
 import sys
 from pathlib import Path
 
+import pytest
 from PIL import Image
 
 from tests.conftest import RunningHomeserver
-from tests.integration.test_cli import REPO, WAIT, Parley, parley  # noqa: F401  (fixture)
+from tests.integration.test_cli import REPO, WAIT, Parley
+
+
+@pytest.fixture
+def parley(tmp_path: Path, homeserver: RunningHomeserver) -> Parley:
+    return Parley(tmp_path / "config", homeserver)
 
 
 def png(size: tuple[int, int] = (8, 8), colour: tuple[int, int, int] = (200, 30, 30)) -> bytes:
