@@ -27,7 +27,7 @@ def text_art(data: bytes, width: int = DEFAULT_WIDTH) -> str | None:
     columns = max(1, min(width, grey.width))
     rows = max(1, round(grey.height * columns / grey.width / 2))
     small = grey.resize((columns, rows))
-    pixels = list(small.getdata())
+    pixels = small.tobytes()  # one byte per pixel in mode "L"
     last = len(RAMP) - 1
     lines = []
     for row in range(rows):

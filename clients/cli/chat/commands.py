@@ -19,6 +19,7 @@ SLASH_COMMANDS: dict[str, tuple[int, int]] = {
     "reply": (1, 1),
     "dm": (1, 1),
     "quit": (0, 0),
+    "help": (0, 0),
 }
 USAGE = {
     "join": "/join #alias:server or !room:server",
@@ -34,7 +35,14 @@ USAGE = {
     "reply": "/reply text  (to the latest message from someone else)",
     "dm": "/dm @user:server",
     "quit": "/quit",
+    "help": "/help  (this list)",
 }
+
+
+def help_text() -> str:
+    """Every command with its usage, one a line, for /help."""
+    lines = [USAGE[name] for name in SLASH_COMMANDS]
+    return "\n".join(["Commands:", *lines, "//text sends a message starting with /"])
 
 
 @dataclass(frozen=True, slots=True)
