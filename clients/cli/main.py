@@ -79,6 +79,8 @@ def exit_code_for(error: BaseException) -> tuple[ExitCode, str]:
         return ExitCode.ERROR, f"cannot reach the homeserver: {one_line(error)}"
     if isinstance(error, EncryptionUnavailableError):
         return ExitCode.ERROR, f"{error}: set ${PASSPHRASE_ENV} to use this device's encryption keys"
+    if isinstance(error, OSError):  # a local file that cannot be read or written
+        return ExitCode.ERROR, f"{error.strerror or error}: {error.filename}" if error.filename else str(error)
     if isinstance(error, UnsupportedAuthFlowError):
         return ExitCode.ERROR, f"the server asks for a sign-up step parley cannot do: {error}"
     raise error
@@ -101,7 +103,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         return 130
     except (CliError, MatrixRequestError, NotLoggedInError, TransportError, EncryptionUnavailableError,
-            UnsupportedAuthFlowError) as e:
+            UnsupportedAuthFlowError, OSError) as e:
         code, message = exit_code_for(e)
         if args.json:
             import orjson

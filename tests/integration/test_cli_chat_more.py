@@ -69,3 +69,18 @@ async def test_image_messages_get_a_text_preview(pair: tuple[AsyncClient, AsyncC
         lines = text_of(app, "#timeline").splitlines()
         art = [line for line in lines if line.startswith("      ")]
         assert art[0].strip().startswith("@") and len(art) >= 4
+
+
+async def test_bare_names_in_chat_commands_are_local_users(pair: tuple[AsyncClient, AsyncClient]) -> None:  # noqa: F811
+    alice, bob = pair
+    room_id = await alice.create_room(name="Den")
+    app = ChatApp(alice, sync_timeout_ms=2000)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await until(pilot, lambda: app.current_room_id == room_id)
+        composer = app.query_one("#composer", Input)
+        composer.focus()
+        composer.value = "/invite bob"
+        await pilot.press("enter")
+        await until(pilot, lambda: f"Invite: {bob.user_id}" in notifications(app))
+    await bob.sync_once()
+    assert bob.state is not None and bob.state.rooms[room_id].my_membership == "invite"

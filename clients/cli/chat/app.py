@@ -23,8 +23,10 @@ from textual.widgets import Footer, Input, Label, ListItem, ListView, Static
 
 from clients.cli.chat import render
 from clients.cli.chat.commands import Command, CommandError, help_text, parse
+from clients.cli.errors import CliError
 from clients.cli.literal import one_line, plain, shown
 from clients.cli.textart import text_art
+from clients.cli.users import qualify
 from clients.sdk import AsyncClient, MatrixRequestError, TransportError
 from clients.sdk.encryption import EncryptionUnavailableError
 from clients.sdk.rooms import Room
@@ -32,6 +34,7 @@ from clients.sdk.rooms import Room
 log = logging.getLogger(__name__)
 
 TYPING_RESEND_SECONDS = 10.0
+USER_COMMANDS = {"invite", "kick", "ban", "dm"}  # their first argument is a user: a bare name is local
 PREVIEW_COLUMNS = 24  # text-art image previews in the timeline
 USER_ERRORS = (MatrixRequestError, TransportError, EncryptionUnavailableError, OSError)
 
@@ -267,6 +270,13 @@ class ChatApp(App[None]):
         if command.name == "quit":
             self.exit()
             return
+        if command.name in USER_COMMANDS:
+            try:
+                user_id = qualify(command.args[0], client.require_user_id())
+            except CliError as e:
+                self.notify(e.message, severity="warning")
+                return
+            command = Command(command.name, (user_id, *command.args[1:]))
         if command.name == "help":
             self.notify(help_text(), title="parley chat", timeout=30)
             return
