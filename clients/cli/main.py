@@ -78,9 +78,11 @@ def exit_code_for(error: BaseException) -> tuple[ExitCode, str]:
     if isinstance(error, TransportError):
         return ExitCode.ERROR, f"cannot reach the homeserver: {one_line(error)}"
     if isinstance(error, EncryptionUnavailableError):
-        return ExitCode.ERROR, f"{error}: set ${PASSPHRASE_ENV} to use this device's encryption keys"
+        return ExitCode.USAGE, f"{error}: set ${PASSPHRASE_ENV} to use this device's encryption keys"
     if isinstance(error, OSError):  # a local file that cannot be read or written
-        return ExitCode.ERROR, f"{error.strerror or error}: {error.filename}" if error.filename else str(error)
+        if error.filename:
+            return ExitCode.ERROR, f"{error.strerror or error}: {error.filename}"
+        return ExitCode.ERROR, str(error) or type(error).__name__
     if isinstance(error, UnsupportedAuthFlowError):
         return ExitCode.ERROR, f"the server asks for a sign-up step parley cannot do: {error}"
     raise error

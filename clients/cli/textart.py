@@ -32,5 +32,5 @@ def text_art(data: bytes, width: int = DEFAULT_WIDTH) -> str | None:
     lines = []
     for row in range(rows):
         values = pixels[row * columns:(row + 1) * columns]
-        lines.append("".join(RAMP[last - (int(v) * last) // 255] for v in values).rstrip())
+        lines.append("".join(RAMP[last - (int(v) * last) // 255] for v in values))
     return "\n".join(lines)

@@ -188,7 +188,7 @@ async def test_encrypted_rooms_explain_the_passphrase(parley: Parley) -> None:
     await parley.ok("-p", "a", "send", room_id, "sealed with the right passphrase")
     del parley.env["PARLEY_CRYPTO_PASSPHRASE"]
     result = await parley("-p", "a", "send", room_id, "psst")
-    assert result.code == 1 and one_line_error(result.err) and "PARLEY_CRYPTO_PASSPHRASE" in result.err
+    assert result.code == 2 and one_line_error(result.err) and "PARLEY_CRYPTO_PASSPHRASE" in result.err
     parley.env["PARLEY_CRYPTO_PASSPHRASE"] = "wrong horse"
     result = await parley("-p", "a", "send", room_id, "psst")
     assert result.code == 1 and one_line_error(result.err) and "wrong $PARLEY_CRYPTO_PASSPHRASE" in result.err

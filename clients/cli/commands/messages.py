@@ -66,7 +66,7 @@ async def send(ctx: Context, args: argparse.Namespace) -> int:
     try:
         event_id = await client.send_event(room_id, "m.room.message", body)
     except EncryptionUnavailableError:
-        raise CliError(ExitCode.ERROR, (
+        raise CliError(ExitCode.USAGE, (
             f"{args.room} is end-to-end encrypted and this device has no encryption keys loaded: set "
             f"${PASSPHRASE_ENV} to a passphrase of your choice (it seals this device's keys; use the same one "
             "every time) and send again"
