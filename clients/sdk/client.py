@@ -235,10 +235,6 @@ class AsyncClient(ClientCore):
             await self.set_account_data("m.direct", updated)  # type: ignore[arg-type]
         return sorted(rooms)
 
-    async def dm_room_with(self, user_id: str) -> str:
-        """The DM room with `user_id`: an existing one (accepting their request), else a new request."""
-        return await self.add_friend(user_id)
-
     async def accept_friend(self, user_id: str) -> str:
         """Accept a pending DM invitation from `user_id`."""
         for friend in self.friends():
