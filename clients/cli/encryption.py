@@ -13,7 +13,9 @@ from pathlib import Path
 from typing import Any
 
 from clients.cli.config import config_dir
+from clients.cli.errors import CliError, ExitCode
 from clients.crypto import MEGOLM_ALGORITHM, PickleStore
+from clients.crypto.errors import PickleStoreError
 from clients.sdk import AsyncClient
 from clients.sdk.crypto_machine import OlmMachine
 
@@ -42,4 +44,11 @@ async def attach_crypto(profile: str, client: AsyncClient) -> OlmMachine | None:
     path = crypto_store_path(profile, client.device_id)
     path.parent.mkdir(parents=True, exist_ok=True)
     os.chmod(path.parent, 0o700)
-    return await OlmMachine.attach(client, PickleStore(path, passphrase))
+    try:
+        return await OlmMachine.attach(client, PickleStore(path, passphrase))
+    except PickleStoreError:
+        # Almost always a different passphrase from the one that sealed the store.
+        raise CliError(ExitCode.ERROR, (
+            f"cannot open this device's encryption keys in {path}: wrong ${PASSPHRASE_ENV} "
+            "(or the file is damaged)"
+        )) from None

@@ -9,15 +9,25 @@ import os
 import sys
 from collections.abc import Sequence
 
-from clients.cli.commands import accounts, calls, encryption, messages, rooms, social, voice
+from clients.cli.commands import (
+    accounts,
+    calls,
+    encryption,
+    messages,
+    moderation,
+    rooms,
+    social,
+    voice,
+)
 from clients.cli.config import DEFAULT_PROFILE, ProfileStore
 from clients.cli.encryption import PASSPHRASE_ENV
 from clients.cli.errors import CliError, ExitCode
-from clients.cli.literal import shown
+from clients.cli.literal import one_line, shown
 from clients.cli.output import Output
 from clients.cli.session import Context
 from clients.sdk import MatrixRequestError, NotLoggedInError, TransportError
 from clients.sdk.encryption import EncryptionUnavailableError
+from clients.sdk.errors import UnsupportedAuthFlowError
 
 NOT_LOGGED_IN_CODES = {"M_UNKNOWN_TOKEN", "M_MISSING_TOKEN"}
 
@@ -36,9 +46,24 @@ def build_parser() -> argparse.ArgumentParser:
     encryption.add_parsers(sub)
     calls.add_parsers(sub)
     voice.add_parsers(sub)
+    moderation.add_parsers(sub)
     chat = sub.add_parser("chat", help="interactive terminal chat")
     chat.set_defaults(func=run_chat)
+    accept_json_anywhere(parser)
     return parser
+
+
+def accept_json_anywhere(parser: argparse.ArgumentParser) -> None:
+    """`--json` after the subcommand too (`parley rooms --json`), in every subcommand at any depth.
+
+    SUPPRESS keeps a subcommand from resetting a `--json` given before it."""
+    for action in parser._actions:
+        if isinstance(action, argparse._SubParsersAction):
+            for subparser in action.choices.values():
+                if "--json" not in subparser._option_string_actions:
+                    subparser.add_argument("--json", action="store_true", default=argparse.SUPPRESS,
+                                           help="machine-readable output")
+                accept_json_anywhere(subparser)
 
 
 async def run_chat(ctx: Context, args: argparse.Namespace) -> int:
@@ -62,9 +87,15 @@ def exit_code_for(error: BaseException) -> tuple[ExitCode, str]:
     if isinstance(error, NotLoggedInError):
         return ExitCode.NOT_LOGGED_IN, str(error)
     if isinstance(error, TransportError):
-        return ExitCode.ERROR, f"cannot reach the homeserver: {error}"
+        return ExitCode.ERROR, f"cannot reach the homeserver: {one_line(error)}"
     if isinstance(error, EncryptionUnavailableError):
-        return ExitCode.ERROR, f"{error}: set ${PASSPHRASE_ENV} to use this device's encryption keys"
+        return ExitCode.USAGE, f"{error}: set ${PASSPHRASE_ENV} to use this device's encryption keys"
+    if isinstance(error, OSError):  # a local file that cannot be read or written
+        if error.filename:
+            return ExitCode.ERROR, f"{error.strerror or error}: {error.filename}"
+        return ExitCode.ERROR, str(error) or type(error).__name__
+    if isinstance(error, UnsupportedAuthFlowError):
+        return ExitCode.ERROR, f"the server asks for a sign-up step parley cannot do: {error}"
     raise error
 
 
@@ -84,7 +115,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         return asyncio.run(run(args))
     except KeyboardInterrupt:
         return 130
-    except (CliError, MatrixRequestError, NotLoggedInError, TransportError, EncryptionUnavailableError) as e:
+    except (CliError, MatrixRequestError, NotLoggedInError, TransportError, EncryptionUnavailableError,
+            UnsupportedAuthFlowError, OSError) as e:
         code, message = exit_code_for(e)
         if args.json:
             import orjson

@@ -94,6 +94,16 @@ def login_password(
     return Request("POST", f"{CLIENT_V3}/login", json=body, requires_auth=False)
 
 
+def change_password(
+    new_password: str, *, auth: dict[str, Any] | None = None, logout_devices: bool = False
+) -> Request:
+    """spec: password_management.yaml, POST /account/password (User-Interactive Authentication)."""
+    body: dict[str, Any] = {"new_password": new_password, "logout_devices": logout_devices}
+    if auth is not None:
+        body["auth"] = auth
+    return Request("POST", f"{CLIENT_V3}/account/password", json=body)
+
+
 def refresh(refresh_token: str) -> Request:
     """spec: refresh.yaml — sent without the (possibly expired) access token."""
     return Request("POST", f"{CLIENT_V3}/refresh", json={"refresh_token": refresh_token}, requires_auth=False)
@@ -369,3 +379,17 @@ def download(mxc_uri: str) -> Request:
     # spec: authenticated media (v1.11), client-server-api "Content repository".
     server, media_id = parse_mxc(mxc_uri)
     return Request("GET", f"{CLIENT_V1}/media/download/{q(server)}/{q(media_id)}", timeout=300)
+
+
+def thumbnail(mxc_uri: str, width: int, height: int, method: str = "scale") -> Request:
+    server, media_id = parse_mxc(mxc_uri)
+    return Request(
+        "GET", f"{CLIENT_V1}/media/thumbnail/{q(server)}/{q(media_id)}",
+        query=_query(width=width, height=height, method=method), timeout=60,
+    )
+
+
+def media_http_url(homeserver: str, mxc_uri: str) -> str:
+    """A plain HTTP link for an mxc:// URI (the unauthenticated v3 download path, for a browser)."""
+    server, media_id = parse_mxc(mxc_uri)
+    return f"{homeserver.rstrip('/')}{MEDIA_V3}/download/{q(server)}/{q(media_id)}"

@@ -106,6 +106,11 @@ class AsyncClient(ClientCore):
         rooms = data.get("joined_rooms") if isinstance(data, dict) else None
         return [r for r in rooms if isinstance(r, str)] if isinstance(rooms, list) else []
 
+    async def set_power_level(self, room_id: str, user_id: str, level: int) -> str:
+        """Give `user_id` power `level` in the room (read-modify-write of m.room.power_levels)."""
+        current = await self.get_state_event(room_id, "m.room.power_levels")
+        return await self.send_state(room_id, "m.room.power_levels", content.with_user_power(current, user_id, level))
+
     async def resolve_alias(self, alias: str) -> str:
         return responses.parse_room_id(await self.request(api.resolve_alias(alias)))
 
@@ -126,10 +131,23 @@ class AsyncClient(ClientCore):
 
     async def download(self, mxc_uri: str) -> tuple[bytes, str]:
         """(bytes, content type) of an mxc:// URI."""
+        data, content_type, _ = await self.download_named(mxc_uri)
+        return data, content_type
+
+    async def download_named(self, mxc_uri: str) -> tuple[bytes, str, str | None]:
+        """(bytes, content type, the file name from Content-Disposition or None) of an mxc:// URI."""
         response = await self.send_raw(api.download(mxc_uri))
         if not 200 <= response.status < 300:
             raise responses.error_from(response)
-        return response.body, response.content_type
+        filename = media.filename_from_disposition(response.headers.get("content-disposition"))
+        return response.body, response.content_type, filename
+
+    async def thumbnail(self, mxc_uri: str, width: int, height: int) -> bytes:
+        """A server-made thumbnail of an image (spec: "Thumbnails"), scaled to fit width x height."""
+        response = await self.send_raw(api.thumbnail(mxc_uri, width, height))
+        if not 200 <= response.status < 300:
+            raise responses.error_from(response)
+        return response.body
 
     async def send_file(self, room_id: str, path: str | Path, *, mimetype: str | None = None) -> tuple[str, str]:
         """Upload a file and post it as m.image/m.audio/m.video/m.file; (event ID, mxc URI)."""
@@ -172,14 +190,50 @@ class AsyncClient(ClientCore):
         assert self.state is not None, "sync first"
         return friends(self.state)
 
+    async def user_exists(self, user_id: str) -> bool:
+        """Whether the user's server knows them (their profile answers; 404 means no such user)."""
+        try:
+            await self.get_profile(user_id)
+        except MatrixRequestError as e:
+            if e.status == 404 or e.errcode == "M_NOT_FOUND":
+                return False
+            raise
+        return True
+
     async def add_friend(self, user_id: str) -> str:
-        """Send a friend request: a DM room inviting them. Reuses an existing DM room."""
+        """Send a friend request: a DM room inviting them. Reuses an existing DM room.
+
+        Refused (M_INVALID_PARAM, M_NOT_FOUND) before any room exists for oneself or a user
+        whose server does not know them."""
+        if user_id == self.require_user_id():
+            raise MatrixRequestError(400, "M_INVALID_PARAM", "you cannot send yourself a friend request")
         for friend in self.friends() if self.state else []:
             if friend.user_id == user_id and friend.status in ("contact", "outgoing"):
                 return friend.room_id
             if friend.user_id == user_id and friend.status == "incoming":
                 return await self.accept_dm(friend.room_id, user_id)
+        if not await self.user_exists(user_id):
+            raise MatrixRequestError(404, "M_NOT_FOUND", f"no such user: {user_id}")
         return await self.create_dm(user_id)
+
+    async def remove_friend(self, user_id: str) -> list[str]:
+        """Decline a request from, withdraw one to, or unfriend `user_id`: leave and forget every
+        DM room with them and drop them from m.direct. Returns the rooms left."""
+        assert self.state is not None, "sync first"
+        rooms = {f.room_id for f in self.friends() if f.user_id == user_id}
+        rooms |= set(self.state.direct.get(user_id, []))
+        rooms = {r for r in rooms if r in self.state.rooms and self.state.rooms[r].my_membership in ("join", "invite")}
+        if not rooms:
+            raise MatrixRequestError(404, "M_NOT_FOUND", f"no friend or request {user_id}")
+        for room_id in sorted(rooms):
+            await self.leave(room_id)
+            await self.forget(room_id)
+        current = await self.get_account_data("m.direct") or {}
+        direct = {u: r for u, r in current.items() if isinstance(r, list)}
+        updated = content.direct_without(direct, user_id, rooms)
+        if updated != direct:
+            await self.set_account_data("m.direct", updated)  # type: ignore[arg-type]
+        return sorted(rooms)
 
     async def accept_friend(self, user_id: str) -> str:
         """Accept a pending DM invitation from `user_id`."""

@@ -59,3 +59,27 @@ def direct_with(direct: dict[str, list[str]], user_id: str, room_id: str) -> dic
     if room_id not in rooms:
         rooms.append(room_id)
     return updated
+
+
+def direct_without(direct: dict[str, list[str]], user_id: str, room_ids: set[str]) -> dict[str, list[str]]:
+    """m.direct content with `room_ids` removed from user_id's list (dropped when empty)."""
+    updated = {user: list(rooms) for user, rooms in direct.items()}
+    kept = [r for r in updated.get(user_id, []) if r not in room_ids]
+    if kept:
+        updated[user_id] = kept
+    else:
+        updated.pop(user_id, None)
+    return updated
+
+
+def with_user_power(power_levels: dict[str, Any], user_id: str, level: int) -> dict[str, Any]:
+    """m.room.power_levels content giving `user_id` `level` (the users_default level removes the entry)."""
+    updated = dict(power_levels)
+    users = dict(updated.get("users") or {})
+    default = updated.get("users_default", 0)
+    if level == default:
+        users.pop(user_id, None)
+    else:
+        users[user_id] = level
+    updated["users"] = users
+    return updated

@@ -235,6 +235,25 @@ class ClientCore:
         self._start_session(session)
         return session
 
+    async def change_password(self, old_password: str, new_password: str, *, logout_devices: bool = False) -> None:
+        """POST /account/password, completing its m.login.password stage with `old_password`."""
+        user_id = self.require_user_id()
+        try:
+            await self.request(api.change_password(new_password, logout_devices=logout_devices))
+            return
+        except MatrixRequestError as e:
+            challenge = responses.parse_auth_challenge(e)
+            if challenge is None:
+                raise
+            session = challenge.session
+        auth: dict[str, Any] = {
+            "type": "m.login.password", "identifier": {"type": "m.id.user", "user": user_id},
+            "password": old_password,
+        }
+        if session is not None:
+            auth["session"] = session
+        await self.request(api.change_password(new_password, auth=auth, logout_devices=logout_devices))
+
     async def logout(self) -> None:
         await self.request(api.logout())
         self.transport.access_token = None

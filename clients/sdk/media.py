@@ -4,7 +4,11 @@ from __future__ import annotations
 
 import io
 import mimetypes
+import re
 from dataclasses import dataclass
+from email.message import Message
+from email.utils import collapse_rfc2231_value
+from pathlib import PurePosixPath
 from typing import Any
 
 
@@ -57,3 +61,20 @@ def describe(filename: str, data: bytes, mimetype: str | None = None) -> MediaDe
         else:
             info["w"], info["h"] = size
     return MediaDescription(msgtype, mimetype, info)
+
+
+def filename_from_disposition(header: str | None) -> str | None:
+    """The file name a Content-Disposition header gives (RFC 6266: filename* wins), reduced to
+    a bare name: no directories, no leading dots, no control characters."""
+    if not header:
+        return None
+    message = Message()
+    message["content-disposition"] = header
+    # The email package decodes RFC 2231/5987 `filename*` into `filename` by itself.
+    raw = message.get_param("filename", header="content-disposition")
+    name = collapse_rfc2231_value(raw) if raw else None
+    if not name:
+        return None
+    name = PurePosixPath(name.replace("\\", "/")).name
+    name = re.sub(r"[\x00-\x1f\x7f]", "_", name).lstrip(".")
+    return name or None

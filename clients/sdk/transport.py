@@ -63,4 +63,13 @@ class HttpTransport:
                 return Response(resp.status, {k.lower(): v for k, v in resp.headers.items()}, body)
         except (TimeoutError, aiohttp.ClientError, OSError) as e:
             log.debug("%s %s failed: %r", request.method, request.path, e)
-            raise TransportError(f"{request.method} {request.path}: {e!r}") from e
+            raise TransportError(f"{self.base_url}: {_reason(e)} ({request.method} {request.path})") from e
+
+
+def _reason(error: BaseException) -> str:
+    """One short line saying why a request got no answer."""
+    if isinstance(error, TimeoutError):
+        return "no answer in time"
+    if isinstance(error, aiohttp.ClientConnectorError):
+        return f"cannot connect ({error.os_error.strerror or error.os_error})"
+    return " ".join(str(error).split()) or type(error).__name__

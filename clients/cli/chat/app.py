@@ -22,8 +22,11 @@ from textual.notifications import SeverityLevel
 from textual.widgets import Footer, Input, Label, ListItem, ListView, Static
 
 from clients.cli.chat import render
-from clients.cli.chat.commands import Command, CommandError, parse
+from clients.cli.chat.commands import Command, CommandError, help_text, parse
+from clients.cli.errors import CliError
 from clients.cli.literal import one_line, plain, shown
+from clients.cli.textart import text_art
+from clients.cli.users import qualify
 from clients.sdk import AsyncClient, MatrixRequestError, TransportError
 from clients.sdk.encryption import EncryptionUnavailableError
 from clients.sdk.rooms import Room
@@ -32,6 +35,8 @@ from clients.voice.call import CALL_EVENT_TYPES, CallLog
 log = logging.getLogger(__name__)
 
 TYPING_RESEND_SECONDS = 10.0
+USER_COMMANDS = {"invite", "kick", "ban", "dm"}  # their first argument is a user: a bare name is local
+PREVIEW_COLUMNS = 24  # text-art image previews in the timeline
 USER_ERRORS = (MatrixRequestError, TransportError, EncryptionUnavailableError, OSError)
 
 
@@ -74,6 +79,7 @@ class ChatApp(App[None]):
         self._last_typing = 0.0
         self._receipts_sent: dict[str, str] = {}
         self.calls = CallLog()  # m.call.* seen, to show who is calling
+        self._previews: dict[str, str] = {}  # event ID -> text-art preview ("" while fetching or unreadable)
 
     # --- layout -----------------------------------------------------------------------
     def compose(self) -> ComposeResult:
@@ -85,7 +91,7 @@ class ChatApp(App[None]):
                     yield Static("Syncing…", id="timeline", markup=False)
                 yield Static("", id="typing", markup=False)
                 yield Static("", id="reply", markup=False)
-                yield Input(placeholder="Message, or /help-style commands: /join /me /topic …", id="composer")
+                yield Input(placeholder="Message, or a command: /help lists them", id="composer")
             yield Static("", id="people", markup=False)
         yield Footer()
 
@@ -152,11 +158,40 @@ class ChatApp(App[None]):
                 item = RoomItem(room.room_id, label)
                 self._items[room.room_id] = item
                 await list_view.append(item)
+        self._order_room_list(list_view, [r.room_id for r in rooms])
         # A room we just joined may not have synced yet; keep it selected until it has.
         pending_join = self.current_room_id is not None and self.current_room_id not in state.rooms
         if self.current_room_id not in wanted and not pending_join:
             self.current_room_id = rooms[0].room_id if rooms else None
         self._draw_room()
+
+    def _order_room_list(self, list_view: ListView, order: list[str]) -> None:
+        """Move the list's items into `order` (most recent activity first), as messages arrive."""
+        for position, room_id in enumerate(order):
+            item = self._items.get(room_id)
+            children = list(list_view.children)
+            if item is None or item not in children or children.index(item) == position:
+                continue
+            list_view.move_child(item, before=position)
+
+    def _fetch_previews(self, room: Room) -> None:
+        """Start fetching a thumbnail for each image not seen yet; the timeline redraws when one is ready."""
+        for event_id, url in render.image_urls(room).items():
+            if event_id not in self._previews:
+                self._previews[event_id] = ""
+                self.run_worker(self._preview(event_id, url), group="previews")
+
+    async def _preview(self, event_id: str, url: str) -> None:
+        try:
+            data = await self.client.thumbnail(url, 96, 96)
+        except (MatrixRequestError, TransportError, ValueError) as e:
+            log.debug("no preview for %s: %s", event_id, e)
+            return
+        art = await asyncio.to_thread(text_art, data, PREVIEW_COLUMNS)
+        if art and not self._stop.is_set():
+            self._previews[event_id] = art
+            if self.current_room is not None and self.current_room.timeline.get(event_id) is not None:
+                self._draw_room()
 
     def _draw_room(self) -> None:
         room = self.current_room
@@ -171,7 +206,8 @@ class ChatApp(App[None]):
         topic = f" — {one_line(room.topic)}" if room.topic else ""
         title.update(plain(f"{one_line(room.display_name)}{topic}"))
         ringing = render.call_text(room, self.calls, own, time.monotonic())
-        timeline.update(plain(render.timeline_text(room) + (f"\n{ringing}" if ringing else "")))
+        self._fetch_previews(room)
+        timeline.update(plain(render.timeline_text(room, self._previews) + (f"\n{ringing}" if ringing else "")))
         self.query_one("#timeline-scroll", VerticalScroll).scroll_end(animate=False)
         self.query_one("#typing", Static).update(plain(render.typing_text(room, own)))
         self.query_one("#people", Static).update(plain(render.people_text(room, self.client.state)))  # type: ignore[arg-type]
@@ -245,6 +281,16 @@ class ChatApp(App[None]):
         room = self.current_room
         if command.name == "quit":
             self.exit()
+            return
+        if command.name in USER_COMMANDS:
+            try:
+                user_id = qualify(command.args[0], client.require_user_id())
+            except CliError as e:
+                self.notify(e.message, severity="warning")
+                return
+            command = Command(command.name, (user_id, *command.args[1:]))
+        if command.name == "help":
+            self.notify(help_text(), title="parley chat", timeout=30)
             return
         if command.name == "join":
             self._spawn(self._join(command.args[0]))

@@ -19,22 +19,30 @@ SLASH_COMMANDS: dict[str, tuple[int, int]] = {
     "reply": (1, 1),
     "dm": (1, 1),
     "quit": (0, 0),
+    "help": (0, 0),
 }
 USAGE = {
     "join": "/join #alias:server or !room:server",
     "leave": "/leave",
-    "invite": "/invite @user:server",
-    "kick": "/kick @user:server [reason]",
-    "ban": "/ban @user:server [reason]",
+    "invite": "/invite USER  (bob or @bob:server)",
+    "kick": "/kick USER [reason]",
+    "ban": "/ban USER [reason]",
     "topic": "/topic new topic",
     "me": "/me does something",
     "upload": "/upload path/to/file",
     "react": "/react 👍  (to the latest message)",
     "edit": "/edit corrected text  (your latest message)",
     "reply": "/reply text  (to the latest message from someone else)",
-    "dm": "/dm @user:server",
+    "dm": "/dm USER  (starts a direct chat: a friend request)",
     "quit": "/quit",
+    "help": "/help  (this list)",
 }
+
+
+def help_text() -> str:
+    """Every command with its usage, one a line, for /help."""
+    lines = [USAGE[name] for name in SLASH_COMMANDS]
+    return "\n".join(["Commands:", *lines, "//text sends a message starting with /"])
 
 
 @dataclass(frozen=True, slots=True)

@@ -6,6 +6,7 @@ and names are flattened to one line so nobody can forge a line of someone else's
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from datetime import datetime
 
 from clients.cli.literal import one_line
@@ -57,11 +58,18 @@ def timeline_line(room: Room, item: TimelineItem) -> str:
     return text
 
 
-def timeline_text(room: Room) -> str:
+def timeline_text(room: Room, previews: Mapping[str, str] | None = None) -> str:
+    """The room's messages, one a line; an image with a text-art preview in `previews`
+    (by event ID) gets it below its line, indented."""
     if room.my_membership == "invite":
         inviter = one_line(room.inviter) if room.inviter else "Someone"
         return f"{inviter} invited you to {one_line(room.display_name)}. Type /join to accept."
-    lines = [timeline_line(room, item) for item in room.timeline]
+    lines = []
+    for item in room.timeline:
+        lines.append(timeline_line(room, item))
+        preview = (previews or {}).get(item.event_id)
+        if preview and not item.redacted:
+            lines.extend("      " + row for row in preview.splitlines())
     return "\n".join(lines) if lines else "(no messages yet)"
 
 
@@ -72,6 +80,16 @@ def call_text(room: Room, calls: CallLog, own_user_id: str, now: float) -> str:
         for call in calls.ringing(own_user_id, room.room_id, now)
     ]
     return "\n".join(lines)
+
+
+def image_urls(room: Room) -> dict[str, str]:
+    """Event ID -> mxc:// URI of the room's (unredacted) image messages."""
+    found = {}
+    for item in room.timeline:
+        url = item.content.get("url") if item.msgtype == "m.image" and not item.redacted else None
+        if isinstance(url, str) and url.startswith("mxc://"):
+            found[item.event_id] = url
+    return found
 
 
 def typing_text(room: Room, own_user_id: str) -> str:

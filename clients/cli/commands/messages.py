@@ -8,10 +8,12 @@ import sys
 import time
 from pathlib import Path
 
+from clients.cli.encryption import PASSPHRASE_ENV
 from clients.cli.errors import CliError, ExitCode
 from clients.cli.output import format_message, message_record
 from clients.cli.session import Context, resolve_room
-from clients.sdk import api, content
+from clients.cli.users import user_id_for
+from clients.sdk import EncryptionUnavailableError, MatrixRequestError, api, content
 
 # m.room.encrypted too: in encrypted rooms messages arrive as ciphertext and are decrypted here.
 MESSAGE_FILTER = {"types": ["m.room.message", "m.room.encrypted"]}
@@ -19,7 +21,7 @@ MESSAGE_FILTER = {"types": ["m.room.message", "m.room.encrypted"]}
 
 def add_parsers(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     p = sub.add_parser("send", help="send a message ('-' reads it from stdin)")
-    p.add_argument("room")
+    p.add_argument("room", help="a room (ID, alias or name), or @user to message them directly")
     p.add_argument("text")
     kind = p.add_mutually_exclusive_group()
     kind.add_argument("--notice", action="store_true")
@@ -34,7 +36,8 @@ def add_parsers(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-a
 
     p = sub.add_parser("download", help="download an mxc:// URI")
     p.add_argument("mxc")
-    p.add_argument("-o", "--output", help="file to write ('-' for stdout); default: the media ID")
+    p.add_argument("-o", "--output",
+                   help="file to write ('-' for stdout); default: the file name the server gives (else the media ID), in this directory or the one given")
     p.set_defaults(func=download)
 
     p = sub.add_parser("history", help="show a room's recent messages")
@@ -54,12 +57,37 @@ async def send(ctx: Context, args: argparse.Namespace) -> int:
     text = sys.stdin.read().rstrip("\n") if args.text == "-" else args.text
     if not text:
         raise CliError(ExitCode.USAGE, "nothing to send")
-    room_id = await resolve_room(ctx, args.room)
+    if args.room.startswith("@"):
+        room_id = await _direct_room(ctx, args.room)
+    else:
+        room_id = await resolve_room(ctx, args.room)
     msgtype = "m.notice" if args.notice else "m.emote" if args.emote else "m.text"
     body = content.reply(args.reply_to, text, msgtype) if args.reply_to else content.text(text, msgtype)
-    event_id = await client.send_event(room_id, "m.room.message", body)
+    try:
+        event_id = await client.send_event(room_id, "m.room.message", body)
+    except EncryptionUnavailableError:
+        raise CliError(ExitCode.USAGE, (
+            f"{args.room} is end-to-end encrypted and this device has no encryption keys loaded: set "
+            f"${PASSPHRASE_ENV} to a passphrase of your choice (it seals this device's keys; use the same one "
+            "every time) and send again"
+        )) from None
     ctx.out.emit({"room_id": room_id, "event_id": event_id}, event_id)
     return ExitCode.OK
+
+
+async def _direct_room(ctx: Context, reference: str) -> str:
+    """The DM room with a user, created (a friend request) when there is none yet."""
+    client = ctx.logged_in_client()
+    user_id = user_id_for(ctx, reference)
+    await ctx.synced_state()
+    try:
+        return await client.add_friend(user_id)
+    except MatrixRequestError as e:
+        if e.errcode == "M_NOT_FOUND":
+            raise CliError(ExitCode.NOT_FOUND, f"no such user: {user_id}") from None
+        if e.errcode == "M_INVALID_PARAM":
+            raise CliError(ExitCode.USAGE, e.message) from None
+        raise
 
 
 async def upload(ctx: Context, args: argparse.Namespace) -> int:
@@ -79,12 +107,16 @@ async def download(ctx: Context, args: argparse.Namespace) -> int:
         _, media_id = api.parse_mxc(args.mxc)
     except ValueError as e:
         raise CliError(ExitCode.USAGE, str(e)) from None
-    data, content_type = await client.download(args.mxc)
+    data, content_type, filename = await client.download_named(args.mxc)
     if args.output == "-":
         sys.stdout.buffer.write(data)
         sys.stdout.flush()
         return ExitCode.OK
-    target = Path(args.output or media_id)
+    # The server's name is reduced to a bare file name (no directories), so it lands here.
+    name = filename or media_id
+    target = Path(args.output or name)
+    if args.output and await asyncio.to_thread(target.is_dir):
+        target = target / name
     await asyncio.to_thread(target.write_bytes, data)
     ctx.out.emit({"path": str(target), "size": len(data), "content_type": content_type},
                  f"Saved {len(data)} bytes ({content_type}) to {target}")

@@ -6,9 +6,10 @@ import argparse
 import math
 from typing import Any
 
-from clients.cli.encryption import encryption_state_event
-from clients.cli.errors import ExitCode
+from clients.cli.encryption import PASSPHRASE_ENV, configured_passphrase, encryption_state_event
+from clients.cli.errors import CliError, ExitCode
 from clients.cli.session import Context, resolve_room
+from clients.cli.users import user_id_for
 from clients.sdk.rooms import Room
 
 
@@ -19,7 +20,10 @@ def add_parsers(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-a
     p.add_argument("name")
     p.add_argument("--topic")
     p.add_argument("--alias", help="local part of an alias to publish, e.g. 'town-square'")
-    p.add_argument("--public", action="store_true", help="anyone may join (public_chat preset)")
+    access = p.add_mutually_exclusive_group()
+    access.add_argument("--public", action="store_true", help="anyone may join (public_chat preset)")
+    access.add_argument("--knock", action="store_true",
+                        help="people ask to join (join rule knock) and a moderator approves them")
     p.add_argument("--invite", action="append", default=[], metavar="USER")
     p.add_argument("--space", action="store_true", help="create a space (room type m.space)")
     p.add_argument("--encrypted", action="store_true",
@@ -86,15 +90,25 @@ async def rooms(ctx: Context, args: argparse.Namespace) -> int:
 
 async def create(ctx: Context, args: argparse.Namespace) -> int:
     client = ctx.logged_in_client()
+    if args.encrypted and configured_passphrase() is None:
+        # Refused before anything exists: without keys this device could not use the room.
+        raise CliError(ExitCode.USAGE, (
+            f"an encrypted room needs this device's encryption keys: set ${PASSPHRASE_ENV} to a passphrase "
+            "of your choice (it seals the keys on this machine; use the same one every time), then run this again"
+        ))
+    initial_state = [encryption_state_event()] if args.encrypted else []
+    if args.knock:
+        # spec: client-server-api "Knocking on rooms" (room versions 7+).
+        initial_state.append({"type": "m.room.join_rules", "state_key": "", "content": {"join_rule": "knock"}})
     room_id = await client.create_room(
         name=args.name,
         topic=args.topic,
         alias_localpart=args.alias,
-        invite=args.invite,
+        invite=[user_id_for(ctx, u) for u in args.invite],
         preset="public_chat" if args.public else "private_chat",
         visibility="public" if args.public else None,
         room_type="m.space" if args.space else None,
-        extra={"initial_state": [encryption_state_event()]} if args.encrypted else None,
+        extra={"initial_state": initial_state} if initial_state else None,
     )
     if args.parent:
         parent = await resolve_room(ctx, args.parent)
@@ -124,10 +138,11 @@ async def leave(ctx: Context, args: argparse.Namespace) -> int:
 async def membership(ctx: Context, args: argparse.Namespace) -> int:
     client = ctx.logged_in_client()
     room_id = await resolve_room(ctx, args.room)
-    await getattr(client, args.action)(room_id, args.user, args.reason)
+    user_id = user_id_for(ctx, args.user)
+    await getattr(client, args.action)(room_id, user_id, args.reason)
     past = {"invite": "Invited", "kick": "Kicked", "ban": "Banned"}[args.action]
-    ctx.out.emit({"room_id": room_id, "user_id": args.user, "action": args.action},
-                 f"{past} {args.user} in {room_id}")
+    ctx.out.emit({"room_id": room_id, "user_id": user_id, "action": args.action},
+                 f"{past} {user_id} in {room_id}")
     return ExitCode.OK
 
 

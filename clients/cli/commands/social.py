@@ -7,6 +7,7 @@ import logging
 
 from clients.cli.errors import CliError, ExitCode
 from clients.cli.session import Context, resolve_room
+from clients.cli.users import user_id_for
 from clients.sdk import MatrixRequestError
 from clients.sdk.friends import Friend
 
@@ -20,6 +21,10 @@ def add_parsers(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-a
     add.add_argument("user")
     accept = actions.add_parser("accept", help="accept a friend request")
     accept.add_argument("user")
+    decline = actions.add_parser("decline", help="decline a friend request (leaves and forgets its room)")
+    decline.add_argument("user")
+    remove = actions.add_parser("remove", help="unfriend, or withdraw a request (leaves and forgets the DM)")
+    remove.add_argument("user")
     p.set_defaults(func=friends)
 
     p = sub.add_parser("search", help="search the user directory, or messages with --messages")
@@ -56,21 +61,8 @@ async def _presence_of(ctx: Context, friend: Friend) -> str | None:
 async def friends(ctx: Context, args: argparse.Namespace) -> int:
     client = ctx.logged_in_client()
     await ctx.synced_state()
-    if args.friends_action == "add":
-        if not args.user.startswith("@") or ":" not in args.user:
-            raise CliError(ExitCode.USAGE, "give a full user ID, e.g. @bob:example.org")
-        room_id = await client.add_friend(args.user)
-        ctx.out.emit({"user_id": args.user, "room_id": room_id}, f"Friend request sent to {args.user} ({room_id})")
-        return ExitCode.OK
-    if args.friends_action == "accept":
-        try:
-            room_id = await client.accept_friend(args.user)
-        except MatrixRequestError as e:
-            if e.errcode == "M_NOT_FOUND":
-                raise CliError(ExitCode.NOT_FOUND, f"no pending request from {args.user}") from None
-            raise
-        ctx.out.emit({"user_id": args.user, "room_id": room_id}, f"You and {args.user} are now friends ({room_id})")
-        return ExitCode.OK
+    if args.friends_action is not None:
+        return await _friends_action(ctx, args.friends_action, user_id_for(ctx, args.user))
     records = []
     for friend in client.friends():
         records.append({
@@ -80,7 +72,7 @@ async def friends(ctx: Context, args: argparse.Namespace) -> int:
 
     def human() -> str:
         if not records:
-            return "No friends yet. Add one with `parley friends add @user:server`."
+            return "No friends yet. Add one with `parley friends add USER`."
         lines = []
         for r in records:
             name = f"{r['display_name']} ({r['user_id']})" if r["display_name"] else r["user_id"]
@@ -92,19 +84,71 @@ async def friends(ctx: Context, args: argparse.Namespace) -> int:
     return ExitCode.OK
 
 
+async def _friends_action(ctx: Context, action: str, user_id: str) -> int:
+    client = ctx.logged_in_client()
+    if action == "add":
+        if user_id == client.user_id:
+            raise CliError(ExitCode.USAGE, "you cannot send yourself a friend request")
+        try:
+            room_id = await client.add_friend(user_id)
+        except MatrixRequestError as e:
+            if e.errcode == "M_NOT_FOUND":
+                raise CliError(ExitCode.NOT_FOUND, f"no such user: {user_id}") from None
+            raise
+        ctx.out.emit({"user_id": user_id, "room_id": room_id}, f"Friend request sent to {user_id} ({room_id})")
+        return ExitCode.OK
+    if action == "accept":
+        try:
+            room_id = await client.accept_friend(user_id)
+        except MatrixRequestError as e:
+            if e.errcode == "M_NOT_FOUND":
+                raise CliError(ExitCode.NOT_FOUND, f"no pending request from {user_id}") from None
+            raise
+        ctx.out.emit({"user_id": user_id, "room_id": room_id}, f"You and {user_id} are now friends ({room_id})")
+        return ExitCode.OK
+    try:
+        left = await client.remove_friend(user_id)
+    except MatrixRequestError as e:
+        if e.errcode == "M_NOT_FOUND":
+            raise CliError(ExitCode.NOT_FOUND, f"no friend or request {user_id}") from None
+        raise
+    done = "Declined the request from" if action == "decline" else "Removed"
+    ctx.out.emit({"user_id": user_id, "rooms_left": left, "action": action}, f"{done} {user_id}")
+    return ExitCode.OK
+
+
+async def _room_names(ctx: Context, room_ids: set[str]) -> dict[str, str]:
+    """Display names for rooms we are in, the m.room.name (or the ID) for ones we left."""
+    state = await ctx.synced_state()
+    names: dict[str, str] = {}
+    for room_id in room_ids:
+        room = state.rooms.get(room_id)
+        if room is not None:
+            names[room_id] = room.display_name
+            continue
+        try:
+            name = (await ctx.logged_in_client().get_state_event(room_id, "m.room.name")).get("name")
+        except MatrixRequestError:
+            name = None
+        names[room_id] = name if isinstance(name, str) and name else room_id
+    return names
+
+
 async def search_messages(ctx: Context, args: argparse.Namespace) -> int:
     client = ctx.logged_in_client()
     rooms = [await resolve_room(ctx, args.room)] if args.room else None
     results, _ = await client.search_messages(
         args.term, rooms=rooms, order_by="recent" if args.recent else "rank", limit=args.limit
     )
+    names = await _room_names(ctx, {r.room_id for r in results})
     records = [{
-        "room_id": r.room_id, "event_id": r.event.get("event_id"), "sender": r.event.get("sender"),
+        "room_id": r.room_id, "room_name": names[r.room_id], "event_id": r.event.get("event_id"),
+        "sender": r.event.get("sender"),
         "origin_server_ts": r.event.get("origin_server_ts"), "body": (r.event.get("content") or {}).get("body"),
         "rank": r.rank,
     } for r in results]
     ctx.out.emit(records, lambda: "\n".join(
-        f"{r['room_id']} {r['sender']}: {r['body']}" for r in records
+        f"{r['room_name']}  {r['sender']}: {r['body'] or ''}" for r in records
     ) or "No messages found.")
     return ExitCode.OK if records else ExitCode.NOT_FOUND
 
@@ -140,4 +184,4 @@ async def search(ctx: Context, args: argparse.Namespace) -> int:
     ctx.out.emit(records, lambda: "\n".join(
         f"{r['user_id']}" + (f" ({r['display_name']})" if r["display_name"] else "") for r in records
     ) or "No users found.")
-    return ExitCode.OK
+    return ExitCode.OK if records else ExitCode.NOT_FOUND
