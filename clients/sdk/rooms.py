@@ -15,6 +15,8 @@ from clients.sdk.timeline import Timeline
 MESSAGE_TYPES = ("m.room.message", "m.room.encrypted", "m.sticker")
 # Room versions where creators outrank everyone (spec: room version 12, "Privileged creators").
 PRIVILEGED_CREATOR_VERSIONS = frozenset({"12", "org.matrix.hydra.11"})
+# MatrixRTC membership of the room's voice channel, one state event per device (docs/voice.md).
+CALL_MEMBER_TYPE = "org.matrix.msc3401.call.member"
 
 
 @dataclass(slots=True)
@@ -54,6 +56,8 @@ class Room:
     typing: list[str] = field(default_factory=list)
     read_receipts: dict[str, str] = field(default_factory=dict)  # user -> event ID
     space_children: dict[str, dict[str, Any]] = field(default_factory=dict)
+    # Voice channel members: state key -> the (non-empty) call member event, as received.
+    call_members: dict[str, dict[str, Any]] = field(default_factory=dict)
     prev_batch: str | None = None
     last_event_ts: int = 0
     timeline: Timeline = field(default_factory=Timeline)
@@ -189,6 +193,12 @@ class Room:
                 self.space_children[state_key] = dict(content)
             else:
                 self.space_children.pop(state_key, None)
+        elif etype == CALL_MEMBER_TYPE:
+            # An empty content is a device that left the channel.
+            if content:
+                self.call_members[state_key] = dict(event)
+            else:
+                self.call_members.pop(state_key, None)
 
     def apply_timeline_event(self, event: dict[str, Any]) -> None:
         if "state_key" in event:

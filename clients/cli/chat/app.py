@@ -14,6 +14,7 @@ from collections.abc import Awaitable
 from pathlib import Path
 from typing import Any
 
+import aiohttp
 from textual.app import App, ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical, VerticalScroll
@@ -22,7 +23,8 @@ from textual.notifications import SeverityLevel
 from textual.widgets import Footer, Input, Label, ListItem, ListView, Static
 
 from clients.cli.chat import render
-from clients.cli.chat.commands import Command, CommandError, help_text, parse
+from clients.cli.chat.commands import Command, CommandError, help_text, parse, parse_voice
+from clients.cli.chat.voice import ChatVoice
 from clients.cli.errors import CliError
 from clients.cli.literal import one_line, plain, shown
 from clients.cli.textart import text_art
@@ -31,6 +33,7 @@ from clients.sdk import AsyncClient, MatrixRequestError, TransportError
 from clients.sdk.encryption import EncryptionUnavailableError
 from clients.sdk.rooms import Room
 from clients.voice.call import CALL_EVENT_TYPES, CallLog
+from clients.voice.room import FocusError
 
 log = logging.getLogger(__name__)
 
@@ -38,6 +41,7 @@ TYPING_RESEND_SECONDS = 10.0
 USER_COMMANDS = {"invite", "kick", "ban", "dm"}  # their first argument is a user: a bare name is local
 PREVIEW_COLUMNS = 24  # text-art image previews in the timeline
 USER_ERRORS = (MatrixRequestError, TransportError, EncryptionUnavailableError, OSError)
+VOICE_ERRORS = (*USER_ERRORS, FocusError, aiohttp.ClientError, TimeoutError, ValueError)
 
 
 class RoomItem(ListItem):
@@ -80,6 +84,7 @@ class ChatApp(App[None]):
         self._receipts_sent: dict[str, str] = {}
         self.calls = CallLog()  # m.call.* seen, to show who is calling
         self._previews: dict[str, str] = {}  # event ID -> text-art preview ("" while fetching or unreadable)
+        self.voice: ChatVoice | None = None  # our session in a room's voice channel
 
     # --- layout -----------------------------------------------------------------------
     def compose(self) -> ComposeResult:
@@ -104,6 +109,13 @@ class ChatApp(App[None]):
 
     async def on_unmount(self) -> None:
         self._stop.set()
+        # Leaving the chat leaves the voice channel (and empties our member event).
+        voice, self.voice = self.voice, None
+        if voice is not None:
+            try:
+                await voice.leave()
+            except VOICE_ERRORS as e:
+                log.warning("could not leave the voice channel cleanly: %s", e)
 
     async def _sync_loop(self) -> None:
         try:
@@ -117,6 +129,16 @@ class ChatApp(App[None]):
             return
         try:
             await self.refresh_view()
+        except NoMatches:
+            if not self._stop.is_set():
+                raise
+
+    def _redraw(self) -> None:
+        """Redraw after something other than a sync (the voice roster), unless shutting down."""
+        if self._stop.is_set() or not self.is_running:
+            return
+        try:
+            self._draw_room()
         except NoMatches:
             if not self._stop.is_set():
                 raise
@@ -210,7 +232,11 @@ class ChatApp(App[None]):
         timeline.update(plain(render.timeline_text(room, self._previews) + (f"\n{ringing}" if ringing else "")))
         self.query_one("#timeline-scroll", VerticalScroll).scroll_end(animate=False)
         self.query_one("#typing", Static).update(plain(render.typing_text(room, own)))
-        self.query_one("#people", Static).update(plain(render.people_text(room, self.client.state)))  # type: ignore[arg-type]
+        voice = self.voice
+        roster = voice.roster if voice is not None and voice.room_id == room.room_id and voice.connected else None
+        in_voice = render.voice_text(room, int(time.time() * 1000), roster or None)
+        people = render.people_text(room, self.client.state)  # type: ignore[arg-type]
+        self.query_one("#people", Static).update(plain(f"{in_voice}\n\n{people}" if in_voice else people))
         target = room.timeline.get(self.reply_to) if self.reply_to else None
         self.query_one("#reply", Static).update(plain(
             f"Replying to {one_line(room.member_name(target.sender))}: {one_line(target.body[:60])} (Esc to cancel)"
@@ -318,7 +344,22 @@ class ChatApp(App[None]):
         elif command.name == "topic":
             self._spawn(client.set_topic(room_id, command.args[0]))
         elif command.name == "leave":
+            if self.voice is not None and self.voice.room_id == room_id:
+                self.run_worker(self._leave_voice(), group="voice")
             self._spawn(client.leave(room_id), f"Left {one_line(room.display_name)}")
+        elif command.name in ("voice", "leave-voice"):
+            try:
+                request = parse_voice(command)
+            except CommandError as e:
+                self.notify(str(e), severity="warning")
+                return
+            if request.leave:
+                if self.voice is None:
+                    self.notify("You are not in a voice channel", severity="warning")
+                else:
+                    self.run_worker(self._leave_voice(), group="voice")
+            else:
+                self.run_worker(self._join_voice(room_id, request.tone), group="voice")
         elif command.name in ("invite", "kick", "ban"):
             reason = command.args[1] if len(command.args) > 1 else None
             call = getattr(client, command.name)(room_id, command.args[0], reason)
@@ -344,6 +385,44 @@ class ChatApp(App[None]):
             else:
                 await self.execute(Command("say", command.args))
         self._draw_room()
+
+    async def _join_voice(self, room_id: str, tone: float | None) -> None:
+        if self.voice is not None:
+            if self.voice.room_id == room_id and self.voice.connected:
+                self.notify("You are already in this room's voice channel")
+                return
+            await self._leave_voice()
+        voice = ChatVoice(self.client, room_id, tone=tone, on_change=self._redraw)
+        self.voice = voice
+        try:
+            connection = await voice.join()
+        except VOICE_ERRORS as e:
+            if self.voice is voice:
+                self.voice = None
+            self.notify(f"Could not join the voice channel: {e}", severity="error")
+            self._redraw()
+            return
+        for notice in voice.notices:
+            self.notify(notice, severity="warning", timeout=15)
+        self.notify("Joined the voice channel" + (" muted (listen-only)" if voice.muted else "")
+                    + " — /voice leave leaves it")
+        self._redraw()
+        await connection.closed.wait()
+        if self.voice is voice:  # the focus dropped us, not /voice leave
+            self.notify("Disconnected from the voice channel", severity="warning")
+            await self._leave_voice()
+
+    async def _leave_voice(self) -> None:
+        voice, self.voice = self.voice, None
+        if voice is None:
+            return
+        try:
+            await voice.leave()
+        except VOICE_ERRORS as e:
+            self.notify(f"Left the voice channel, but the server did not confirm: {e}", severity="warning")
+        else:
+            self.notify("Left the voice channel")
+        self._redraw()
 
     async def _join(self, target: str) -> None:
         room_id = await self.client.join(target)

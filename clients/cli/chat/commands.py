@@ -18,6 +18,8 @@ SLASH_COMMANDS: dict[str, tuple[int, int]] = {
     "edit": (1, 1),
     "reply": (1, 1),
     "dm": (1, 1),
+    "voice": (0, 1),
+    "leave-voice": (0, 0),
     "quit": (0, 0),
     "help": (0, 0),
 }
@@ -34,6 +36,8 @@ USAGE = {
     "edit": "/edit corrected text  (your latest message)",
     "reply": "/reply text  (to the latest message from someone else)",
     "dm": "/dm USER  (starts a direct chat: a friend request)",
+    "voice": "/voice [--tone HZ]  (join this room's voice channel; /voice leave leaves it)",
+    "leave-voice": "/leave-voice  (leave the voice channel)",
     "quit": "/quit",
     "help": "/help  (this list)",
 }
@@ -78,3 +82,28 @@ def parse(text: str) -> Command | None:
     if len(args) < minimum or (maximum == 0 and rest):
         raise CommandError(f"usage: {USAGE[name]}")
     return Command(name, args)
+
+
+@dataclass(frozen=True, slots=True)
+class VoiceRequest:
+    leave: bool = False
+    tone: float | None = None  # a test tone instead of the microphone
+
+
+def parse_voice(command: Command) -> VoiceRequest:
+    """/voice, /voice --tone HZ, /voice leave, /leave-voice."""
+    if command.name == "leave-voice":
+        return VoiceRequest(leave=True)
+    words = command.args[0].split() if command.args else []
+    if words == ["leave"]:
+        return VoiceRequest(leave=True)
+    if not words:
+        return VoiceRequest()
+    if len(words) == 2 and words[0] == "--tone":
+        try:
+            hz = float(words[1])
+        except ValueError:
+            hz = 0.0
+        if 0 < hz < 24_000:
+            return VoiceRequest(tone=hz)
+    raise CommandError(f"usage: {USAGE['voice']}")

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from datetime import datetime
+from typing import Any
 
 from clients.cli.literal import one_line
 from clients.cli.output import describe_message
@@ -15,6 +16,7 @@ from clients.sdk.rooms import Room
 from clients.sdk.state import ClientState
 from clients.sdk.timeline import TimelineItem
 from clients.voice.call import CallLog
+from clients.voice.room import channel_members
 
 
 def room_label(room: Room) -> str:
@@ -108,3 +110,24 @@ def people_text(room: Room, state: ClientState) -> str:
         dot = {"online": "●", "unavailable": "◐"}.get(presence.presence if presence else "", "○")
         lines.append(f"{dot} {one_line(room.member_name(member.user_id))}")
     return "\n".join(lines)
+
+
+def voice_text(room: Room, now_ms: int, roster: list[dict[str, Any]] | None = None) -> str:
+    """Who is in the room's voice channel: from the MatrixRTC member events everyone sees
+    (docs/voice.md), or, while we are in it ourselves, from the focus's exact roster with
+    who is muted and who speaks. Empty when nobody is."""
+    if roster is not None:
+        people = []
+        for entry in roster:
+            user_id = entry.get("user_id")
+            if isinstance(user_id, str):
+                mark = " (muted)" if entry.get("muted") else " 🗣" if entry.get("speaking") else ""
+                people.append(one_line(room.member_name(user_id)) + mark)
+        return "🔊 in voice (you too): " + ", ".join(people) if people else ""
+    names: list[str] = []
+    for event in channel_members(list(room.call_members.values()), now_ms):
+        sender = event.get("sender")
+        name = one_line(room.member_name(sender)) if isinstance(sender, str) else "?"
+        if name not in names:  # one entry per user, whatever their devices
+            names.append(name)
+    return "🔊 in voice: " + ", ".join(names) if names else ""
