@@ -49,6 +49,7 @@ from homeserver.services.federation.receiver import TransactionReceiver
 from homeserver.services.federation.resident_membership import ResidentMembershipService
 from homeserver.services.graph.events import EventService
 from homeserver.services.graph.history_visibility import HistoryVisibilityService
+from homeserver.services.graph.join_policy import JoinPolicy
 from homeserver.services.graph.notifier import Notifier
 from homeserver.services.media.repository import MediaService
 from homeserver.services.media.url_preview import UrlPreviewService
@@ -115,6 +116,7 @@ class Container:
     notifier: Notifier
     events: EventService
     history_visibility: HistoryVisibilityService
+    join_policy: JoinPolicy
     # federation
     federation_client: FederationClient
     keyring: KeyRing

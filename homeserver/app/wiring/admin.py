@@ -101,9 +101,8 @@ def wire(c: Container) -> None:
     # Send checks in the order their services used to register them when started.
     c.events.add_send_check(c.server_notices.check_notice_room_leave)
     c.events.add_send_check(c.moderation.check_blocked_room)
-    # A blocked room stays blocked even once no local member is left to refuse the join.
-    c.rooms.add_join_check(c.moderation.check_blocked_join)
+    # A blocked room stays blocked even once no local member is left to refuse the join,
+    # for local rooms, remote rooms and invites from other servers alike.
+    c.join_policy.add_check(c.moderation.check_blocked_join)
     c.sync.use_purged_leave_sections(c.room_purge.leave_sections)
     c.accounts.add_registration_listener(c.default_rooms.join_new_user)
-    c.federated_membership.add_join_check(c.moderation.check_blocked_join)
-    c.resident_membership.add_join_check(c.moderation.check_blocked_join)

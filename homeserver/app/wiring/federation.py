@@ -26,11 +26,11 @@ def wire(c: Container) -> None:
     c.federated_history = FederatedHistory(c.events, c.event_store, c.state_store)
     c.resident_membership = ResidentMembershipService(
         c.events, c.event_store, c.account_store, c.federation_events, c.out_of_band, c.keyring,
-        c.federation_sender, c.clock, c.server_name, c.signing_key, c.is_mine,
+        c.federation_sender, c.clock, c.server_name, c.signing_key, c.is_mine, c.join_policy,
     )
     c.federated_membership = FederatedMembershipService(
         c.federation_client, c.events, c.federation_events, c.out_of_band, c.keyring, c.clock,
-        c.server_name, c.signing_key,
+        c.server_name, c.signing_key, c.join_policy,
     )
     # The sender starts once the room graph it re-queues from is loaded.
     c.lifecycle.add("federation_sender", start=c.federation_sender.start, stop=c.federation_sender.stop)

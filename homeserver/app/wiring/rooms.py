@@ -21,6 +21,7 @@ def wire(c: Container) -> None:
         server_name=c.server_name,
         is_mine=c.is_mine,
         default_room_version=c.config.default_room_version,
+        join_policy=c.join_policy,
     )
     c.room_upgrades = RoomUpgradeService(
         events=c.events,

@@ -32,13 +32,13 @@ from homeserver.services.federation.events import FederatedEventHandler
 from homeserver.services.federation.out_of_band import OutOfBandMembershipService
 from homeserver.services.federation.resident_membership import (
     MAX_PREV_EVENTS,
-    JoinCheck,
     federation_pdu,
     room_state_pdus,
     server_of,
     stripped_state,
 )
 from homeserver.services.graph.events import EventService
+from homeserver.services.graph.join_policy import JoinPolicy
 
 logger = logging.getLogger(__name__)
 
@@ -78,6 +78,7 @@ class FederatedMembershipService:
         clock: Clock,
         server_name: str,
         signing_key: SigningKey,
+        join_policy: JoinPolicy,
     ) -> None:
         self.client = client
         self.events = events
@@ -87,16 +88,7 @@ class FederatedMembershipService:
         self.clock = clock
         self.server_name = server_name
         self.signing_key = signing_key
-        self._join_checks: list[JoinCheck] = []
-
-    def add_join_check(self, check: JoinCheck) -> None:
-        """Run ``check(room_id, user_id)`` before a local user joins or knocks on a remote
-        room; it raises MatrixError to refuse (blocked rooms)."""
-        self._join_checks.append(check)
-
-    def _check_join(self, room_id: str, user_id: str) -> None:
-        for check in self._join_checks:
-            check(room_id, user_id)
+        self.join_policy = join_policy
 
     # --- candidates ------------------------------------------------------------------
     async def candidate_servers(self, user_id: str, room_id: str, given: Iterable[str]) -> list[str]:
@@ -115,7 +107,7 @@ class FederatedMembershipService:
     # --- join ----------------------------------------------------------------------
     async def join(self, user_id: str, room_id: str, servers: Iterable[str], content: dict[str, Any]) -> str:
         """Join a room through a resident server; the room is live here afterwards."""
-        self._check_join(room_id, user_id)
+        self.join_policy.check(room_id, user_id)
         candidates = await self.candidate_servers(user_id, room_id, servers)
         if not candidates:
             raise not_found("No known servers to join this room through")
@@ -182,7 +174,7 @@ class FederatedMembershipService:
 
     # --- knock ---------------------------------------------------------------------
     async def knock(self, user_id: str, room_id: str, servers: Iterable[str], content: dict[str, Any]) -> str:
-        self._check_join(room_id, user_id)
+        self.join_policy.check(room_id, user_id)
         candidates = await self.candidate_servers(user_id, room_id, servers)
         if not candidates:
             raise not_found("No known servers to knock through")

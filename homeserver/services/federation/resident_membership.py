@@ -29,6 +29,7 @@ from homeserver.errors import MatrixError, forbidden, not_found
 from homeserver.services.federation.events import FederatedEventHandler
 from homeserver.services.federation.out_of_band import OutOfBandMembershipService
 from homeserver.services.graph.events import EventService
+from homeserver.services.graph.join_policy import JoinPolicy
 from homeserver.services.graph.server_acl import check_server_acl
 from homeserver.storage.accounts import AccountStore
 from homeserver.storage.events import EventStore
@@ -41,7 +42,6 @@ TEMPLATE_MEMBERSHIPS = ("join", "leave", "knock")
 
 # check(room_id, user_id) raises MatrixError to keep a local user out of a room (blocked
 # rooms); registered by a higher layer's wiring.
-JoinCheck = Callable[[str, str], None]
 
 
 def server_of(user_id: str) -> str:
@@ -100,6 +100,7 @@ class ResidentMembershipService:
         server_name: str,
         signing_key: SigningKey,
         is_mine: Callable[[str], bool],
+        join_policy: JoinPolicy,
     ) -> None:
         self.events = events
         self.event_store = event_store
@@ -112,12 +113,7 @@ class ResidentMembershipService:
         self.server_name = server_name
         self.signing_key = signing_key
         self.is_mine = is_mine
-        self._join_checks: list[JoinCheck] = []
-
-    def add_join_check(self, check: JoinCheck) -> None:
-        """Run ``check(room_id, user_id)`` on a remote invite of a local user before it is
-        countersigned; it raises MatrixError to refuse (blocked rooms)."""
-        self._join_checks.append(check)
+        self.join_policy = join_policy
 
     # --- make_join / make_leave / make_knock ---------------------------------------
     async def make_membership(
@@ -292,8 +288,7 @@ class ResidentMembershipService:
         user = await self.account_store.get_user(target)
         if user is None or user.deactivated:
             raise not_found("No such user")
-        for check in self._join_checks:
-            check(room_id, target)
+        self.join_policy.check(room_id, target)
         self._check_pdu(pdu, version, room_id, event_id)
         await self._check_acl(origin, room_id)
         bare = {k: v for k, v in pdu.items() if k != "unsigned"}

@@ -23,6 +23,7 @@ from homeserver.errors import MatrixError, forbidden, not_found
 from homeserver.services.federation.membership import FederatedMembershipService
 from homeserver.services.federation.out_of_band import OutOfBandMembershipService
 from homeserver.services.graph.events import EventService
+from homeserver.services.graph.join_policy import JoinPolicy
 from homeserver.services.rooms.carry_over import SettingsCarryOver
 from homeserver.services.rooms.restricted_joins import (
     member_content_from_client,
@@ -81,7 +82,6 @@ def public_room_chunk(room: RoomState) -> dict[str, Any]:
 
 
 # Called as check(room_id, user_id) when a user asks to join; raises MatrixError to refuse.
-JoinCheck = Callable[[str, str], None]
 
 
 class RoomService:
@@ -97,6 +97,7 @@ class RoomService:
         server_name: str,
         is_mine: Callable[[str], bool],
         default_room_version: str,
+        join_policy: JoinPolicy,
     ) -> None:
         self.events = events
         self.store = store
@@ -107,12 +108,8 @@ class RoomService:
         self.server_name = server_name
         self.is_mine = is_mine
         self.default_room_version = default_room_version
-        self._join_checks: list[JoinCheck] = []
+        self.join_policy = join_policy
         self.events.add_send_check(reject_creators_in_power_levels)
-
-    def add_join_check(self, check: JoinCheck) -> None:
-        """Run ``check`` on every join, local or over federation (e.g. blocked rooms, by admin)."""
-        self._join_checks.append(check)
 
     # --- creation ------------------------------------------------------------------
     async def create_room(self, creator: str, body: dict[str, Any]) -> str:
@@ -247,8 +244,7 @@ class RoomService:
                    servers: Sequence[str] = (), content: dict[str, Any] | None = None) -> str:
         room_id, candidates = await self._resolve_with_servers(room_id_or_alias, servers)
         # A blocked room stays blocked even once no local member is left to refuse the join.
-        for check in self._join_checks:
-            check(room_id, user_id)
+        self.join_policy.check(room_id, user_id)
         room = await self.events.get_room(room_id)
         extra = {**await self.member_profile(user_id), **(content or {})}
         if reason:
