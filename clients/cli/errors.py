@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from enum import IntEnum
+
+from clients.sdk import MatrixRequestError
 
 
 class ExitCode(IntEnum):
@@ -18,3 +22,14 @@ class CliError(Exception):
         super().__init__(message)
         self.code = code
         self.message = message
+
+
+@contextmanager
+def not_found_as(message: str) -> Iterator[None]:
+    """Inside, the server's M_NOT_FOUND becomes exit code NOT_FOUND with ``message``."""
+    try:
+        yield
+    except MatrixRequestError as e:
+        if e.errcode == "M_NOT_FOUND":
+            raise CliError(ExitCode.NOT_FOUND, message) from None
+        raise

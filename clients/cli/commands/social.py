@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 import logging
 
-from clients.cli.errors import CliError, ExitCode
+from clients.cli.errors import CliError, ExitCode, not_found_as
 from clients.cli.session import Context, resolve_room
 from clients.cli.users import user_id_for
 from clients.sdk import MatrixRequestError
@@ -89,29 +89,17 @@ async def _friends_action(ctx: Context, action: str, user_id: str) -> int:
     if action == "add":
         if user_id == client.user_id:
             raise CliError(ExitCode.USAGE, "you cannot send yourself a friend request")
-        try:
+        with not_found_as(f"no such user: {user_id}"):
             room_id = await client.add_friend(user_id)
-        except MatrixRequestError as e:
-            if e.errcode == "M_NOT_FOUND":
-                raise CliError(ExitCode.NOT_FOUND, f"no such user: {user_id}") from None
-            raise
         ctx.out.emit({"user_id": user_id, "room_id": room_id}, f"Friend request sent to {user_id} ({room_id})")
         return ExitCode.OK
     if action == "accept":
-        try:
+        with not_found_as(f"no pending request from {user_id}"):
             room_id = await client.accept_friend(user_id)
-        except MatrixRequestError as e:
-            if e.errcode == "M_NOT_FOUND":
-                raise CliError(ExitCode.NOT_FOUND, f"no pending request from {user_id}") from None
-            raise
         ctx.out.emit({"user_id": user_id, "room_id": room_id}, f"You and {user_id} are now friends ({room_id})")
         return ExitCode.OK
-    try:
+    with not_found_as(f"no friend or request {user_id}"):
         left = await client.remove_friend(user_id)
-    except MatrixRequestError as e:
-        if e.errcode == "M_NOT_FOUND":
-            raise CliError(ExitCode.NOT_FOUND, f"no friend or request {user_id}") from None
-        raise
     done = "Declined the request from" if action == "decline" else "Removed"
     ctx.out.emit({"user_id": user_id, "rooms_left": left, "action": action}, f"{done} {user_id}")
     return ExitCode.OK
