@@ -343,8 +343,12 @@ class KeyRing:
         keys = self._keys.get(server_name)
         if keys is None:
             stored = await self.store.get_verify_keys(server_name)
-            keys = {key_id: VerifyKey.from_stored(s) for key_id, s in stored.items()}
-            self._keys[server_name] = keys
+            loaded = {key_id: VerifyKey.from_stored(s) for key_id, s in stored.items()}
+            # A fetch may have filled the cache while we read: keep what it found (newer
+            # than our read) and add the stored keys it did not bring, never the reverse.
+            keys = self._keys.setdefault(server_name, {})
+            for key_id, key in loaded.items():
+                keys.setdefault(key_id, key)
         return keys
 
     async def _fetch_shared(
