@@ -138,6 +138,14 @@ class FederationConfig(_Section):
         return v
 
 
+class WebClientConfig(_Section):
+    # The browser client (clients/web) at / on the client port; false serves no page.
+    enabled: bool = True
+    # A folder with another build of it (index.html and assets/); default: the one
+    # installed with Parley.
+    path: str | None = None
+
+
 class ServerNoticesConfig(_Section):
     # The system user that sends server notices and owns the default rooms (cannot log in).
     localpart: str = "notices"
@@ -193,6 +201,7 @@ class Config(_Section):
     trusted_proxies: list[str] = []
     server_notices: ServerNoticesConfig = ServerNoticesConfig()
     user_directory: UserDirectoryConfig = UserDirectoryConfig()
+    web_client: WebClientConfig = WebClientConfig()
     # TURN for VoIP (GET /voip/turnServer), under Synapse's top-level names: credentials
     # in coturn's REST API scheme from the secret shared with coturn (use-auth-secret).
     turn_uris: list[str] = []

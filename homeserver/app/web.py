@@ -8,6 +8,7 @@ from importlib import import_module
 from aiohttp import web
 
 from homeserver.api.admin.ip_ban_middleware import ip_ban_middleware
+from homeserver.api.client.web_client import web_client_routes
 from homeserver.api.middleware import cors_middleware, error_middleware
 from homeserver.api.request import HOMESERVER_KEY
 from homeserver.api.services import Services
@@ -95,6 +96,7 @@ def build_app(hs: Homeserver, *, manage_lifecycle: bool = True) -> web.Applicati
     app[HOMESERVER_KEY] = services
     for name in ROUTE_MODULES:
         app.router.add_routes(_with_literal_versions(import_module(name).routes))
+    app.router.add_routes(web_client_routes(hs.config.web_client))
 
     if manage_lifecycle:
 
