@@ -3,6 +3,8 @@ import { useState } from "preact/hooks";
 import { describeError } from "../../errors.js";
 import { useEmitter } from "../../hooks.js";
 import { formatTime, registerStrings, t } from "../../i18n.js";
+import { RoomSettingsButton } from "../settings/RoomSettingsButton.jsx";
+import { VoiceControls } from "../voice/VoiceControls.jsx";
 import "./room.css";
 
 registerStrings({
@@ -31,7 +33,11 @@ export function RoomView({ client, roomId }) {
     };
     return (
         <section class="room-view" aria-label={room.name}>
-            <header class="room-header"><h2>{room.name}</h2></header>
+            <header class="room-header">
+                <h2>{room.name}</h2>
+                <VoiceControls client={client} room={room} />
+                <RoomSettingsButton client={client} room={room} />
+            </header>
             <ol class="timeline">
                 {events.map((ev) => (
                     <li key={ev.getId()} class="message">
