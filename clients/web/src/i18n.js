@@ -73,6 +73,7 @@ registerStrings({
         "conn.back": "Connected again.",
         "error.generic": "Something went wrong: {message}",
         "error.unreachable": "The server at {url} cannot be reached. Check the address, or try again in a moment.",
+        "error.the_server": "this address",
     },
     fr: {
         "app.name": "Parley",
@@ -85,5 +86,6 @@ registerStrings({
         "conn.back": "Connecté à nouveau.",
         "error.generic": "Une erreur s'est produite : {message}",
         "error.unreachable": "Le serveur {url} est injoignable. Vérifiez l'adresse ou réessayez dans un instant.",
+        "error.the_server": "à cette adresse",
     },
 });

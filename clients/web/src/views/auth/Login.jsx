@@ -41,11 +41,12 @@ export function Login({ onSignedIn }) {
         e.preventDefault();
         setBusy(true);
         setError("");
+        const typed = homeserverUrl(server);
         try {
-            const baseUrl = await discover(homeserverUrl(server));
+            const baseUrl = await discover(typed);
             onSignedIn(await login(baseUrl, username.trim().replace(/^@/, ""), password));
         } catch (err) {
-            setError(err.errcode === "M_FORBIDDEN" ? t("auth.wrong_password") : describeError(err));
+            setError(err.errcode === "M_FORBIDDEN" ? t("auth.wrong_password") : describeError(err, typed));
             setBusy(false);
         }
     };

@@ -77,8 +77,9 @@ export function Register({ onSignedIn }) {
         }
         setBusy(true);
         setError("");
+        const typed = homeserverUrl(server);
         try {
-            const baseUrl = await discover(homeserverUrl(server));
+            const baseUrl = await discover(typed);
             onSignedIn(await register(baseUrl, username.trim().replace(/^@/, "").split(":")[0], password, token.trim()));
         } catch (err) {
             const messages = {
@@ -86,7 +87,7 @@ export function Register({ onSignedIn }) {
                 token_required: t("signup.token_required"),
                 unsupported_flow: t("signup.unsupported"),
             };
-            setError(messages[err.errcode || err.code] || describeError(err));
+            setError(messages[err.errcode || err.code] || describeError(err, typed));
             if (err.code === "token_required") setNeedsToken(true);
             setBusy(false);
         }
