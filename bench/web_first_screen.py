@@ -24,6 +24,7 @@ from tests.parleyd_process import Parleyd
 
 DIST = Path(__file__).resolve().parents[1] / "clients" / "web" / "dist"
 CHROMIUM = "/usr/bin/chromium"
+FIRST_SCREEN_FILES: list[str] = []
 ARGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
         "--disable-background-networking", "--disable-component-update", "--disable-sync"]
 
@@ -58,9 +59,13 @@ async def measure(runs: int) -> list[float]:
                 for _ in range(runs):
                     context = await browser.new_context()  # empty cache and storage
                     page = await context.new_page()
+                    loaded: list[str] = []
+                    page.on("response", lambda r, loaded=loaded: loaded.append(r.url))
                     await page.goto(server.base_url + "/", wait_until="commit")
                     await page.locator("input[name=password]").wait_for(state="visible")
                     times.append(await page.evaluate("performance.now()"))
+                    await page.wait_for_load_state("networkidle")
+                    FIRST_SCREEN_FILES[:] = [u.rsplit("/", 1)[-1] for u in loaded if "/assets/" in u]
                     await context.close()
                 await browser.close()
         finally:
@@ -77,6 +82,9 @@ def main() -> None:
     print(f"bundle: JS+CSS {sizes['js_css_bytes'] / 1024:.0f} KiB "
           f"({sizes['js_css_gzip_bytes'] / 1024:.0f} KiB gzip), crypto WASM {sizes['wasm_bytes'] / 1024:.0f} KiB "
           "(loaded after sign-in)")
+    first = [DIST / "assets" / name for name in FIRST_SCREEN_FILES]
+    print(f"first screen loads {len(first)} assets: {sum(p.stat().st_size for p in first) / 1024:.0f} KiB "
+          f"({sum(len(gzip.compress(p.read_bytes(), 6)) for p in first) / 1024:.0f} KiB gzip)")
     print(f"first screen (sign-in form usable), cold cache, {args.runs} runs: "
           f"median {statistics.median(times):.0f} ms, max {max(times):.0f} ms")
 

@@ -1,7 +1,6 @@
 // Signing in, signing up, restoring the session after a reload, and signing out.
 // The session (homeserver URL, user, device, access token) is kept in localStorage;
 // the end-to-end encryption keys in IndexedDB, one database per device.
-import { initAsync } from "@matrix-org/matrix-sdk-crypto-wasm";
 import { ClientEvent, createClient } from "matrix-js-sdk";
 
 const SESSION_KEY = "parley.session";
@@ -122,6 +121,9 @@ export async function startClient(session) {
         timelineSupport: true,
     });
     try {
+        // Loaded only now (not with the sign-in page): the bindings, then the WASM from
+        // its content-hashed URL (matrix-js-sdk then finds the module initialised).
+        const { initAsync } = await import("@matrix-org/matrix-sdk-crypto-wasm");
         await initAsync(__CRYPTO_WASM__);
         await client.initRustCrypto({ cryptoDatabasePrefix: `parley-${session.userId}-${session.deviceId}` });
     } catch (err) {
