@@ -25,6 +25,8 @@ async def run_homeserver(config: Config) -> None:
     logger.info(
         "Parley %s listening on http://%s:%s", config.server_name, config.listen.host, config.listen.port
     )
+    if config.web_client.enabled:
+        logger.info("web client: open http://%s:%s/ in a browser", config.listen.host, config.listen.port)
     federation_listen = config.federation.listen
     if federation_listen is not None:
         # The same app over HTTPS on the federation port: other servers (Synapse's
