@@ -6,6 +6,7 @@ import { useEffect, useRef, useState } from "preact/hooks";
 import { useForceUpdate } from "../../hooks.js";
 import { registerStrings, t, useLanguage } from "../../i18n.js";
 import { Avatar } from "../../ui/Avatar.jsx";
+import { MicIcon, MicOffIcon } from "./icons.jsx";
 import { callActive, currentCall, setCurrentCall, useCurrentCall } from "./calls.js";
 import "./voice.css";
 
@@ -186,7 +187,7 @@ export function CallLayer({ client }) {
                                     await call.setMicrophoneMuted(!muted);
                                     update();
                                 }}>
-                                {muted ? `🎙 ${t("call.unmute")}` : `🔇 ${t("call.mute")}`}
+                                {muted ? <><MicIcon /> {t("call.unmute")}</> : <><MicOffIcon /> {t("call.mute")}</>}
                             </button>
                         )}
                         <button type="button" class="danger" onClick={hangup}>{t("call.hangup")}</button>

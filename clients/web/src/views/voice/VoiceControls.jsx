@@ -6,6 +6,7 @@ import { useEffect, useState } from "preact/hooks";
 import { useEmitter } from "../../hooks.js";
 import { registerStrings, t, useLanguage } from "../../i18n.js";
 import { Avatar } from "../../ui/Avatar.jsx";
+import { MicIcon, MicOffIcon, PhoneIcon, SpeakerIcon } from "./icons.jsx";
 import { callActive, isOneToOne, placeCall, useCurrentCall } from "./calls.js";
 import {
     channelMembers, dismissError, joinChannel, leaveChannel, mayJoin, setMuted, useVoiceSession,
@@ -97,7 +98,7 @@ function CallButton({ client, room }) {
         <>
             <button type="button" class="call-button" onClick={start} disabled={callActive(call)}
                 aria-label={t("voice.call_label", { name })} title={t("voice.call_label", { name })}>
-                📞 {t("voice.call")}
+                <PhoneIcon /> {t("voice.call")}
             </button>
             {error && <span class="error" role="alert">{error}</span>}
         </>
@@ -128,7 +129,7 @@ export function VoiceControls({ client, room }) {
             <CallButton client={client} room={room} />
             <div class="voice-channel" role="group" aria-label={t("voice.channel")}>
                 <span class="voice-count" aria-live="polite">
-                    🔊 {people.length ? t("voice.count", { count: people.length }) : t("voice.empty")}
+                    <SpeakerIcon /> {people.length ? t("voice.count", { count: people.length }) : t("voice.empty")}
                 </span>
                 <ul class="voice-participants" aria-label={t("voice.channel")}>
                     {people.map((p) => {
@@ -141,7 +142,7 @@ export function VoiceControls({ client, room }) {
                                 aria-label={label} title={label}>
                                 <Avatar client={client} mxc={room.getMember(p.userId)?.getMxcAvatarUrl()}
                                     name={name} id={p.userId} size={26} />
-                                {p.muted && <span class="voice-muted-mark" aria-hidden="true">🔇</span>}
+                                {p.muted && <span class="voice-muted-mark"><MicOffIcon /></span>}
                             </li>
                         );
                     })}
@@ -150,7 +151,7 @@ export function VoiceControls({ client, room }) {
                     <>
                         <button type="button" aria-pressed={session.muted ? "true" : "false"}
                             onClick={() => setMuted(!session.muted)} disabled={session.status !== "connected"}>
-                            {session.muted ? `🎙 ${t("voice.unmute")}` : `🔇 ${t("voice.mute")}`}
+                            {session.muted ? <><MicIcon /> {t("voice.unmute")}</> : <><MicOffIcon /> {t("voice.mute")}</>}
                         </button>
                         {session.status === "connecting" && <span class="muted" role="status">{t("voice.joining")}</span>}
                         <button type="button" class="danger" onClick={() => leaveChannel()}>{t("voice.leave")}</button>
