@@ -113,3 +113,27 @@ async def create_room(page: Page, name: str, access: str = "private", encrypted:
 async def open_room_settings(page: Page) -> Any:
     await page.get_by_role("button", name="Room settings").click()
     return page.get_by_role("dialog")
+
+
+async def register_api(base_url: str, username: str, password: str = PASSWORD) -> Api:
+    """An account made over the API (for people the test does not need a browser for)."""
+    url = f"{base_url}/_matrix/client/v3/register"
+    body: dict[str, Any] = {"username": username, "password": password}
+    async with aiohttp.ClientSession() as http:
+        async with http.post(url, json=body) as resp:
+            data = await resp.json()
+        if resp.status == 401:
+            body["auth"] = {"type": "m.login.dummy", "session": data.get("session")}
+            async with http.post(url, json=body) as resp:
+                data = await resp.json()
+        assert resp.status == 200, data
+    return Api(base_url, data["access_token"], data["user_id"])
+
+
+async def left_rooms(api: Api) -> set[str]:
+    """Rooms an initial sync lists as left (forgotten ones are not)."""
+    import json
+
+    filter_json = quote(json.dumps({"room": {"include_leave": True, "timeline": {"limit": 1}}}))
+    data = await api.get(f"/sync?filter={filter_json}")
+    return set(data.get("rooms", {}).get("leave", {}))

@@ -2,7 +2,7 @@
 // user we share a joined DM room with (m.direct), an incoming request is a DM invite to
 // us (is_direct), an outgoing one a DM room we joined where they are still invited.
 import { EventType, Preset } from "matrix-js-sdk";
-import { directMap } from "../home/roomInfo.js";
+import { directMap, waitForRoom } from "../home/roomInfo.js";
 
 const RANK = { contact: 0, outgoing: 1, incoming: 2 };
 
@@ -58,6 +58,7 @@ export async function addFriend(client, userId) {
         invite: [userId], is_direct: true, preset: Preset.TrustedPrivateChat,
     });
     await addDirectRoom(client, userId, roomId);
+    await waitForRoom(client, roomId);
     return roomId;
 }
 

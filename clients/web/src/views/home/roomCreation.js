@@ -1,7 +1,7 @@
 // Creating rooms and spaces, and filing rooms under a space (m.space.child in the space,
 // m.space.parent in the room; spec: client-server-api "Spaces").
 import { EventType, Preset, Visibility } from "matrix-js-sdk";
-import { serverOf } from "./roomInfo.js";
+import { serverOf, waitForRoom } from "./roomInfo.js";
 
 export const ROOM_KINDS = ["public", "private", "knock"];
 
@@ -51,5 +51,6 @@ export async function addRoomToSpace(client, spaceId, roomId, { parent = true } 
 export async function createRoom(client, fields) {
     const { room_id: roomId } = await client.createRoom(createRoomOptions(fields));
     if (fields.spaceId) await addRoomToSpace(client, fields.spaceId, roomId, { parent: false });
+    await waitForRoom(client, roomId);
     return roomId;
 }

@@ -71,3 +71,21 @@ export function joinedSpaces(client) {
 export function serverOf(id) {
     return id.slice(id.indexOf(":") + 1);
 }
+
+/**
+ * Resolves once the client's sync knows `roomId` (a room just created over the API is
+ * not in the store until the next sync brings it), or after `timeoutMs` regardless.
+ */
+export function waitForRoom(client, roomId, timeoutMs = 10000) {
+    if (client.getRoom(roomId)) return Promise.resolve(client.getRoom(roomId));
+    return new Promise((resolve) => {
+        const done = () => {
+            clearTimeout(timer);
+            client.removeListener(ClientEvent.Room, onRoom);
+            resolve(client.getRoom(roomId));
+        };
+        const onRoom = (room) => room.roomId === roomId && done();
+        const timer = setTimeout(done, timeoutMs);
+        client.on(ClientEvent.Room, onRoom);
+    });
+}

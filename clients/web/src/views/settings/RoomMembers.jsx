@@ -4,7 +4,7 @@ import { useState } from "preact/hooks";
 import { describeError } from "../../errors.js";
 import { registerStrings, t } from "../../i18n.js";
 import { Avatar } from "../../ui/Avatar.jsx";
-import { ROLES, levelOf, powerLevels, roleOf } from "./powerLevels.js";
+import { ROLES, creatorsOf, levelOf, powerLevels } from "./powerLevels.js";
 
 registerStrings({
     en: {
@@ -23,6 +23,7 @@ registerStrings({
         "rm.role_moderator": "Moderator",
         "rm.role_member": "Member",
         "rm.role_custom": "Custom ({level})",
+        "rm.role_creator": "Owner",
         "rm.kick": "Remove",
         "rm.ban": "Ban",
         "rm.unban": "Unban",
@@ -47,6 +48,7 @@ registerStrings({
         "rm.role_moderator": "Modérateur·rice",
         "rm.role_member": "Membre",
         "rm.role_custom": "Personnalisé ({level})",
+        "rm.role_creator": "Propriétaire",
         "rm.kick": "Exclure",
         "rm.ban": "Bannir",
         "rm.unban": "Débannir",
@@ -65,6 +67,8 @@ export function RoomMembers({ client, room, may }) {
     const [error, setError] = useState("");
     const [done, setDone] = useState("");
     const levels = powerLevels(room);
+    const creators = creatorsOf(room);
+    const level = (userId) => levelOf(levels, userId, creators);
     const roomId = room.roomId;
 
     const act = (key, action, doneText = "") => async (e) => {
@@ -99,19 +103,20 @@ export function RoomMembers({ client, room, may }) {
         </li>
     );
     const roleSelect = (member) => {
-        const level = levelOf(levels, member.userId);
-        const mine = levelOf(levels, me);
-        const editable = may.roles && (member.userId === me || level < mine);
-        const custom = !ROLES.some(([, l]) => l === level);
+        const theirs = level(member.userId);
+        const mine = level(me);
+        if (theirs === Infinity) return <span class="role creator">{t("rm.role_creator")}</span>;
+        const editable = may.roles && (member.userId === me || theirs < mine);
+        const custom = !ROLES.some(([, l]) => l === theirs);
         return (
-            <select aria-label={t("rm.role", { user: member.name })} value={String(level)}
+            <select aria-label={t("rm.role", { user: member.name })} value={String(theirs)}
                 disabled={!editable || busy === `role-${member.userId}`}
                 onChange={(e) => {
                     const next = Number(e.currentTarget.value);
                     act(`role-${member.userId}`, () => client.setPowerLevel(roomId, member.userId, next))();
                 }}>
-                {custom && <option value={String(level)}>{t("rm.role_custom", { level })}</option>}
-                {ROLES.filter(([, l]) => l <= mine || l === level).map(([name, l]) => (
+                {custom && <option value={String(theirs)}>{t("rm.role_custom", { level: theirs })}</option>}
+                {ROLES.filter(([, l]) => l <= mine || l === theirs).map(([name, l]) => (
                     <option key={name} value={String(l)}>{t(`rm.role_${name}`)}</option>
                 ))}
             </select>
@@ -119,8 +124,7 @@ export function RoomMembers({ client, room, may }) {
     };
     const kickBan = (member) => {
         if (member.userId === me) return null;
-        const theirs = levelOf(levels, member.userId);
-        const above = levelOf(levels, me) > theirs;
+        const above = level(me) > level(member.userId);
         return (
             <>
                 {may.kick && above && (

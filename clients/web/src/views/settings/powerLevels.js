@@ -8,20 +8,28 @@ export function powerLevels(room) {
     return room.currentState.getStateEvents(EventType.RoomPowerLevels, "")?.getContent() || {};
 }
 
-export function levelOf(levels, userId) {
-    const users = levels.users || {};
-    return typeof users[userId] === "number" ? users[userId] : (levels.users_default ?? 0);
+/**
+ * The room's creators, who from room version 12 on ("privileged creators", spec:
+ * rooms/v12) outrank every power level and are not listed in m.room.power_levels.
+ */
+export function creatorsOf(room) {
+    const create = room.currentState.getStateEvents(EventType.RoomCreate, "");
+    const version = Number(create?.getContent().room_version || room.getVersion());
+    if (!create || !(version >= 12)) return new Set();
+    const extra = create.getContent().additional_creators;
+    return new Set([create.getSender(), ...(Array.isArray(extra) ? extra : [])]);
 }
 
-/** The role name for a level: the highest role at or below it. */
-export function roleOf(level) {
-    return (ROLES.find(([, min]) => level >= min) || ROLES[ROLES.length - 1])[0];
+export function levelOf(levels, userId, creators = new Set()) {
+    if (creators.has(userId)) return Infinity;
+    const users = levels.users || {};
+    return typeof users[userId] === "number" ? users[userId] : (levels.users_default ?? 0);
 }
 
 /** What `userId` may do in `room`, from its power levels. */
 export function permissions(room, userId) {
     const levels = powerLevels(room);
-    const mine = levelOf(levels, userId);
+    const mine = levelOf(levels, userId, creatorsOf(room));
     const stateLevel = (type) => levels.events?.[type] ?? levels.state_default ?? 50;
     return {
         level: mine,
