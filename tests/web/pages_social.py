@@ -53,8 +53,9 @@ class Api:
 
     async def request(self, method: str, path: str, body: Any = None) -> tuple[int, Any]:
         headers = {"Authorization": f"Bearer {self.token}"}
+        url = self.base_url + (path if path.startswith("/_matrix/") else f"/_matrix/client/v3{path}")
         async with aiohttp.ClientSession() as http, http.request(
-            method, f"{self.base_url}/_matrix/client/v3{path}", json=body, headers=headers
+            method, url, json=body, headers=headers
         ) as resp:
             return resp.status, await resp.json()
 

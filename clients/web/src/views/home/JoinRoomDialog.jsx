@@ -4,6 +4,7 @@ import { describeError } from "../../errors.js";
 import { navigate } from "../../hooks.js";
 import { registerStrings, t } from "../../i18n.js";
 import { Modal } from "../../ui/Modal.jsx";
+import { waitForRoom } from "./roomInfo.js";
 
 registerStrings({
     en: {
@@ -46,9 +47,11 @@ export function JoinRoomDialog({ client, onClose }) {
         }
     };
     const join = run(async (target) => {
-        const room = await client.joinRoom(target);
+        const joined = await client.joinRoom(target);
+        const room = (await waitForRoom(client, joined.roomId)) || joined;
         onClose();
-        navigate("room", room.roomId);
+        if (room.isSpaceRoom()) navigate("space", room.roomId);
+        else navigate("room", room.roomId);
     });
     const knock = run(async (target) => {
         await client.knockRoom(target, reason.trim() ? { reason: reason.trim() } : {});

@@ -9,7 +9,7 @@ import { RoomSettingsButton } from "../settings/RoomSettingsButton.jsx";
 import { CreateRoomDialog } from "./CreateRoomDialog.jsx";
 import { RoomEntry, sidebarRooms } from "./RoomList.jsx";
 import { addRoomToSpace } from "./roomCreation.js";
-import { useSidebarEvents } from "./roomInfo.js";
+import { useSidebarEvents, waitForRoom } from "./roomInfo.js";
 import { canJoinDirectly, useHierarchy } from "./useHierarchy.js";
 
 registerStrings({
@@ -59,6 +59,7 @@ function useJoin(client) {
                 setKnocked((s) => new Set([...s, chunk.room_id]));
             } else {
                 await client.joinRoom(chunk.room_id, { viaServers: via });
+                await waitForRoom(client, chunk.room_id);
                 navigate("room", chunk.room_id);
             }
         } catch (err) {
