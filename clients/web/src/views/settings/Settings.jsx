@@ -5,6 +5,7 @@ import { describeError } from "../../errors.js";
 import { useEmitter } from "../../hooks.js";
 import { LANGUAGES, formatDay, language, registerStrings, setLanguage, t, useLanguage } from "../../i18n.js";
 import { Avatar } from "../../ui/Avatar.jsx";
+import { refreshOwnProfile } from "../home/ownProfile.js";
 import { withPassword } from "./uia.js";
 import "./settings.css";
 
@@ -105,7 +106,10 @@ function Profile({ client }) {
     }, [userId]);
     const save = (e) => {
         e.preventDefault();
-        action.run(() => client.setDisplayName(name.trim()), t("settings.saved"));
+        action.run(async () => {
+            await client.setDisplayName(name.trim());
+            await refreshOwnProfile(client);
+        }, t("settings.saved"));
     };
     const upload = (e) => {
         const file = e.currentTarget.files?.[0];
@@ -114,6 +118,7 @@ function Profile({ client }) {
             const { content_uri: url } = await client.uploadContent(file, { name: file.name, type: file.type });
             await client.setAvatarUrl(url);
             setAvatar(url);
+            await refreshOwnProfile(client);
         }, t("settings.saved"));
     };
     return (
