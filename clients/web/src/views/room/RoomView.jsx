@@ -1,7 +1,7 @@
 // A conversation: header (name, encryption, search, voice and settings slots), the
 // timeline, who is typing, uploads in progress, and the composer. Files can be attached
 // with the button, dropped onto the conversation, or pasted into the composer.
-import { EventType, MatrixEventEvent, RoomEvent, RoomMemberEvent, RoomStateEvent } from "matrix-js-sdk";
+import { ClientEvent, EventType, MatrixEventEvent, RoomEvent, RoomMemberEvent, RoomStateEvent } from "matrix-js-sdk";
 import { useEffect, useRef, useState } from "preact/hooks";
 import { describeError } from "../../errors.js";
 import { useEmitter } from "../../hooks.js";
@@ -22,7 +22,7 @@ const ROOM_EVENTS = [
     RoomEvent.Timeline, RoomEvent.TimelineReset, RoomEvent.LocalEchoUpdated, RoomEvent.Name,
     RoomEvent.Redaction, RoomEvent.RedactionCancelled, RoomEvent.Receipt,
 ];
-const CLIENT_EVENTS = [MatrixEventEvent.Decrypted, RoomMemberEvent.Typing, RoomStateEvent.Events, RoomMemberEvent.Name];
+const CLIENT_EVENTS = [ClientEvent.Room, ClientEvent.Sync, MatrixEventEvent.Decrypted, RoomMemberEvent.Typing, RoomStateEvent.Events, RoomMemberEvent.Name];
 
 function lastOwnEditable(room, me) {
     const events = room.getLiveTimeline().getEvents();
@@ -97,9 +97,13 @@ export function RoomView({ client, roomId }) {
 
     useEffect(() => {
         room?.loadMembersIfNeeded().catch((err) => console.warn("members not loaded", roomId, err));
-    }, [roomId]);
+    }, [roomId, Boolean(room)]);
 
-    if (!room) return <div class="room-missing">{t("room.not_found")}</div>;
+    if (!room) {
+        // Before the first sync after a reload, rooms are not known yet.
+        if (!client.isInitialSyncComplete()) return <div class="room-missing" aria-busy="true">{t("common.loading")}</div>;
+        return <div class="room-missing">{t("room.not_found")}</div>;
+    }
     const me = client.getUserId();
     const encrypted = room.hasEncryptionStateEvent();
     const typing = room.getMembers().filter((m) => m.typing && m.userId !== me).map((m) => m.name);
