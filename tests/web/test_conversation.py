@@ -9,7 +9,7 @@ from typing import Any
 from playwright.async_api import expect
 
 from tests.parleyd_process import Parleyd
-from tests.web.pages import open_client
+from tests.web.pages import open_client, sign_in
 from tests.web.pages_conversation import composer, message, open_room, register, send
 
 
@@ -87,3 +87,30 @@ async def test_scrolling_up_loads_older_messages(browser: Any, parleyd: Parleyd,
     await scroller.evaluate("el => { el.scrollTop = 0; }")
     await alice_api.send_text(room_id, "A new one")
     await expect(message(alice, "A new one")).to_be_in_viewport()
+
+
+async def test_conversation_in_french_on_a_phone(browser: Any, parleyd: Parleyd, screenshot: Any) -> None:
+    alice_api = await register(parleyd.base_url, "alice")
+    bob_api = await register(parleyd.base_url, "bob")
+    room_id = await alice_api.create_room("Apéro", invite=[bob_api])
+    await bob_api.send_text(room_id, "On se retrouve à 19 h ?")
+    alice = await open_client(browser, parleyd.base_url)
+    await alice.set_viewport_size({"width": 360, "height": 740})
+    await sign_in(alice, "alice")
+    await alice.evaluate("localStorage.setItem('parley.lang', 'fr')")
+    await alice.goto(f"/#/room/{room_id}")
+    await alice.reload()  # the language is read when the page loads
+    await expect(message(alice, "On se retrouve à 19 h ?")).to_be_visible()
+
+    box = alice.get_by_role("textbox", name="Message pour Apéro")
+    await box.fill("Parfait")
+    await box.press("Enter")
+    await expect(message(alice, "Parfait")).to_be_visible()
+    await expect(alice.get_by_role("button", name="Rechercher des messages")).to_be_visible()
+    await expect(alice.locator(".state-change", has_text="Bob a rejoint le salon")).to_be_visible()
+    # Nothing wider than the phone.
+    assert await alice.evaluate("document.documentElement.scrollWidth") <= 360  # noqa: PLR2004
+    await screenshot(alice, "phone")
+    await alice.get_by_role("link", name="Retour aux salons").click()
+    await expect(alice.get_by_role("navigation", name="Rooms").get_by_role("link", name="Apéro")).to_be_visible()
+    assert (alice_api.user_id, "Parfait") in await alice_api.texts(room_id)

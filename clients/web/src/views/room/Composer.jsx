@@ -5,6 +5,7 @@ import { MsgType } from "matrix-js-sdk";
 import { useEffect, useRef, useState } from "preact/hooks";
 import { describeError } from "../../errors.js";
 import { t } from "../../i18n.js";
+import { Icon } from "./icons.jsx";
 import { previewText } from "./MessageBody.jsx";
 
 const TYPING_TIMEOUT_MS = 5000;
@@ -112,7 +113,7 @@ export function Composer({ client, room, replyTo, editing, onCancelReply, onCanc
                 <div class="send-error" role="alert">
                     <span class="error">{t("room.send_failed", { reason: error })}</span>
                     <button class="secondary" onClick={submit}>{t("room.retry")}</button>
-                    <button class="icon" aria-label={t("room.dismiss")} onClick={() => setError("")}>✕</button>
+                    <button class="icon" aria-label={t("room.dismiss")} onClick={() => setError("")}><Icon name="close" /></button>
                 </div>
             )}
             {(replyTo || editing) && (
@@ -131,14 +132,14 @@ export function Composer({ client, room, replyTo, editing, onCancelReply, onCanc
                                 setText("");
                                 onCancelEdit();
                             } else onCancelReply();
-                        }}>✕</button>
+                        }}><Icon name="close" /></button>
                 </div>
             )}
             <form class="composer" onSubmit={(e) => {
                 e.preventDefault();
                 submit();
             }}>
-                <button type="button" class="icon attach" aria-label={t("room.attach")} onClick={onAttach}>📎</button>
+                <button type="button" class="icon attach" aria-label={t("room.attach")} onClick={onAttach}><Icon name="attach" /></button>
                 <textarea ref={input} aria-label={label} placeholder={label} value={text} rows={1}
                     onInput={(e) => {
                         const value = e.currentTarget.value;

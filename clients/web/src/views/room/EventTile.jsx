@@ -5,7 +5,15 @@ import { EventStatus } from "matrix-js-sdk";
 import { useState } from "preact/hooks";
 import { formatTime, t } from "../../i18n.js";
 import { Avatar } from "../../ui/Avatar.jsx";
+import { Icon } from "./icons.jsx";
 import { MessageBody, ReplyQuote } from "./MessageBody.jsx";
+
+/** The sender's current name in the room (events loaded from history may carry none). */
+export function senderName(room, ev) {
+    const id = ev.getSender();
+    const then = ev.sender?.name;
+    return then && then !== id ? then : room.getMember(id)?.name || then || id;
+}
 
 export const QUICK_EMOJI = ["👍", "❤️", "😂", "🎉", "😮", "😢", "👀", "✅"];
 
@@ -59,10 +67,10 @@ function Actions({ ev, own, canDelete, canEdit, onReact, onReply, onEdit, onDele
     return (
         <div class="message-actions" role="toolbar" aria-label={t("room.options")}>
             <button class="icon" aria-label={t("room.react")} aria-expanded={picker ? "true" : "false"}
-                onClick={() => setPicker(!picker)}>☺</button>
-            <button class="icon" aria-label={t("room.reply")} onClick={() => onReply(ev)}>↩</button>
-            {own && canEdit && <button class="icon" aria-label={t("room.edit")} onClick={() => onEdit(ev)}>✎</button>}
-            {canDelete && <button class="icon" aria-label={t("room.delete")} onClick={() => onDelete(ev)}>🗑</button>}
+                onClick={() => setPicker(!picker)}><Icon name="react" /></button>
+            <button class="icon" aria-label={t("room.reply")} onClick={() => onReply(ev)}><Icon name="reply" /></button>
+            {own && canEdit && <button class="icon" aria-label={t("room.edit")} onClick={() => onEdit(ev)}><Icon name="edit" /></button>}
+            {canDelete && <button class="icon" aria-label={t("room.delete")} onClick={() => onDelete(ev)}><Icon name="trash" /></button>}
             {picker && (
                 <div class="emoji-picker" onKeyDown={(e) => e.key === "Escape" && setPicker(false)}>
                     {QUICK_EMOJI.map((emoji) => (
@@ -81,7 +89,7 @@ function Actions({ ev, own, canDelete, canEdit, onReact, onReply, onEdit, onDele
 export function EventTile({ client, room, ev, continuation, readers, highlighted, handlers }) {
     const me = client.getUserId();
     const own = ev.getSender() === me;
-    const name = ev.sender?.name || ev.getSender();
+    const name = senderName(room, ev);
     const redacted = ev.isRedacted();
     const pending = ev.status === EventStatus.SENDING || ev.status === EventStatus.QUEUED
         || ev.status === EventStatus.ENCRYPTING;
@@ -99,7 +107,7 @@ export function EventTile({ client, room, ev, continuation, readers, highlighted
             <div class="gutter">
                 {continuation
                     ? <time class="hover-time" dateTime={new Date(ev.getTs()).toISOString()}>{formatTime(ev.getTs())}</time>
-                    : <Avatar client={client} mxc={ev.sender?.getMxcAvatarUrl()} name={name} id={ev.getSender()} size={32} />}
+                    : <Avatar client={client} mxc={(room.getMember(ev.getSender()) || ev.sender)?.getMxcAvatarUrl()} name={name} id={ev.getSender()} size={32} />}
             </div>
             <div class="message-main">
                 {continuation

@@ -3,6 +3,7 @@
 import { downloadMedia, useMedia } from "../../media.js";
 import { t } from "../../i18n.js";
 import { Modal } from "../../ui/Modal.jsx";
+import { Icon } from "./icons.jsx";
 
 export function ImageViewer({ client, content, onClose }) {
     const src = useMedia(client, content.url);
@@ -13,7 +14,7 @@ export function ImageViewer({ client, content, onClose }) {
                 {src ? <img src={src} alt={name} /> : <p class="muted" aria-busy="true">{t("common.loading")}</p>}
             </div>
             <button class="secondary" onClick={() => downloadMedia(client, content.url, name)}>
-                ⬇ {t("room.download", { name })}
+                <Icon name="download" /> {t("room.download", { name })}
             </button>
         </Modal>
     );

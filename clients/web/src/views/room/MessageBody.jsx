@@ -3,6 +3,7 @@
 import { useEffect, useState } from "preact/hooks";
 import { downloadMedia, fetchMedia } from "../../media.js";
 import { t } from "../../i18n.js";
+import { Icon } from "./icons.jsx";
 import { formatBytes } from "./strings.js";
 import { stripReplyFallback } from "./timeline.js";
 
@@ -63,10 +64,10 @@ function FileBody({ client, content }) {
     };
     return (
         <div class="file-body">
-            <span class="file-icon" aria-hidden="true">📄</span>
+            <span class="file-icon"><Icon name="file" size={22} /></span>
             <span class="file-name">{name}</span>
             {size ? <small class="muted">{formatBytes(size)}</small> : null}
-            <button class="secondary download" onClick={download} aria-label={t("room.download", { name })}>⬇</button>
+            <button class="secondary download" onClick={download} aria-label={t("room.download", { name })}><Icon name="download" /></button>
             {error && <span class="error" role="alert">{error}</span>}
         </div>
     );
@@ -74,7 +75,7 @@ function FileBody({ client, content }) {
 
 export function MessageBody({ client, ev, onOpenImage }) {
     if (ev.isRedacted()) return <p class="body deleted">{t("room.deleted")}</p>;
-    if (ev.isDecryptionFailure()) return <p class="body undecryptable">🔒 {t("room.undecryptable")}</p>;
+    if (ev.isDecryptionFailure()) return <p class="body undecryptable"><Icon name="lock" size={14} /> {t("room.undecryptable")}</p>;
     if (ev.getType() === "m.room.encrypted") return <p class="body decrypting">{t("room.decrypting")}</p>;
     const content = ev.getContent();
     const msgtype = content.msgtype;

@@ -10,6 +10,7 @@ import { Modal } from "../../ui/Modal.jsx";
 import { RoomSettingsButton } from "../settings/RoomSettingsButton.jsx";
 import { VoiceControls } from "../voice/VoiceControls.jsx";
 import { Composer } from "./Composer.jsx";
+import { Icon } from "./icons.jsx";
 import { ImageViewer } from "./ImageViewer.jsx";
 import { SearchPanel } from "./SearchPanel.jsx";
 import { Timeline } from "./Timeline.jsx";
@@ -49,7 +50,7 @@ function Uploads({ uploads, dismiss }) {
                                 <progress max={u.total || 1} value={u.loaded || 0} />
                             </label>
                         )}
-                    {u.error && <button class="icon" aria-label={t("room.dismiss")} onClick={() => dismiss(u.id)}>✕</button>}
+                    {u.error && <button class="icon" aria-label={t("room.dismiss")} onClick={() => dismiss(u.id)}><Icon name="close" /></button>}
                 </li>
             ))}
         </ul>
@@ -155,15 +156,15 @@ export function RoomView({ client, roomId }) {
             onDragLeave={(e) => e.currentTarget === e.target && setDragging(false)}
             onDrop={onDrop}>
             <header class="room-header">
-                <a class="back-to-rooms" href="#/home" aria-label={t("room.back")}>←</a>
+                <a class="back-to-rooms" href="#/home" aria-label={t("room.back")}><Icon name="back" /></a>
                 <h2>{room.name}</h2>
                 {encrypted && (
                     <span class="encrypted-badge" title={t("room.encrypted_title")}>
-                        <span aria-hidden="true">🔒</span> {t("room.encrypted")}
+                        <Icon name="lock" size={14} /> {t("room.encrypted")}
                     </span>
                 )}
                 <button class="icon search-toggle" aria-label={t("room.search")} aria-pressed={searching ? "true" : "false"}
-                    onClick={() => setSearching(!searching)}>🔍</button>
+                    onClick={() => setSearching(!searching)}><Icon name="search" /></button>
                 <VoiceControls client={client} room={room} />
                 <RoomSettingsButton client={client} room={room} />
             </header>
@@ -180,7 +181,7 @@ export function RoomView({ client, roomId }) {
             {notice && (
                 <div class="room-notice" role="alert">
                     <span class="error">{notice}</span>
-                    <button class="icon" aria-label={t("room.dismiss")} onClick={() => setNotice("")}>✕</button>
+                    <button class="icon" aria-label={t("room.dismiss")} onClick={() => setNotice("")}><Icon name="close" /></button>
                 </div>
             )}
             <div class="typing" aria-live="polite">{typingSentence(typing)}</div>

@@ -4,6 +4,7 @@ import { useState } from "preact/hooks";
 import { describeError } from "../../errors.js";
 import { formatDay, formatTime, t } from "../../i18n.js";
 import { Avatar } from "../../ui/Avatar.jsx";
+import { Icon } from "./icons.jsx";
 import { previewText } from "./MessageBody.jsx";
 
 export function SearchPanel({ client, room, onJump, onClose }) {
@@ -37,7 +38,7 @@ export function SearchPanel({ client, room, onJump, onClose }) {
                     value={term} onInput={(e) => setTerm(e.currentTarget.value)}
                     onKeyDown={(e) => e.key === "Escape" && onClose()} autoFocus />
                 <button type="submit" class="primary" disabled={busy}>{t("room.search_go")}</button>
-                <button type="button" class="icon" aria-label={t("room.search_close")} onClick={onClose}>✕</button>
+                <button type="button" class="icon" aria-label={t("room.search_close")} onClick={onClose}><Icon name="close" /></button>
             </form>
             {room.hasEncryptionStateEvent() && <p class="muted">{t("room.search_encrypted")}</p>}
             {error && <p class="error" role="alert">{error}</p>}

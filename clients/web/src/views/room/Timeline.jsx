@@ -49,7 +49,7 @@ export function Timeline({ client, room, handlers, jump, onJumpFailed, scrollToE
     const me = client.getUserId();
 
     const events = room.getLiveTimeline().getEvents();
-    const items = timelineItems(events);
+    const items = timelineItems(events, room);
     const shown = new Set(items.filter((i) => i.ev).map((i) => i.ev.getId()));
     const readUpTo = [];
     for (const member of room.getJoinedMembers()) {
@@ -125,31 +125,31 @@ export function Timeline({ client, room, handlers, jump, onJumpFailed, scrollToE
 
     return (
         <div class="timeline-wrap">
-        <div class="timeline-scroller" ref={scroller} onScroll={onScroll}>
-            <div class="timeline-inner">
-                <div class="timeline-top">
-                    {atStart
-                        ? <p class="muted beginning">{t("room.beginning")}</p>
-                        : paginating
-                            ? <p class="muted" role="status">{t("room.loading_older")}</p>
-                            : <button class="secondary" onClick={loadOlder}>{t("room.load_older")}</button>}
-                    {error && <p class="error" role="alert">{error}</p>}
+            <div class="timeline-scroller" ref={scroller} onScroll={onScroll}>
+                <div class="timeline-inner">
+                    <div class="timeline-top">
+                        {atStart
+                            ? <p class="muted beginning">{t("room.beginning")}</p>
+                            : paginating
+                                ? <p class="muted" role="status">{t("room.loading_older")}</p>
+                                : <button class="secondary" onClick={loadOlder}>{t("room.load_older")}</button>}
+                        {error && <p class="error" role="alert">{error}</p>}
+                    </div>
+                    <ol class="timeline" aria-label={t("room.timeline")} aria-live="polite" aria-relevant="additions">
+                        {items.map((item) => {
+                            if (item.kind === "day") {
+                                return <li key={item.key} class="day-separator" role="separator"><span>{formatDay(item.ts)}</span></li>;
+                            }
+                            if (item.kind === "state") return <li key={item.key} class="state-change">{item.text}</li>;
+                            return (
+                                <EventTile key={item.key} client={client} room={room} ev={item.ev}
+                                    continuation={item.continuation} readers={readers.get(item.ev.getId())}
+                                    highlighted={highlighted === item.ev.getId()} handlers={handlers} />
+                            );
+                        })}
+                    </ol>
                 </div>
-                <ol class="timeline" aria-label={t("room.timeline")} aria-live="polite" aria-relevant="additions">
-                    {items.map((item) => {
-                        if (item.kind === "day") {
-                            return <li key={item.key} class="day-separator" role="separator"><span>{formatDay(item.ts)}</span></li>;
-                        }
-                        if (item.kind === "state") return <li key={item.key} class="state-change">{item.text}</li>;
-                        return (
-                            <EventTile key={item.key} client={client} room={room} ev={item.ev}
-                                continuation={item.continuation} readers={readers.get(item.ev.getId())}
-                                highlighted={highlighted === item.ev.getId()} handlers={handlers} />
-                        );
-                    })}
-                </ol>
             </div>
-        </div>
             {scrolledUp && (
                 <button class="jump-latest primary" onClick={() => {
                     scroller.current.scrollTop = 0;

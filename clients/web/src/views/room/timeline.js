@@ -28,7 +28,7 @@ function sameDay(a, b) {
  * The timeline's rows, oldest first: {kind: "day", ts}, {kind: "state", ev, text} and
  * {kind: "message", ev, continuation}.
  */
-export function timelineItems(events) {
+export function timelineItems(events, room) {
     const items = [];
     let previous = null; // the last row's event, for day changes and grouping
     let previousKind = null;
@@ -37,7 +37,7 @@ export function timelineItems(events) {
         let text = null;
         if (isMessage(ev)) kind = "message";
         else if (isStateChange(ev)) {
-            text = describeStateChange(ev);
+            text = describeStateChange(ev, room);
             if (text) kind = "state";
         }
         if (!kind) continue;
@@ -75,15 +75,17 @@ export function receiptsByEvent(events, readUpTo, shown) {
     return result;
 }
 
-function nameOf(member, fallback) {
-    return member?.name || fallback;
+function nameOf(member, fallback, room) {
+    const name = member?.name;
+    if (name && name !== fallback) return name;
+    return room?.getMember(fallback)?.name || name || fallback;
 }
 
 /** A sentence for a membership, name, topic or encryption change; null for no sentence. */
-export function describeStateChange(ev) {
+export function describeStateChange(ev, room) {
     const content = ev.getContent();
     const prev = ev.getPrevContent() || {};
-    const sender = nameOf(ev.sender, ev.getSender());
+    const sender = nameOf(ev.sender, ev.getSender(), room);
     switch (ev.getType()) {
         case "m.room.create":
             return t("room.state.created", { sender });
