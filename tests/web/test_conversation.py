@@ -14,7 +14,7 @@ from tests.web.pages_conversation import composer, message, open_room, register,
 
 
 async def test_two_people_chat_both_ways_with_typing_and_read_receipts(
-    browser: Any, parleyd: Parleyd, screenshot: Any,
+    parleyd: Parleyd, browser: Any, screenshot: Any,
 ) -> None:
     alice_api = await register(parleyd.base_url, "alice")
     bob_api = await register(parleyd.base_url, "bob")
@@ -61,7 +61,7 @@ async def test_two_people_chat_both_ways_with_typing_and_read_receipts(
     assert bob.console_errors == [], bob.console_errors  # type: ignore[attr-defined]
 
 
-async def test_scrolling_up_loads_older_messages(browser: Any, parleyd: Parleyd, screenshot: Any) -> None:
+async def test_scrolling_up_loads_older_messages(parleyd: Parleyd, browser: Any, screenshot: Any) -> None:
     alice_api = await register(parleyd.base_url, "alice")
     room_id = await alice_api.create_room("History")
     for n in range(1, 71):
@@ -89,7 +89,7 @@ async def test_scrolling_up_loads_older_messages(browser: Any, parleyd: Parleyd,
     await expect(message(alice, "A new one")).to_be_in_viewport()
 
 
-async def test_conversation_in_french_on_a_phone(browser: Any, parleyd: Parleyd, screenshot: Any) -> None:
+async def test_conversation_in_french_on_a_phone(parleyd: Parleyd, browser: Any, screenshot: Any) -> None:
     alice_api = await register(parleyd.base_url, "alice")
     bob_api = await register(parleyd.base_url, "bob")
     room_id = await alice_api.create_room("Apéro", invite=[bob_api])

@@ -21,7 +21,7 @@ from tests.web.pages_conversation import (
 )
 
 
-async def test_edit_react_reply_and_delete(browser: Any, parleyd: Parleyd, screenshot: Any) -> None:
+async def test_edit_react_reply_and_delete(parleyd: Parleyd, browser: Any, screenshot: Any) -> None:
     alice_api = await register(parleyd.base_url, "alice")
     bob_api = await register(parleyd.base_url, "bob")
     room_id = await alice_api.create_room("Plans", invite=[bob_api])
@@ -96,7 +96,7 @@ async def test_edit_react_reply_and_delete(browser: Any, parleyd: Parleyd, scree
     assert alice.console_errors == [], alice.console_errors  # type: ignore[attr-defined]
 
 
-async def test_failed_send_keeps_the_text_and_can_be_retried(browser: Any, parleyd: Parleyd) -> None:
+async def test_failed_send_keeps_the_text_and_can_be_retried(parleyd: Parleyd, browser: Any) -> None:
     alice_api = await register(parleyd.base_url, "alice")
     room_id = await alice_api.create_room("Flaky")
     alice = await open_client(browser, parleyd.base_url)

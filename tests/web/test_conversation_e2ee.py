@@ -13,7 +13,7 @@ from tests.web.pages import open_client
 from tests.web.pages_conversation import message, open_room, register, send
 
 
-async def test_encrypted_room_chat_both_ways(browser: Any, parleyd: Parleyd, screenshot: Any) -> None:
+async def test_encrypted_room_chat_both_ways(parleyd: Parleyd, browser: Any, screenshot: Any) -> None:
     alice_api = await register(parleyd.base_url, "alice")
     bob_api = await register(parleyd.base_url, "bob")
     room_id = await alice_api.create_room("Secrets", invite=[bob_api], encrypted=True)
@@ -35,7 +35,7 @@ async def test_encrypted_room_chat_both_ways(browser: Any, parleyd: Parleyd, scr
         "ciphertext": "bm90IGEgcmVhbCBjaXBoZXJ0ZXh0", "device_id": "NOPE",
     })
     for page in (alice, bob):
-        await expect(page.locator("li.message .body.undecryptable")).to_have_text("🔒 Unable to decrypt this message")
+        await expect(page.locator("li.message .body.undecryptable")).to_contain_text("Unable to decrypt this message")
 
     # Attachments are not encrypted: nothing is uploaded, and the page says why.
     uploads: list[str] = []

@@ -68,7 +68,7 @@ async def paste_file(page: Page, name: str, text: str) -> None:
 
 
 async def test_image_upload_shows_a_thumbnail_and_a_full_size_viewer(
-    browser: Any, small_parleyd: Parleyd, screenshot: Any,
+    small_parleyd: Parleyd, browser: Any, screenshot: Any,
 ) -> None:
     alice_api = await register(small_parleyd.base_url, "alice")
     bob_api = await register(small_parleyd.base_url, "bob")
@@ -106,7 +106,7 @@ async def test_image_upload_shows_a_thumbnail_and_a_full_size_viewer(
     assert content["info"] == {"mimetype": "image/png", "size": len(picture), "w": 600, "h": 400}
 
 
-async def test_files_over_the_size_limit_are_refused_with_a_message(browser: Any, small_parleyd: Parleyd) -> None:
+async def test_files_over_the_size_limit_are_refused_with_a_message(small_parleyd: Parleyd, browser: Any) -> None:
     alice_api = await register(small_parleyd.base_url, "alice")
     room_id = await alice_api.create_room("Big files")
     alice = await open_client(browser, small_parleyd.base_url)
@@ -137,7 +137,7 @@ async def test_files_over_the_size_limit_are_refused_with_a_message(browser: Any
 
 
 async def test_dropped_and_pasted_files_download_under_their_names(
-    browser: Any, small_parleyd: Parleyd, tmp_path: Path,
+    small_parleyd: Parleyd, browser: Any, tmp_path: Path,
 ) -> None:
     alice_api = await register(small_parleyd.base_url, "alice")
     bob_api = await register(small_parleyd.base_url, "bob")

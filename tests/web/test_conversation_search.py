@@ -14,7 +14,7 @@ from tests.web.pages_conversation import message, open_room, register
 
 
 async def test_search_lists_results_and_jumps_to_an_old_message(
-    browser: Any, parleyd: Parleyd, screenshot: Any,
+    parleyd: Parleyd, browser: Any, screenshot: Any,
 ) -> None:
     alice_api = await register(parleyd.base_url, "alice")
     bob_api = await register(parleyd.base_url, "bob")
