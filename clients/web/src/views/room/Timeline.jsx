@@ -135,7 +135,7 @@ export function Timeline({ client, room, handlers, jump, onJumpFailed, scrollToE
                                 : <button class="secondary" onClick={loadOlder}>{t("room.load_older")}</button>}
                         {error && <p class="error" role="alert">{error}</p>}
                     </div>
-                    <ol class="timeline" aria-label={t("room.timeline")} aria-live="polite" aria-relevant="additions">
+                    <ol class="timeline" aria-label={t("room.timeline")}>
                         {items.map((item) => {
                             if (item.kind === "day") {
                                 return <li key={item.key} class="day-separator" role="separator"><span>{formatDay(item.ts)}</span></li>;
