@@ -98,6 +98,14 @@ def build_app(hs: Homeserver, *, manage_lifecycle: bool = True) -> web.Applicati
         app.router.add_routes(_with_literal_versions(import_module(name).routes))
     app.router.add_routes(web_client_routes(hs.config.web_client))
 
+    async def answer_parked_long_polls(_app: web.Application) -> None:
+        # aiohttp runs on_shutdown before it waits (shutdown_timeout) for the handlers
+        # still running: parked /sync long polls answer now with what they have, instead
+        # of holding the shutdown and then being cut off.
+        hs.notifier.shutdown()
+
+    app.on_shutdown.append(answer_parked_long_polls)
+
     if manage_lifecycle:
 
         async def lifecycle(_app: web.Application) -> AsyncIterator[None]:

@@ -124,3 +124,22 @@ async def test_redaction_survives_a_restart(parleyd: Parleyd, session: aiohttp.C
     await parleyd.start()
     event = await alice.request("GET", f"{V3}/rooms/{room_id}/event/{message}")
     assert event["content"] == {} and "redacted_because" in event["unsigned"]
+
+
+async def test_sigterm_answers_parked_long_polls_instead_of_cutting_them(
+    parleyd: Parleyd, session: aiohttp.ClientSession
+) -> None:
+    # A browser or SDK parks a /sync for up to 30 s. Shutting down answers it with what
+    # there is (an empty incremental sync), so the client keeps its position and simply
+    # reconnects; before, the handler was cancelled after the shutdown grace period and
+    # the client saw the connection cut.
+    alice = MatrixHttp(session, parleyd.base_url)
+    await alice.register("alice", "alice's password")
+    first = await alice.sync()
+    parked = asyncio.ensure_future(alice.sync(since=first["next_batch"], timeout=30_000))
+    await asyncio.sleep(0.5)  # parked on the server
+    assert parleyd.process is not None
+    parleyd.process.terminate()
+    answer = await asyncio.wait_for(parked, 30)
+    assert answer["next_batch"]
+    assert await parleyd.process.wait() == 0
