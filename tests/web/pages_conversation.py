@@ -81,7 +81,7 @@ async def register(base_url: str, username: str, password: str = PASSWORD) -> Ac
 async def open_room(page: Page, username: str, room_name: str) -> None:
     """Signs `username` in and opens the room called `room_name`."""
     await sign_in(page, username)
-    await page.get_by_role("navigation", name="Rooms").get_by_role("link", name=room_name).click()
+    await page.get_by_role("navigation", name="Conversations").get_by_role("link", name=room_name).click()
     await expect(page.locator(".room-header h2")).to_have_text(room_name)
 
 

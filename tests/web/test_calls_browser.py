@@ -50,7 +50,7 @@ async def dm(base: str, alice: dict[str, Any], bob: dict[str, Any]) -> str:
 
 
 async def open_room(page: Page, name: str) -> None:
-    await page.get_by_role("navigation", name="Rooms").get_by_role("link", name=name).click()
+    await page.get_by_role("navigation", name="Conversations").get_by_role("link", name=name).click()
     await expect(page.locator(".room-header").get_by_role("heading")).to_have_text(name, timeout=WAIT_S * 1000)
 
 

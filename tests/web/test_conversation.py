@@ -112,5 +112,5 @@ async def test_conversation_in_french_on_a_phone(parleyd: Parleyd, browser: Any,
     assert await alice.evaluate("document.documentElement.scrollWidth") <= 360  # noqa: PLR2004
     await screenshot(alice, "phone")
     await alice.get_by_role("link", name="Retour aux salons").click()
-    await expect(alice.get_by_role("navigation", name="Rooms").get_by_role("link", name="Apéro")).to_be_visible()
+    await expect(alice.get_by_role("navigation", name="Conversations").get_by_role("link", name="Apéro")).to_be_visible()
     assert (alice_api.user_id, "Parfait") in await alice_api.texts(room_id)

@@ -184,7 +184,7 @@ async def test_browser_and_python_participant_hear_each_other_mute_and_leave(
                 slice(None), r)))
         await bob_voice.join(now_ms=int(time.time() * 1000))
 
-        await page.get_by_role("navigation", name="Rooms").get_by_role("link", name="Voice lounge").click()
+        await page.get_by_role("navigation", name="Conversations").get_by_role("link", name="Voice lounge").click()
         header = page.locator(".room-header")
         await expect(header.get_by_role("heading")).to_have_text("Voice lounge", timeout=WAIT_S * 1000)
         channel = header.get_by_role("group", name="Voice channel")
