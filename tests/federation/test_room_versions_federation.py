@@ -10,12 +10,14 @@ from __future__ import annotations
 
 import asyncio
 from pathlib import Path
+from typing import Any
 
 import pytest
 from aiohttp import ClientSession
 
 from federation.rooms.versions import KNOWN_ROOM_VERSIONS
 from tests.federation.harness import federated_homeservers
+from tests.federation.test_backfill import page_back_all
 from tests.federation.test_parleyd_processes import parleyd_processes, user_on
 from tests.federation.test_three_servers import (
     WAIT_S,
@@ -99,6 +101,49 @@ async def test_invite_of_a_remote_user(tmp_path: Path, version: str) -> None:
         await sync_until(bob, None, is_joined(room_id), within=WAIT_S)
         await alice.send(room_id, "invited and joined")
         await sync_until(bob, None, has_body(room_id, "invited and joined"), within=WAIT_S)
+
+
+@pytest.mark.parametrize("version", ["1", "3"])
+async def test_joined_server_backfills_the_history_before_its_join(tmp_path: Path, version: str) -> None:
+    async with federated_homeservers(tmp_path, 2) as (hs1, hs2):
+        alice = await hs1.register("alice")
+        bob = await hs2.register("bob")
+        room_id = await alice.create_room(room_version=version, preset="public_chat")
+        sent = [f"old {i}" for i in range(30)]
+        for body in sent:
+            await alice.send(room_id, body)
+        await join_via(bob, room_id, hs1.server_name)
+        events = await page_back_all(bob, room_id, limit=10)
+        bodies = [e["content"].get("body") for e in reversed(events) if e["type"] == "m.room.message"]
+        assert bodies == sent
+
+
+def _invited(room_id: str) -> Any:
+    return lambda r: room_id in r.get("rooms", {}).get("invite", {})
+
+
+def _left(room_id: str) -> Any:
+    return lambda r: room_id in r.get("rooms", {}).get("leave", {})
+
+
+@pytest.mark.parametrize("version", ["1", "3"])
+@pytest.mark.parametrize("resident_up", [True, False], ids=["make_leave", "resident-down"])
+async def test_rejecting_an_invite(tmp_path: Path, version: str, resident_up: bool) -> None:
+    """Through make_leave/send_leave (a v1 template filled in and named by hs2), or, with the
+    inviting server down, by a leave built here on top of the invite (its reference hash)."""
+    async with federated_homeservers(tmp_path, 2) as (hs1, hs2):
+        alice = await hs1.register("alice")
+        bob = await hs2.register("bob")
+        room_id = await alice.create_room(room_version=version, preset="private_chat")
+        await alice.invite(room_id, bob.user_id or "")
+        _, token = await sync_until(bob, None, _invited(room_id), within=WAIT_S)
+        if not resident_up:
+            await hs1.stop()
+        await bob.leave(room_id)
+        await sync_until(bob, token, _left(room_id), within=WAIT_S)
+        if resident_up:
+            await sync_until(alice, None, has_membership(room_id, bob.user_id or "", "leave"),
+                             within=WAIT_S)
 
 
 @pytest.mark.slow
