@@ -32,6 +32,7 @@ from federation.crypto.signing import (
     verify_json_signature,
 )
 from federation.rooms.events import Event
+from federation.rooms.hashes import event_id_domain
 from federation.rooms.redaction import redact_pdu
 from federation.transport.client import FederationClient
 from federation.transport.errors import FederationError
@@ -179,15 +180,22 @@ def _responses_cover(responses: list[dict[str, Any]], key_ids: list[str], minimu
 
 
 def required_event_signers(event: Event) -> set[str]:
-    """Servers whose signature an event needs (room versions 10+).
+    """Servers whose signature an event needs.
 
     spec: server-server-api.md, "Validating hashes and signatures on received
-    events": the sender's server; no event-ID domain from v3 on. Restricted
-    joins are also signed by the authorising user's server (rooms/v8.md,
-    ``join_authorised_via_users_server``).
+    events": the sender's server, and in room versions 1 and 2 also the server
+    named in the event ID. Restricted joins (v8+) are also signed by the
+    authorising user's server (rooms/v8.md, ``join_authorised_via_users_server``).
     """
     signers = {_server_of(event.sender)}
-    if event.type == "m.room.member" and event.membership == "join":
+    version = event.room_version
+    if version.event_id_in_pdu:
+        signers.add(event_id_domain(event.event_id))
+    if (
+        version.restricted_join_rule
+        and event.type == "m.room.member"
+        and event.membership == "join"
+    ):
         authoriser = event.content.get("join_authorised_via_users_server")
         if isinstance(authoriser, str) and ":" in authoriser:
             signers.add(_server_of(authoriser))
@@ -223,11 +231,15 @@ class KeyRing:
         self._last_fetched: dict[str, float] = {}
 
     # --- public API -------------------------------------------------------------
-    async def verify_json(self, server_name: str, obj: dict[str, Any], *, valid_at_ts: int | None = None) -> None:
+    async def verify_json(
+        self, server_name: str, obj: dict[str, Any], *, valid_at_ts: int | None = None,
+        strict_json: bool = True,
+    ) -> None:
         """Check ``server_name``'s signature on ``obj``; raise ``SignatureError``.
 
         At least one of its ed25519 signatures must come from a key valid at
-        ``valid_at_ts`` (default: now), and every such signature must verify.
+        ``valid_at_ts`` (default: now; 0 accepts any known key), and every such
+        signature must verify. ``strict_json=False`` for events of room versions 1-5.
         """
         signatures = obj.get("signatures")
         by_server = signatures.get(server_name) if isinstance(signatures, dict) else None
@@ -244,15 +256,25 @@ class KeyRing:
                 f"no key of {server_name} valid at {at_ts} for key IDs {', '.join(sorted(key_ids))}"
             )
         for key in usable:
-            verify_json_signature(obj, server_name, key.key_id, key.key_bytes)
+            verify_json_signature(obj, server_name, key.key_id, key.key_bytes, strict=strict_json)
 
     async def verify_event_signatures(self, event: Event) -> None:
-        """Signature checks of a received PDU; raise ``SignatureError`` if one fails."""
-        redacted = redact_pdu(event.pdu, event.room_version)
+        """Signature checks of a received PDU; raise ``SignatureError`` if one fails.
+
+        spec: rooms/fragments/v5-signing-requirements.md — from room version 5 a key
+        counts only if it was valid at the event's ``origin_server_ts``; in earlier
+        versions any known key of the server does.
+        """
+        version = event.room_version
+        redacted = redact_pdu(event.pdu, version)
+        valid_at_ts = event.origin_server_ts if version.enforce_key_validity else 0
         for server_name in sorted(required_event_signers(event)):
             if not server_name:
                 raise SignatureError("event sender has no server name")
-            await self.verify_json(server_name, redacted, valid_at_ts=event.origin_server_ts)
+            await self.verify_json(
+                server_name, redacted, valid_at_ts=valid_at_ts,
+                strict_json=version.strict_canonical_json,
+            )
 
     async def get_verify_key(self, server_name: str, key_id: str, *, valid_at_ts: int | None = None) -> bytes:
         """The public key bytes of ``key_id``, valid at ``valid_at_ts`` (default now)."""

@@ -20,6 +20,7 @@ cheap type walk runs first.
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 import orjson
@@ -40,13 +41,34 @@ class CanonicalJsonError(ValueError):
     """The value cannot be represented in canonical JSON."""
 
 
-def encode_canonical_json(value: Any) -> bytes:
-    """Encode ``value`` as canonical JSON bytes, or raise ``CanonicalJsonError``."""
-    _reject_non_json_values(value)
+def encode_canonical_json(value: Any, *, strict: bool = True) -> bytes:
+    """Encode ``value`` as canonical JSON bytes, or raise ``CanonicalJsonError``.
+
+    ``strict=False`` is the encoding of room versions 1-5, where servers "MUST NOT
+    strictly enforce" the number rules (spec: rooms/fragments/v1-canonical-json.md):
+    floats and integers beyond ±(2**53 - 1) are encoded as Python's ``json`` writes
+    them (``50.5``, ``1e+100``), which is what Synapse's canonicaljson signs and
+    hashes. NaN and infinities are refused either way.
+    """
     try:
+        _reject_non_json_values(value)
         return orjson.dumps(value, option=_ORJSON_OPTIONS)
+    except CanonicalJsonError:
+        if strict:
+            raise
     except TypeError as e:  # orjson.JSONEncodeError is a TypeError
-        raise CanonicalJsonError(f"cannot encode as canonical JSON: {e}") from None
+        if strict:
+            raise CanonicalJsonError(f"cannot encode as canonical JSON: {e}") from None
+    return _encode_lenient(value)
+
+
+def _encode_lenient(value: Any) -> bytes:
+    try:
+        return json.dumps(
+            value, ensure_ascii=False, separators=(",", ":"), sort_keys=True, allow_nan=False
+        ).encode("utf-8")
+    except (TypeError, ValueError) as e:  # UnicodeEncodeError (lone surrogates) is a ValueError
+        raise CanonicalJsonError(f"cannot encode as JSON: {e}") from None
 
 
 def _reject_non_json_values(value: Any) -> None:

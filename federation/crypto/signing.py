@@ -114,11 +114,14 @@ def decode_verify_key(verify_key_base64: str) -> bytes:
     return key_bytes
 
 
-def encode_json_for_signing(obj: dict[str, Any]) -> bytes:
-    """The bytes a JSON signature covers: canonical JSON without signatures/unsigned."""
+def encode_json_for_signing(obj: dict[str, Any], *, strict: bool = True) -> bytes:
+    """The bytes a JSON signature covers: canonical JSON without signatures/unsigned.
+
+    ``strict=False`` for events of room versions 1-5 (see ``encode_canonical_json``).
+    """
     if "signatures" in obj or "unsigned" in obj:
         obj = {k: v for k, v in obj.items() if k != "signatures" and k != "unsigned"}
-    return encode_canonical_json(obj)
+    return encode_canonical_json(obj, strict=strict)
 
 
 def with_signature(
@@ -174,7 +177,8 @@ def get_signature(obj: dict[str, Any], server_name: str, key_id: str) -> str:
 
 
 def verify_json_signature(
-    obj: dict[str, Any], server_name: str, key_id: str, verify_key_bytes: bytes
+    obj: dict[str, Any], server_name: str, key_id: str, verify_key_bytes: bytes,
+    *, strict: bool = True,
 ) -> None:
     """Check that ``server_name`` signed ``obj`` with ``key_id``; raise ``SignatureError``.
 
@@ -184,4 +188,4 @@ def verify_json_signature(
     if algorithm != ED25519:
         raise SignatureError(f"unsupported signing algorithm: {algorithm!r}")
     signature = get_signature(obj, server_name, key_id)
-    verify_signature(encode_json_for_signing(obj), signature, verify_key_bytes)
+    verify_signature(encode_json_for_signing(obj, strict=strict), signature, verify_key_bytes)

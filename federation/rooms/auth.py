@@ -1,11 +1,18 @@
-"""The authorisation rules of room versions 10, 11 and 12.
+"""The authorisation rules of room versions 1 to 12.
 
-spec: rooms/v10.md, rooms/v11.md, rooms/v12.md ("Authorisation rules") and
-server-server-api.md ("Auth events selection").
+spec: rooms/fragments/v1-auth-rules.md (v1, v2), v3-auth-rules.md (v3-v5), rooms/v6.md,
+v7.md, v8-auth-rules.md (v8, v9), rooms/v10.md, v11.md, v12.md ("Authorisation rules")
+and server-server-api.md ("Auth events selection").
 
 Rule numbers in comments follow rooms/v11.md; room version 12 inserts a rule 2
 (the room ID is the create event's hash), so its later rules are one higher
-(v11 rule 4.3.1 is v12 rule 5.3.1, v11 rule 9 is v12 rule 10).
+(v11 rule 4.3.1 is v12 rule 5.3.1, v11 rule 9 is v12 rule 10). Room versions 1-5
+have an extra rule 4 for m.room.aliases, so their later rules are one higher too
+(v1 rule 10 is v11 rule 9), and versions 1 and 2 end with rule 11 for redactions.
+The differences are switches of ``RoomVersion``: ``special_case_aliases`` (v1-v5),
+``redaction_auth_rule`` (v1, v2), ``limit_notifications_power_levels`` (v6+),
+``knock_join_rule`` (v7+), ``restricted_join_rule`` (v8+),
+``knock_restricted_join_rule`` and ``strict_integer_power_levels`` (v10+).
 
 Two entry points, because the rules mix two kinds of check:
 
@@ -30,12 +37,15 @@ from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 from federation.rooms.events import Event, StateKey
+from federation.rooms.hashes import event_id_domain
 from federation.rooms.power_levels import (
     PowerLevel,
     ban_level,
     invite_level,
-    is_integer,
+    is_power_level,
     kick_level,
+    parse_power_level,
+    redact_level,
     required_power_level,
     room_creators,
     user_power_level,
@@ -52,6 +62,8 @@ MEMBER = "m.room.member"
 POWER_LEVELS = "m.room.power_levels"
 JOIN_RULES = "m.room.join_rules"
 THIRD_PARTY_INVITE = "m.room.third_party_invite"
+ALIASES = "m.room.aliases"
+REDACTION = "m.room.redaction"
 
 CREATE_KEY: StateKey = (CREATE, "")
 POWER_LEVELS_KEY: StateKey = (POWER_LEVELS, "")
@@ -261,6 +273,14 @@ def check_auth_rules(
     ):
         raise AuthError("room is not federated and sender is from another server")
 
+    # v1-v5 rule 4: a server may always set its own aliases (spec: v1-auth-rules.md)
+    if version.special_case_aliases and event.type == ALIASES:
+        if event.state_key is None:
+            raise AuthError("m.room.aliases needs a state_key")
+        if event.state_key != _server_of(sender):
+            raise AuthError("m.room.aliases state_key must be the sender's server")
+        return
+
     power_levels_event = auth_events.get(POWER_LEVELS_KEY)
     power_levels = power_levels_event.content if power_levels_event is not None else None
 
@@ -295,7 +315,25 @@ def check_auth_rules(
     # rule 9
     if event.type == POWER_LEVELS:
         _check_power_levels_change(event, power_levels, sender_level, create)
+    # v1, v2 rule 11 (spec: v1-auth-rules.md); from v3 on, redactions are judged when
+    # applied instead ("Handling redactions").
+    if version.redaction_auth_rule and event.type == REDACTION:
+        _check_redaction(event, power_levels, sender_level)
     # rule 10: otherwise, allow.
+
+
+def _check_redaction(
+    event: Event, power_levels: Mapping[str, Any] | None, sender_level: PowerLevel
+) -> None:
+    # rule 11.1
+    if sender_level >= redact_level(power_levels):
+        return
+    # rule 11.2: the redacted event was created by the redacting event's server
+    redacts = event.redacts
+    if redacts is not None and event_id_domain(redacts) == event_id_domain(event.event_id):
+        return
+    # rule 11.3
+    raise AuthError("sender may not redact this event")
 
 
 def _check_room_id_names_create(event: Event, create: Event | None) -> None:
@@ -358,8 +396,8 @@ def _check_membership(
     if target is None or membership is None:
         raise AuthError("m.room.member needs a state_key and content.membership")
 
-    # rule 4.2
-    if "join_authorised_via_users_server" in content:
+    # rule 4.2 (v8+)
+    if version.restricted_join_rule and "join_authorised_via_users_server" in content:
         authoriser = content["join_authorised_via_users_server"]
         if not isinstance(authoriser, str):
             raise AuthError("join_authorised_via_users_server is not a user ID")
@@ -388,13 +426,15 @@ def _check_membership(
         # No m.room.join_rules event means no join rule: only the creator's first join is
         # allowed (the spec gives no default).
         join_rule = _join_rule(auth_events)
-        # rule 4.3.4
-        if join_rule in ("invite", "knock"):
+        # rule 4.3.4 (`knock` from v7)
+        if join_rule == "invite" or (join_rule == "knock" and version.knock_join_rule):
             if sender_membership in ("invite", "join"):
                 return
             raise AuthError("join rule requires an invite")
-        # rule 4.3.5
-        if join_rule in ("restricted", "knock_restricted"):
+        # rule 4.3.5 (v8+; `knock_restricted` from v10)
+        if (join_rule == "restricted" and version.restricted_join_rule) or (
+            join_rule == "knock_restricted" and version.knock_restricted_join_rule
+        ):
             if sender_membership in ("join", "invite"):
                 return
             authoriser = content.get("join_authorised_via_users_server")
@@ -433,7 +473,9 @@ def _check_membership(
     if membership == "leave":
         # rule 4.5.1
         if sender == target:
-            if sender_membership in ("invite", "join", "knock"):
+            if sender_membership in ("invite", "join") or (
+                sender_membership == "knock" and version.knock_join_rule
+            ):
                 return
             raise AuthError("cannot leave a room one is not in, invited to or knocking on")
         # rule 4.5.2
@@ -464,9 +506,12 @@ def _check_membership(
         # rule 4.6.3
         raise AuthError("sender may not ban this user")
 
-    if membership == "knock":
-        # rule 4.7.1
-        if _join_rule(auth_events) not in ("knock", "knock_restricted"):
+    if membership == "knock" and version.knock_join_rule:
+        # rule 4.7.1 (`knock_restricted` from v10)
+        join_rule = _join_rule(auth_events)
+        if join_rule != "knock" and not (
+            join_rule == "knock_restricted" and version.knock_restricted_join_rule
+        ):
             raise AuthError("join rule does not allow knocking")
         # rule 4.7.2
         if sender != target:
@@ -544,23 +589,28 @@ def _check_power_levels_change(
     sender_level: PowerLevel,
     create: Event,
 ) -> None:
+    version = event.room_version
     new = event.content
-    # rule 9.1 (integer-only since v10)
-    for key in _POWER_LEVEL_SCALARS:
-        if key in new and not is_integer(new[key]):
-            raise AuthError(f"power level {key} must be an integer")
-    # rule 9.2
-    for key in _POWER_LEVEL_MAPS:
-        if key in new:
-            value = new[key]
-            if not isinstance(value, Mapping) or not all(map(is_integer, value.values())):
-                raise AuthError(f"power levels {key} must map to integers")
-    # rule 9.3 (like 9.1 and 9.2, an absent `users` is not an error)
+    if version.strict_integer_power_levels:
+        # rule 9.1 (v10+)
+        for key in _POWER_LEVEL_SCALARS:
+            if key in new and not is_power_level(new[key], version):
+                raise AuthError(f"power level {key} must be an integer")
+        # rule 9.2 (v10+)
+        for key in _POWER_LEVEL_MAPS:
+            if key in new:
+                value = new[key]
+                if not isinstance(value, Mapping) or not all(
+                    is_power_level(v, version) for v in value.values()
+                ):
+                    raise AuthError(f"power levels {key} must map to integers")
+    # rule 9.3 (v1-v9: "integers (or a string that is an integer)"); like 9.1 and 9.2,
+    # an absent `users` is not an error
     users = new.get("users", {})
     if not isinstance(users, Mapping):
         raise AuthError("power levels users must be an object")
     for user_id, level in users.items():
-        if not is_valid_user_id(user_id) or not is_integer(level):
+        if not is_valid_user_id(user_id) or not is_power_level(level, version):
             raise AuthError("power levels users must map user IDs to integers")
     # v12 rule 10.4: creators' power is implicit and cannot be listed
     if event.room_version.privileged_creators:
@@ -580,8 +630,8 @@ def _check_power_levels_change(
             raise AuthError(f"cannot change {key} from a level above your own")
         if key in new and _exceeds(new_value, sender_level):
             raise AuthError(f"cannot set {key} above your own level")
-    # rules 9.6 and 9.7
-    for key in _POWER_LEVEL_MAPS:
+    # rules 9.6 and 9.7 (`notifications` from v6)
+    for key in _POWER_LEVEL_MAPS if version.limit_notifications_power_levels else ("events",):
         old_map = _mapping(current.get(key))
         new_map = _mapping(new.get(key))
         _check_map_change(key, old_map, new_map, sender_level, None)
@@ -596,9 +646,14 @@ def _mapping(value: object) -> Mapping[str, Any]:
     return value if isinstance(value, Mapping) else {}
 
 
+def _level_or_zero(value: object) -> int:
+    # Old values in pre-existing events might be malformed; they are compared as 0.
+    level = parse_power_level(value)
+    return 0 if level is None else level
+
+
 def _exceeds(value: object, sender_level: PowerLevel) -> bool:
-    # Old values in pre-existing events might be malformed; a non-integer is compared as 0.
-    return (value if is_integer(value) else 0) > sender_level  # type: ignore[operator]
+    return _level_or_zero(value) > sender_level
 
 
 def _check_map_change(
@@ -629,4 +684,4 @@ def _check_map_change(
 
 
 def _at_least(value: object, sender_level: PowerLevel) -> bool:
-    return (value if is_integer(value) else 0) >= sender_level  # type: ignore[operator]
+    return _level_or_zero(value) >= sender_level

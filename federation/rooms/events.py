@@ -3,6 +3,10 @@
 The PDU dict is the wire form and the source of truth; ``Event`` only adds the
 event ID (which, from room version 3 on, is not part of the PDU but derived
 from its reference hash) and accessors. Events are treated as immutable.
+
+In room versions 1 and 2 the PDU keeps its wire format too: its own ``event_id``
+and ``[event_id, {"sha256": hash}]`` pairs in ``prev_events``/``auth_events``;
+``prev_event_ids`` and ``auth_event_ids`` give the IDs in every version.
 """
 
 from __future__ import annotations
@@ -10,13 +14,16 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
+from federation.rooms.hashes import event_ids_of_references, reference_hash_base64
 from federation.rooms.versions import RoomVersion
 
 StateKey = tuple[str, str]  # (event type, state_key)
 
 
 class Event:
-    __slots__ = ("event_id", "pdu", "room_version", "rejected_reason", "stream_ordering")
+    __slots__ = (
+        "event_id", "pdu", "room_version", "rejected_reason", "stream_ordering", "_reference_hash",
+    )
 
     def __init__(
         self,
@@ -32,6 +39,7 @@ class Event:
         self.rejected_reason = rejected_reason
         # Position in this server's events stream, once persisted.
         self.stream_ordering = stream_ordering
+        self._reference_hash: str | None = None
 
     # --- accessors -------------------------------------------------------
     @property
@@ -77,11 +85,26 @@ class Event:
 
     @property
     def prev_event_ids(self) -> list[str]:
-        return self.pdu.get("prev_events", [])
+        prev_events = self.pdu.get("prev_events", [])
+        if self.room_version.event_id_in_pdu:
+            return event_ids_of_references(prev_events)
+        return prev_events
 
     @property
     def auth_event_ids(self) -> list[str]:
-        return self.pdu.get("auth_events", [])
+        auth_events = self.pdu.get("auth_events", [])
+        if self.room_version.event_id_in_pdu:
+            return event_ids_of_references(auth_events)
+        return auth_events
+
+    @property
+    def reference_hash(self) -> str:
+        """The reference hash (unpadded base64) that room version 1/2 events list next
+        to this event's ID in their prev_events and auth_events."""
+        if self._reference_hash is None:
+            # Redaction keeps what the hash covers, so a redacted copy hashes the same.
+            self._reference_hash = reference_hash_base64(self.pdu, self.room_version)
+        return self._reference_hash
 
     @property
     def redacts(self) -> str | None:

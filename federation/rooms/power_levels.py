@@ -6,14 +6,19 @@ services that answer "may this user do X?" for the client API.
 spec: data/event-schemas/schema/m.room.power_levels.yaml for the defaults;
 rooms/v12.md for room creators, whose power level is infinite from v12 on.
 
-Values are read defensively: a value that is not an integer (JSON booleans
-included) is treated as absent and the default applies. The auth rules reject
-such power level events in v10+, so this only matters for malformed input.
+Values are read as room versions 1-9 allow them: integers, integer strings
+(rooms/fragments/v1-stringy-power-levels.md: optional whitespace and sign, leading
+zeros) and, from v1-v5 events, floats truncated toward zero
+(v1-floaty-power-levels.md). One reader serves every version because the versions
+that forbid those forms never accept a power levels event holding them: v6+
+canonical JSON refuses floats, and the v10+ auth rules refuse strings. Anything
+else (JSON booleans included) is treated as absent and the default applies.
 """
 
 from __future__ import annotations
 
 import math
+import re
 from collections.abc import Mapping
 from typing import Any
 
@@ -38,13 +43,45 @@ CREATOR_LEVEL_WITHOUT_POWER_LEVELS = 100
 _EMPTY: Mapping[str, Any] = {}
 
 
+# spec: v1-stringy-power-levels.md — "a single base 10 integer … optionally prefixed with a
+# single - or +", "any number of leading or trailing whitespace characters".
+_INTEGER_STRING = re.compile(r"\s*[+-]?[0-9]+\s*", re.ASCII)
+# Floats beyond a double's integer range are refused (v1-floaty-power-levels.md);
+# NaN and infinities never parse from JSON.
+_MAX_FLOAT_LEVEL = 2.0**63
+
+
 def is_integer(value: object) -> bool:
     """A JSON integer: ``int`` but not ``bool`` (``True`` is an ``int`` in Python)."""
     return type(value) is int
 
 
+def parse_power_level(value: object) -> int | None:
+    """A power level as room versions 1-9 may write it, or None if it is not one."""
+    if type(value) is int:
+        return value
+    if isinstance(value, str) and _INTEGER_STRING.fullmatch(value):
+        return int(value)
+    if type(value) is float and math.isfinite(value) and abs(value) < _MAX_FLOAT_LEVEL:
+        return int(value)
+    return None
+
+
+def is_power_level(value: object, room_version: RoomVersion) -> bool:
+    """Whether the auth rules accept ``value`` as a power level in ``room_version``:
+    integers only from v10 (rooms/v10.md), integer strings before, floats in v1-v5."""
+    if room_version.strict_integer_power_levels:
+        return type(value) is int
+    if type(value) is float and room_version.strict_canonical_json:
+        return False
+    return parse_power_level(value) is not None
+
+
 def _integer_or(value: object, default: int) -> int:
-    return value if type(value) is int else default  # type: ignore[return-value]
+    if type(value) is int:
+        return value  # type: ignore[return-value]
+    level = parse_power_level(value)
+    return default if level is None else level
 
 
 def room_creators(create_event: Event, room_version: RoomVersion) -> frozenset[str]:
@@ -102,8 +139,8 @@ def user_power_level(
     users = power_levels_content.get("users")
     if isinstance(users, Mapping):
         level = users.get(user_id)
-        if type(level) is int:
-            return level
+        if level is not None and (parsed := parse_power_level(level)) is not None:
+            return parsed
     return _integer_or(power_levels_content.get("users_default"), DEFAULT_USERS_DEFAULT)
 
 
@@ -115,8 +152,8 @@ def required_power_level(
     events = content.get("events")
     if isinstance(events, Mapping):
         level = events.get(event_type)
-        if type(level) is int:
-            return level
+        if level is not None and (parsed := parse_power_level(level)) is not None:
+            return parsed
     if is_state_event:
         return _integer_or(content.get("state_default"), DEFAULT_STATE_DEFAULT)
     return _integer_or(content.get("events_default"), DEFAULT_EVENTS_DEFAULT)
@@ -149,8 +186,8 @@ def notification_level(key: str, power_levels_content: PowerLevelsContent | None
         notifications = power_levels_content.get("notifications")
         if isinstance(notifications, Mapping):
             level = notifications.get(key)
-            if type(level) is int:
-                return level
+            if level is not None and (parsed := parse_power_level(level)) is not None:
+                return parsed
     return DEFAULT_ROOM_NOTIFICATION_LEVEL
 
 
@@ -158,3 +195,30 @@ def _named_level(content: PowerLevelsContent | None, key: str, default: int) -> 
     if content is None:
         return default
     return _integer_or(content.get(key), default)
+
+
+_LEVEL_SCALARS = ("users_default", "events_default", "state_default", "ban", "redact", "kick", "invite")
+_LEVEL_MAPS = ("events", "notifications", "users")
+
+
+def integer_power_levels(content: PowerLevelsContent) -> dict[str, Any]:
+    """A copy of power levels content with every level as an integer, e.g. to carry an
+    old room's levels into a room version that refuses strings (v10+) or floats (v6+).
+    Levels that do not parse are left out, so the defaults apply as they did before."""
+    out = dict(content)
+    for key in _LEVEL_SCALARS:
+        if key in out:
+            level = parse_power_level(out[key])
+            if level is None:
+                del out[key]
+            else:
+                out[key] = level
+    for key in _LEVEL_MAPS:
+        value = out.get(key)
+        if isinstance(value, Mapping):
+            out[key] = {
+                name: level
+                for name, raw in value.items()
+                if (level := parse_power_level(raw)) is not None
+            }
+    return out

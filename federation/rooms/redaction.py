@@ -4,8 +4,8 @@ The same algorithm decides what the reference hash (and so the event ID) and
 the server signatures of an event cover, so it must match other servers
 byte for byte.
 
-spec: rooms/fragments/v9-redactions.md (room version 10) and
-rooms/fragments/v11-redactions.md (room versions 11 and 12).
+spec: rooms/fragments/v1-redactions.md (room versions 1-5), v6-redactions.md
+(6, 7), rooms/v8.md (8), v9-redactions.md (9, 10) and v11-redactions.md (11, 12).
 """
 
 from __future__ import annotations
@@ -48,13 +48,32 @@ _POWER_LEVELS_V9_KEYS = (
     "users_default",
 )
 
-_V9_CONTENT_KEYS: dict[str, tuple[str, ...]] = {
-    "m.room.member": ("membership", "join_authorised_via_users_server"),
-    "m.room.create": ("creator",),
-    "m.room.join_rules": ("join_rule", "allow"),
-    "m.room.power_levels": _POWER_LEVELS_V9_KEYS,
-    "m.room.history_visibility": ("history_visibility",),
-}
+
+def _pre_v11_content_keys(room_version: RoomVersion) -> dict[str, tuple[str, ...]]:
+    """The content keys redaction keeps, by event type, in room versions 1-10."""
+    member: tuple[str, ...] = ("membership",)
+    if room_version.restricted_join_rule_fix:
+        # spec: rooms/v9.md — keeps join_authorised_via_users_server.
+        member = (*member, "join_authorised_via_users_server")
+    join_rules: tuple[str, ...] = ("join_rule",)
+    if room_version.restricted_join_rule:
+        # spec: rooms/v8.md — m.room.join_rules keeps `allow`.
+        join_rules = (*join_rules, "allow")
+    keys = {
+        "m.room.member": member,
+        "m.room.create": ("creator",),
+        "m.room.join_rules": join_rules,
+        "m.room.power_levels": _POWER_LEVELS_V9_KEYS,
+        "m.room.history_visibility": ("history_visibility",),
+    }
+    if room_version.special_case_aliases:
+        # spec: rooms/fragments/v1-redactions.md — removed in v6-redactions.md.
+        keys["m.room.aliases"] = ("aliases",)
+    return keys
+
+
+# room version identifier -> its table (room versions 1-10), built on first use
+_PRE_V11_CONTENT_KEYS: dict[str, dict[str, tuple[str, ...]]] = {}
 
 # m.room.create (all of content kept) and the `third_party_invite.signed` part of
 # m.room.member are handled in code, not by this table.
@@ -91,7 +110,12 @@ def _redact_content(
             return dict(content)
         kept_keys = _V11_CONTENT_KEYS.get(event_type, ())
     else:
-        kept_keys = _V9_CONTENT_KEYS.get(event_type, ())
+        table = _PRE_V11_CONTENT_KEYS.get(room_version.identifier)
+        if table is None:
+            table = _PRE_V11_CONTENT_KEYS[room_version.identifier] = _pre_v11_content_keys(
+                room_version
+            )
+        kept_keys = table.get(event_type, ())
 
     redacted = {key: content[key] for key in kept_keys if key in content}
 

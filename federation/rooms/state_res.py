@@ -1,4 +1,5 @@
-"""State resolution v2 (room versions 10, 11) and v2.1 (room version 12).
+"""State resolution v2 (room versions 2-11) and v2.1 (room version 12); ``resolve_state``
+hands version 1 rooms to ``state_res_v1``.
 
 spec: rooms/fragments/v2-state-res.md; rooms/v12.md, "State resolution" for v2.1
 (iterative auth checks of power events start from an empty state, and the full
@@ -28,7 +29,8 @@ from federation.rooms.auth import (
 )
 from federation.rooms.events import Event, StateKey
 from federation.rooms.power_levels import PowerLevel, user_power_level
-from federation.rooms.versions import RoomVersion
+from federation.rooms.state_res_v1 import resolve_state_v1
+from federation.rooms.versions import RoomVersion, StateResolution
 
 
 class MissingEventError(LookupError):
@@ -304,12 +306,18 @@ def resolve_state(
     is_signed_by: EventSignatureCheck | None = None,
     is_third_party_signed: ThirdPartySignatureCheck | None = None,
 ) -> dict[StateKey, str]:
-    """Resolve room states {S₁, S₂, …} into one, per state resolution v2 / v2.1.
+    """Resolve room states {S₁, S₂, …} into one, per the room version's algorithm
+    (v1, v2 or v2.1).
 
     The signature callbacks are handed to the auth rules (see auth.py); without them,
     member events carrying ``join_authorised_via_users_server`` or a third-party
     invite cannot pass the iterative auth checks.
     """
+    if room_version.state_resolution is StateResolution.V1:
+        return resolve_state_v1(
+            room_version, state_sets, event_map,
+            is_signed_by=is_signed_by, is_third_party_signed=is_third_party_signed,
+        )
     if not state_sets:
         return {}
     unconflicted, conflicted = split_conflicts(state_sets)

@@ -2,8 +2,10 @@
 
 spec: server-server-api.md, "Checks performed on receipt of a PDU", steps 1 and 3:
 the PDU must be valid for the room version (the event ID of room versions 3+ is
-its reference hash, so it is computed, never trusted), and an event whose content
-hash does not match is replaced by its redacted form before it goes further.
+its reference hash, so it is computed, never trusted; versions 1 and 2 carry their
+``event_id`` and list parents as ``[event_id, {"sha256": hash}]`` pairs), and an
+event whose content hash does not match is replaced by its redacted form before it
+goes further. Room versions 1-5 do not enforce canonical JSON's number rules.
 Pure: no I/O.
 """
 
@@ -18,18 +20,19 @@ from federation.crypto.canonical_json import (
 )
 from federation.rooms.auth import is_valid_user_id
 from federation.rooms.events import Event
-from federation.rooms.hashes import (
-    check_content_hash,
-    compute_reference_hash,
-    event_id_from_reference_hash,
-)
+from federation.rooms.hashes import MissingEventId, check_content_hash, compute_event_id
 from federation.rooms.redaction import redact_pdu
 from federation.rooms.versions import RoomVersion
 
 # spec: client-server-api "Size limits": a PDU is at most 65536 bytes of canonical JSON.
 MAX_PDU_BYTES = 65_536
-# Local bookkeeping a sender must not dictate: we compute our own unsigned data.
+# Local bookkeeping a sender must not dictate: we compute our own unsigned data (and,
+# from room version 3, the event ID).
 _DROPPED_KEYS = ("unsigned", "event_id")
+_DROPPED_KEYS_V1 = ("unsigned",)
+# spec: pdu_v1.yaml, depth "less than the maximum value for an integer (2^63 - 1)";
+# v6 event format: the canonical JSON maximum.
+_MAX_DEPTH_LENIENT = 2**63 - 1
 
 
 class InvalidPdu(ValueError):
@@ -45,15 +48,28 @@ def _is_str_list(value: object) -> bool:
     return isinstance(value, list) and all(isinstance(v, str) for v in value)
 
 
+def _is_reference_list(value: object) -> bool:
+    """``[[event_id, {"sha256": hash}], …]`` (spec: pdu_v1.yaml); the hashes are not
+    checked against the events, which other servers do not do either."""
+    return isinstance(value, list) and all(
+        isinstance(r, list) and len(r) == 2 and isinstance(r[0], str) and isinstance(r[1], dict)
+        for r in value
+    )
+
+
 def event_from_pdu(
     raw: Any, room_version: RoomVersion, expected_room_id: str | None = None
 ) -> tuple[Event, bool]:
     """Validate a received PDU; return the event (redacted on hash mismatch) and
     whether its content hash matched."""
     _require(isinstance(raw, dict), "PDU is not a JSON object")
-    pdu: dict[str, Any] = {k: v for k, v in raw.items() if k not in _DROPPED_KEYS}
+    dropped = _DROPPED_KEYS_V1 if room_version.event_id_in_pdu else _DROPPED_KEYS
+    pdu: dict[str, Any] = {k: v for k, v in raw.items() if k not in dropped}
+    strict = room_version.strict_canonical_json
     try:
-        encoded = encode_canonical_json(pdu)
+        # spec: rooms/fragments/v6-canonical-json.md — v6+ events that are not canonical
+        # JSON are discarded; v1-canonical-json.md — earlier versions must not do so.
+        encoded = encode_canonical_json(pdu, strict=strict)
     except (CanonicalJsonError, TypeError, ValueError) as e:
         raise InvalidPdu(f"PDU is not canonical JSON: {e}") from None
     _require(len(encoded) <= MAX_PDU_BYTES, "PDU is larger than 65536 bytes")
@@ -62,12 +78,17 @@ def event_from_pdu(
     _require(isinstance(event_type, str), "type must be a string")
     _require(is_valid_user_id(pdu.get("sender")), "sender must be a user ID")
     _require(isinstance(pdu.get("content"), dict), "content must be an object")
-    _require(_is_str_list(pdu.get("prev_events")), "prev_events must be a list of event IDs")
-    _require(_is_str_list(pdu.get("auth_events")), "auth_events must be a list of event IDs")
+    if room_version.event_id_in_pdu:
+        _require(_is_reference_list(pdu.get("prev_events")), "prev_events must be [event_id, hashes] pairs")
+        _require(_is_reference_list(pdu.get("auth_events")), "auth_events must be [event_id, hashes] pairs")
+    else:
+        _require(_is_str_list(pdu.get("prev_events")), "prev_events must be a list of event IDs")
+        _require(_is_str_list(pdu.get("auth_events")), "auth_events must be a list of event IDs")
     depth = pdu.get("depth")
     if not isinstance(depth, int) or isinstance(depth, bool):
         raise InvalidPdu("depth must be an integer")
-    _require(0 <= depth <= CANONICAL_JSON_MAX_INT, "depth out of range")
+    max_depth = CANONICAL_JSON_MAX_INT if strict else _MAX_DEPTH_LENIENT
+    _require(0 <= depth <= max_depth, "depth out of range")
     ts = pdu.get("origin_server_ts")
     _require(isinstance(ts, int) and not isinstance(ts, bool), "origin_server_ts must be an integer")
     _require(isinstance(pdu.get("hashes"), dict), "hashes must be an object")
@@ -83,9 +104,13 @@ def event_from_pdu(
     else:
         _require(isinstance(pdu.get("room_id"), str), "room_id must be a string")
 
-    # spec: rooms/fragments/v4-event-ids.md — the event ID is the reference hash.
-    event_id = event_id_from_reference_hash(compute_reference_hash(pdu, room_version))
-    hash_ok = check_content_hash(pdu)
+    # spec: rooms/fragments/v4-event-ids.md — the event ID is the reference hash (v3: in
+    # standard base64); v1-event-ids.md — the PDU's own `event_id`.
+    try:
+        event_id = compute_event_id(pdu, room_version)
+    except MissingEventId as e:
+        raise InvalidPdu(str(e)) from None
+    hash_ok = check_content_hash(pdu, room_version)
     if not hash_ok:
         # spec: "Checks performed on receipt of a PDU", step 3 — use the redacted event.
         pdu = redact_pdu(pdu, room_version)

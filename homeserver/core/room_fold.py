@@ -124,7 +124,7 @@ def fold_event(
         if event.type == "m.room.member" and event.membership is not None:
             assert event.state_key is not None
             memberships.append((event.state_key, event.membership, event.event_id))
-    room.extremities = [event.event_id]
+    room.set_extremities([event.event_id], event)
     room.max_depth = max(room.max_depth, event.depth)
     room.add_recent(event)
     # positional: this runs for every local send
@@ -174,7 +174,7 @@ def _fold_resolved(
             memberships.append((state_key, membership, eid))
     room.state = {k: events[eid] for k, eid in new_current.items()}
     prevs = set(event.prev_event_ids)
-    room.extremities = [e for e in room.extremities if e not in prevs] + [event.event_id]
+    room.set_extremities([e for e in room.extremities if e not in prevs] + [event.event_id], event)
     room.max_depth = max(room.max_depth, event.depth)
     room.add_recent(event)
     return Fold(

@@ -8,6 +8,7 @@ the cache update for one event happen in one uninterrupted step.
 from __future__ import annotations
 
 from collections import deque
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 
 from federation.rooms.events import Event, StateKey
@@ -30,6 +31,28 @@ class RoomState:
     # Events of the room, oldest first; complete for streams > recent_floor.
     recent: deque[Event] = field(default_factory=lambda: deque(maxlen=RECENT_EVENTS_KEPT))
     recent_floor: int = 0
+    # Reference hashes of the forward extremities: room versions 1 and 2 list them next
+    # to the IDs in prev_events. Kept only in those versions (see ``set_extremities``).
+    extremity_hashes: dict[str, str] = field(default_factory=dict)
+
+    def set_extremities(self, extremities: list[str], new_event: Event | None = None) -> None:
+        """The forward extremities are now ``extremities`` (``new_event`` among them)."""
+        self.extremities = extremities
+        if self.version.event_id_in_pdu:
+            hashes = {e: h for e, h in self.extremity_hashes.items() if e in extremities}
+            if new_event is not None:
+                hashes[new_event.event_id] = new_event.reference_hash
+            self.extremity_hashes = hashes
+
+    def reference_hashes(self, auth_events: Iterable[Event]) -> dict[str, str] | None:
+        """Event ID -> reference hash of the forward extremities and ``auth_events``, for
+        building an event in a room version 1/2 room; None in later versions."""
+        if not self.version.event_id_in_pdu:
+            return None
+        hashes = dict(self.extremity_hashes)
+        for event in auth_events:
+            hashes[event.event_id] = event.reference_hash
+        return hashes
 
     def add_recent(self, event: Event) -> None:
         if len(self.recent) == self.recent.maxlen:

@@ -89,6 +89,8 @@ class EventStore:
         self._write_hooks: list[WriteHook] = []
         self.db = db
         self._cache: OrderedDict[str, Event] = OrderedDict()
+        # Changes around every redaction write (see ``mark_redacted``).
+        self._redaction_epoch = 0
 
     # --- cache -----------------------------------------------------------------
     def _remember(self, event: Event) -> None:
@@ -215,12 +217,19 @@ class EventStore:
 
     async def mark_redacted(self, event_id: str, redacted_pdu: dict[str, Any], redaction_id: str) -> None:
         """Replace a redacted event's stored PDU by its redacted form."""
+        # A read running meanwhile may fetch the old row: bumping the epoch before and
+        # after the write keeps such a read from caching it (see ``get_events``).
+        self._redaction_epoch += 1
         self.invalidate(event_id)
-        await self.db.execute(
-            "redact_event",
-            "UPDATE events SET json = ?, redacted_by = ? WHERE event_id = ?",
-            (orjson.dumps(redacted_pdu).decode(), redaction_id, event_id),
-        )
+        try:
+            await self.db.execute(
+                "redact_event",
+                "UPDATE events SET json = ?, redacted_by = ? WHERE event_id = ?",
+                (orjson.dumps(redacted_pdu).decode(), redaction_id, event_id),
+            )
+        finally:
+            self._redaction_epoch += 1
+            self.invalidate(event_id)
 
     # --- reads -----------------------------------------------------------------
     async def get_event(self, event_id: str) -> Event | None:
@@ -241,14 +250,17 @@ class EventStore:
                 missing.append(eid)
         for start in range(0, len(missing), 500):
             chunk = missing[start : start + 500]
+            epoch = self._redaction_epoch
             rows = await self.db.fetchall(
                 "get_events",
                 f"SELECT {_EVENT_COLUMNS} FROM {_EVENT_FROM} WHERE e.event_id IN ({','.join('?' * len(chunk))})",
                 chunk,
             )
+            cacheable = epoch == self._redaction_epoch  # no redaction written meanwhile
             for row in rows:
                 ev = _row_to_event(row)
-                self._remember(ev)
+                if cacheable:
+                    self._remember(ev)
                 found[ev.event_id] = ev
         return found
 

@@ -20,7 +20,7 @@ from federation.keys import KeyRing
 from federation.rooms.auth import AuthError, auth_types_for_event, check_auth_rules
 from federation.rooms.builder import build_event, hash_and_sign_pdu
 from federation.rooms.events import Event
-from federation.rooms.hashes import compute_event_id
+from federation.rooms.hashes import compute_event_id, reference_hash_base64
 from federation.rooms.redaction import redact_pdu
 from federation.rooms.versions import KNOWN_ROOM_VERSIONS, RoomVersion
 from federation.transport.client import FederationClient
@@ -228,6 +228,8 @@ class FederatedMembershipService:
             prev_event_ids=[oob.event_id], auth_event_ids=[oob.event_id],
             depth=int(oob.pdu.get("depth", 0)) + 1, origin_server_ts=self.clock.time_ms(),
             server_name=self.server_name, signing_key=self.signing_key,
+            reference_hashes={oob.event_id: reference_hash_base64(oob.pdu, version)}
+            if version.event_id_in_pdu else None,
         )
         await self.out_of_band.record(room_id, user_id, event, self.server_name, oob.stripped_state)
 
@@ -245,7 +247,7 @@ class FederatedMembershipService:
             content=content, state_key=target, prev_event_ids=room.extremities[-MAX_PREV_EVENTS:],
             auth_event_ids=[e.event_id for e in auth_events.values()], depth=room.max_depth + 1,
             origin_server_ts=self.clock.time_ms(), server_name=self.server_name,
-            signing_key=self.signing_key,
+            signing_key=self.signing_key, reference_hashes=room.reference_hashes(auth_events.values()),
         )
         try:
             check_auth_rules(event, auth_events, room.create_event,
@@ -269,7 +271,8 @@ class FederatedMembershipService:
         from federation.keys import SignatureError
 
         try:
-            await self.keyring.verify_json(destination, redact_pdu(signed, version))
+            await self.keyring.verify_json(destination, redact_pdu(signed, version),
+                                           strict_json=version.strict_canonical_json)
         except SignatureError as e:
             raise MatrixError("M_UNKNOWN", 502, f"{destination} did not sign the invite: {e}") from None
         persisted = await self.federation_events.persist_remote_event(destination, signed)

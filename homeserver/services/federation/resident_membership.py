@@ -18,6 +18,7 @@ from federation.keys import KeyRing
 from federation.rooms.auth import AuthError, auth_types_for_event, check_auth_rules
 from federation.rooms.builder import add_server_signature
 from federation.rooms.events import Event, StateKey
+from federation.rooms.hashes import event_references
 from federation.rooms.power_levels import invite_level, user_power_level
 from federation.rooms.versions import KNOWN_ROOM_VERSIONS, RoomVersion
 from federation.sender import FederationSender
@@ -136,12 +137,19 @@ class ResidentMembershipService:
             if authoriser is not None:
                 content["join_authorised_via_users_server"] = authoriser
         auth_keys = auth_types_for_event(version, "m.room.member", user_id, user_id, content)
+        auth_events = [room.state[k] for k in auth_keys if k in room.state]
+        auth_refs: list[Any] = [e.event_id for e in auth_events]
+        prev_refs: list[Any] = room.extremities[-MAX_PREV_EVENTS:]
+        hashes = room.reference_hashes(auth_events)
+        if hashes is not None:
+            # spec: pdu_v1.yaml — room versions 1 and 2 list [event_id, {"sha256": hash}].
+            auth_refs, prev_refs = event_references(auth_refs, hashes), event_references(prev_refs, hashes)
         pdu: dict[str, Any] = {
-            "auth_events": [room.state[k].event_id for k in auth_keys if k in room.state],
+            "auth_events": auth_refs,
             "content": content,
             "depth": room.max_depth + 1,
             "origin_server_ts": self.clock.time_ms(),
-            "prev_events": room.extremities[-MAX_PREV_EVENTS:],
+            "prev_events": prev_refs,
             "room_id": room.room_id,
             "sender": user_id,
             "state_key": user_id,

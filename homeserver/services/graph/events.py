@@ -15,6 +15,7 @@ from collections import OrderedDict
 from collections.abc import Callable, Iterable
 from typing import Any
 
+from federation.crypto.canonical_json import CanonicalJsonError
 from federation.crypto.signing import SigningKey
 from federation.rooms.auth import AuthError, auth_types_for_event, check_auth_rules
 from federation.rooms.builder import build_event
@@ -143,6 +144,12 @@ class EventService:
             group = self.allocate_state_group()
             await self.store.write_state_group(NewStateGroup(group, room_id, None, 0, dict(state_ids)))
         self.state_store.remember(group, dict(state_ids))
+        extremities = await self.store.get_forward_extremities(room_id)
+        extremity_hashes: dict[str, str] = {}
+        if version.event_id_in_pdu:
+            # Room versions 1 and 2 list each prev event's reference hash with its ID.
+            tips = await self.store.get_events(extremities)
+            extremity_hashes = {eid: ev.reference_hash for eid, ev in tips.items()}
         return RoomState(
             room_id=room_id,
             version=version,
@@ -150,10 +157,11 @@ class EventService:
             state=state,
             state_group=group,
             delta_depth=await self.state_store.get_delta_depth(group),
-            extremities=await self.store.get_forward_extremities(room_id),
+            extremities=extremities,
             max_depth=await self.store.get_max_depth(room_id),
             latest_stream=latest,
             recent_floor=latest,
+            extremity_hashes=extremity_hashes,
         )
 
     def cached_room(self, room_id: str) -> RoomState | None:
@@ -210,20 +218,23 @@ class EventService:
         while True:
             ts = max(self.clock.time_ms(), self._last_create_ts + 1)
             self._last_create_ts = ts  # claimed before any await, so concurrent creates differ
-            event = build_event(
-                room_version=version,
-                room_id=None if version.hash_room_ids else room_id,
-                sender=sender,
-                event_type="m.room.create",
-                content=content,
-                state_key="",
-                prev_event_ids=[],
-                auth_event_ids=[],
-                depth=1,
-                origin_server_ts=ts,
-                server_name=self.server_name,
-                signing_key=self.signing_key,
-            )
+            try:
+                event = build_event(
+                    room_version=version,
+                    room_id=None if version.hash_room_ids else room_id,
+                    sender=sender,
+                    event_type="m.room.create",
+                    content=content,
+                    state_key="",
+                    prev_event_ids=[],
+                    auth_event_ids=[],
+                    depth=1,
+                    origin_server_ts=ts,
+                    server_name=self.server_name,
+                    signing_key=self.signing_key,
+                )
+            except CanonicalJsonError as e:
+                raise MatrixError("M_BAD_JSON", 400, f"Invalid m.room.create content: {e}") from None
             if event.room_id not in self._rooms and await self.room_store.get_room_version(event.room_id) is None:
                 break
         try:
@@ -241,11 +252,12 @@ class EventService:
             state={("m.room.create", ""): event},
             state_group=group_id,
             delta_depth=0,
-            extremities=[event.event_id],
+            extremities=[],
             max_depth=1,
             latest_stream=event.stream_ordering,
             recent_floor=event.stream_ordering - 1,
         )
+        room.set_extremities([event.event_id], event)
         room.add_recent(event)
         self._rooms[room.room_id] = room
         state_ids = {("m.room.create", ""): event.event_id}
@@ -277,7 +289,12 @@ class EventService:
         room = await self.require_room(room_id)
         for check in self._send_checks:
             check(room, sender, event_type, content, state_key)
-        event, auth_events = self._build(room, sender, event_type, content, state_key, redacts)
+        try:
+            event, auth_events = self._build(room, sender, event_type, content, state_key, redacts)
+        except CanonicalJsonError as e:
+            # spec: rooms/fragments/v6-canonical-json.md — "/send/{eventType} ... would
+            # return a M_BAD_JSON error" (v6+; earlier versions encode leniently).
+            raise MatrixError("M_BAD_JSON", 400, f"Event is not valid canonical JSON: {e}") from None
         try:
             # A locally built event carries exactly this server's signature.
             check_auth_rules(
@@ -336,6 +353,7 @@ class EventService:
             signing_key=self.signing_key,
             redacts=redacts,
             unsigned=unsigned,
+            reference_hashes=room.reference_hashes(auth_events.values()),
         )
         return event, auth_events
 
@@ -411,10 +429,11 @@ class EventService:
         all_state: dict[StateKey, Event] = {**state, key: join}
         room = RoomState(
             room_id=room_id, version=version, create_event=create, state=all_state,
-            state_group=after_id, delta_depth=1, extremities=[join.event_id],
+            state_group=after_id, delta_depth=1, extremities=[],
             max_depth=max(join.depth, previous.max_depth if previous is not None else 0),
             latest_stream=join.stream_ordering, recent_floor=join.stream_ordering - 1,
         )
+        room.set_extremities([join.event_id], join)
         room.add_recent(join)
         memberships = [
             (k[1], ev.membership, ev.event_id)

@@ -13,7 +13,12 @@ import secrets
 from collections.abc import Callable
 from typing import Any
 
-from federation.rooms.power_levels import required_power_level, room_creators, user_power_level
+from federation.rooms.power_levels import (
+    integer_power_levels,
+    required_power_level,
+    room_creators,
+    user_power_level,
+)
 from federation.rooms.versions import KNOWN_ROOM_VERSIONS, RoomVersion
 from homeserver.core.room_state import RoomState
 from homeserver.errors import MatrixError, forbidden
@@ -155,7 +160,9 @@ class RoomUpgradeService:
         old_pl = _power_levels(old)
         if old_pl is None:
             return default_power_levels(user_id, version.privileged_creators)
-        pl = copy.deepcopy(dict(old_pl))
+        # Rooms before v10 may hold levels as strings (v1-v5: floats too); the new room's
+        # version may refuse them.
+        pl = integer_power_levels(copy.deepcopy(dict(old_pl)))
         users = dict(pl.get("users") or {}) if isinstance(pl.get("users"), dict) else {}
         if version.privileged_creators:
             # spec: rooms/v12 — creators have infinite power and must not be in "users".
