@@ -41,3 +41,25 @@ def list_room_ids(response: dict[str, Any], name: str = "all") -> list[str]:
 
 def bodies(room: dict[str, Any]) -> list[str]:
     return [e["content"].get("body") for e in room.get("timeline", []) if e["type"] == "m.room.message"]
+
+
+async def sliding_sync_until(
+    client: MatrixHttp,
+    body: dict[str, Any],
+    pos: str,
+    found: Any,
+    *,
+    within: float = 10.0,
+) -> dict[str, Any]:
+    """Long-poll from ``pos`` until ``found(response)``; returns that response."""
+    import asyncio
+
+    async def loop() -> dict[str, Any]:
+        current = pos
+        while True:
+            response = await sliding_sync(client, body, pos=current, timeout=5000)
+            if found(response):
+                return response
+            current = response["pos"]
+
+    return await asyncio.wait_for(loop(), within)
