@@ -57,6 +57,7 @@ if TYPE_CHECKING:
     from homeserver.services.social.typing import TypingService
     from homeserver.services.social.user_directory import UserDirectoryService
     from homeserver.services.sync.filters import SyncFilterService
+    from homeserver.services.sync.sliding_sync import SlidingSyncService
     from homeserver.services.sync.sync import SyncService
     from homeserver.services.voice.focus import VoiceFocus
 
@@ -115,6 +116,7 @@ class Services(Protocol):
     # sync
     sync: SyncService
     sync_filters: SyncFilterService
+    sliding_sync: SlidingSyncService
     # accounts
     auth: AuthService
     accounts: AccountService

@@ -72,6 +72,7 @@ from homeserver.services.social.to_device import ToDeviceService
 from homeserver.services.social.typing import TypingService
 from homeserver.services.social.user_directory import UserDirectoryService
 from homeserver.services.sync.filters import SyncFilterService
+from homeserver.services.sync.sliding_sync import SlidingSyncService
 from homeserver.services.sync.sync import SyncService
 from homeserver.services.voice.focus import VoiceFocus
 from homeserver.storage.account_data import AccountDataStore
@@ -163,6 +164,7 @@ class Container:
     # sync
     sync: SyncService
     sync_filters: SyncFilterService
+    sliding_sync: SlidingSyncService
     # accounts
     passwords: PasswordHasher
     auth: AuthService

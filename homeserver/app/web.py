@@ -22,6 +22,7 @@ ROUTE_MODULES = [
     "homeserver.api.client.room_upgrades",
     "homeserver.api.client.events",
     "homeserver.api.client.sync",
+    "homeserver.api.client.sliding_sync",
     "homeserver.api.client.typing",
     "homeserver.api.client.receipts",
     "homeserver.api.client.presence",

@@ -14,11 +14,13 @@ from homeserver.api.response import json_response
 routes = web.RouteTableDef()
 
 SUPPORTED_SPEC_VERSIONS = [f"v1.{n}" for n in range(1, 17)] + ["r0.6.1"]
+# Simplified sliding sync (MSC4186), under the flag Element X looks for (as Synapse).
+UNSTABLE_FEATURES = {"org.matrix.simplified_msc3575": True}
 
 
 @routes.get("/_matrix/client/versions")
 async def versions(request: web.Request) -> web.Response:
-    return json_response({"versions": SUPPORTED_SPEC_VERSIONS, "unstable_features": {}})
+    return json_response({"versions": SUPPORTED_SPEC_VERSIONS, "unstable_features": UNSTABLE_FEATURES})
 
 
 @routes.get("/.well-known/matrix/client")

@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 from homeserver.app.container import Container
+from homeserver.services.sync.bump_stamps import BumpStamps
 from homeserver.services.sync.filters import SyncFilterService
+from homeserver.services.sync.sliding_extensions import ExtensionSources, SlidingSyncExtensions
+from homeserver.services.sync.sliding_sync import SlidingSyncService
 from homeserver.services.sync.sync import SyncService
 from homeserver.storage.room_history import RoomHistoryStore
 
@@ -26,3 +29,25 @@ def wire(c: Container) -> None:
     # Events from users in m.ignored_user_list stay out of the ignorer's sync.
     c.sync.hidden_senders = c.account_data.ignored_users
     c.e2e_keys.use_current_token(c.sync.current_token)
+
+    # Simplified sliding sync (MSC4186): the same timelines and sources, other shapes.
+    bump_stamps = BumpStamps(c.event_store)
+    c.events.add_persist_listener(bump_stamps.on_event_persisted)
+    c.sliding_sync = SlidingSyncService(
+        sync=c.sync,
+        events=c.events,
+        notifier=c.notifier,
+        clock=c.clock,
+        out_of_band=c.out_of_band,
+        account_data=c.account_data,
+        unread_counts=c.notifications.counter.counts,
+        bump_stamps=bump_stamps,
+        extensions=SlidingSyncExtensions(ExtensionSources(
+            to_device=c.to_device,
+            device_lists=c.device_lists,
+            account_data=c.account_data,
+            push_rules=c.push_settings,
+            receipts=c.receipts,
+            typing=c.typing,
+        )),
+    )

@@ -183,10 +183,10 @@ class SyncService:
                 if member_event.sender in req.hidden_senders:
                     continue  # spec: no invites from ignored users
                 if since_events is None or member_stream > since_events:
-                    invite[room_id] = {"invite_state": {"events": self._stripped_state(room, member_event)}}
+                    invite[room_id] = {"invite_state": {"events": self.stripped_state(room, member_event)}}
             elif membership == "knock":
                 if since_events is None or member_stream > since_events:
-                    knock[room_id] = {"knock_state": {"events": self._stripped_state(room, member_event)}}
+                    knock[room_id] = {"knock_state": {"events": self.stripped_state(room, member_event)}}
             elif membership in ("leave", "ban"):
                 if since_events is None and not room_filter.include_leave:
                     continue
@@ -260,7 +260,7 @@ class SyncService:
     def _empty_joined_section() -> dict[str, Any]:
         return {"timeline": {"events": [], "limited": False}, "state": {"events": []}}
 
-    def _stripped_state(self, room: RoomState, member_event: Event) -> list[dict[str, Any]]:
+    def stripped_state(self, room: RoomState, member_event: Event) -> list[dict[str, Any]]:
         out = [
             stripped_state_event(room.state[(t, "")])
             for t in STRIPPED_STATE_TYPES
@@ -272,7 +272,7 @@ class SyncService:
             out.append(stripped_state_event(sender_member))
         return out
 
-    async def _room_events(
+    async def room_events(
         self, room: RoomState, after: int | None, upto: int, limit: int, req: SyncRequest
     ) -> tuple[list[Event], bool]:
         """The timeline events of (after, upto] the user may read, and whether more existed."""
@@ -333,7 +333,7 @@ class SyncService:
         limit = req.filter.timeline_limit
         if after is not None and room.latest_stream <= after:
             return None
-        timeline, limited = await self._room_events(room, after, upto, limit, req)
+        timeline, limited = await self.room_events(room, after, upto, limit, req)
         if after is not None and not timeline and not limited:
             return None
         state_events: list[Event] = []
@@ -342,7 +342,7 @@ class SyncService:
         prev_batch_pos = (timeline[0].stream_ordering or 1) - 1 if timeline else upto
         return {
             "timeline": {
-                "events": await self._format_timeline(room, timeline, now, req),
+                "events": await self.format_timeline(room, timeline, now, req),
                 "limited": limited,
                 "prev_batch": StreamToken(events=prev_batch_pos).serialize(),
             },
@@ -406,7 +406,7 @@ class SyncService:
         now: int,
     ) -> dict[str, Any]:
         upto = member_event.stream_ordering or 0
-        timeline, limited = await self._room_events(
+        timeline, limited = await self.room_events(
             room, since_events, upto, req.filter.timeline_limit, req
         )
         # State as at the start of the timeline (spec: sync.yaml LeftRoom "state"): needed when
@@ -419,7 +419,7 @@ class SyncService:
             )
         return {
             "timeline": {
-                "events": await self._format_timeline(room, timeline, now, req),
+                "events": await self.format_timeline(room, timeline, now, req),
                 "limited": limited,
                 "prev_batch": StreamToken(
                     events=((timeline[0].stream_ordering or 1) - 1) if timeline else upto
@@ -428,7 +428,7 @@ class SyncService:
             "state": {"events": [self._format(e, now) for e in state_events]},
         }
 
-    async def _format_timeline(
+    async def format_timeline(
         self, room: RoomState, events: list[Event], now: int, req: SyncRequest
     ) -> list[dict[str, Any]]:
         viewer = (req.requester.user_id, req.requester.device_id)
