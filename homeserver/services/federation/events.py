@@ -33,7 +33,6 @@ from federation.rooms.auth import (
     check_event_against_auth_events,
 )
 from federation.rooms.events import Event, StateKey
-from federation.rooms.power_levels import user_power_level
 from federation.rooms.versions import RoomVersion, get_room_version
 from homeserver.core.pdu_checks import InvalidPdu, event_from_pdu
 from homeserver.core.room_state import RoomState
@@ -427,18 +426,7 @@ class FederatedEventHandler:
         raise PduNotProcessed(event.event_id, "room state kept changing; try again")
 
     async def _maybe_redact(self, room: RoomState, redaction: Event) -> None:
-        # spec: rooms/fragments/v3-handling-redactions.md — apply when the redaction's
-        # sender has the redact power level, or is on the target's sender's server.
-        target_id = redaction.redacts
-        target = await self.store.get_event(target_id) if target_id else None
-        if target is None or target.room_id != room.room_id:
-            return
-        power_levels = room.state.get(("m.room.power_levels", ""))
-        content = power_levels.content if power_levels is not None else None
-        level = user_power_level(redaction.sender, content, room.create_event, room.version)
-        redact_level = content.get("redact", 50) if isinstance(content, dict) else 50
-        if target.origin == redaction.origin or level >= redact_level:
-            await self.events.apply_redaction(room, redaction)
+        await self.events.redact_if_allowed(room, redaction)
 
     # --- history ---------------------------------------------------------------------
     async def backfill(self, room_id: str, limit: int) -> list[Event]:

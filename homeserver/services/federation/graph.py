@@ -268,6 +268,10 @@ class FederatedGraphWriter:
         )
         await self.events.write_quietly([item])
         self.state_store.remember(before_id, state)
+        if prev.type == "m.room.redaction":
+            # Stored off the timeline, but a redaction still takes effect (the target's
+            # content must not stay readable because its redaction came in by a gap).
+            await self.events.redact_if_allowed(room, item.event)
         return after_id
 
     # --- judged events ------------------------------------------------------------------

@@ -20,6 +20,7 @@ from federation.crypto.signing import SigningKey
 from federation.rooms.auth import AuthError, auth_types_for_event, check_auth_rules
 from federation.rooms.builder import build_event
 from federation.rooms.events import Event, StateKey
+from federation.rooms.power_levels import user_power_level
 from federation.rooms.redaction import redact_pdu
 from federation.rooms.versions import KNOWN_ROOM_VERSIONS, RoomVersion
 from homeserver.clock import Clock
@@ -471,6 +472,25 @@ class EventService:
     async def apply_redaction(self, room: RoomState, redaction: Event) -> None:
         """Redact the target of an accepted redaction (the caller checked it may)."""
         await self._apply_redaction(room, redaction)
+
+    async def redact_if_allowed(self, room: RoomState, redaction: Event) -> None:
+        """Apply an accepted redaction from another server when its sender may.
+
+        spec: rooms/fragments/v3-handling-redactions.md — when the redaction's sender
+        has the redact power level, or is on the target's sender's server.
+        """
+        if redaction.rejected_reason is not None:
+            return
+        target_id = redaction.redacts
+        target = await self.store.get_event(target_id) if target_id else None
+        if target is None or target.room_id != room.room_id:
+            return
+        power_levels = room.state.get(("m.room.power_levels", ""))
+        content = power_levels.content if power_levels is not None else None
+        level = user_power_level(redaction.sender, content, room.create_event, room.version)
+        redact_level = content.get("redact", 50) if isinstance(content, dict) else 50
+        if target.origin == redaction.origin or level >= redact_level:
+            await self._apply_redaction(room, redaction)
 
     async def write_quietly(self, items: list[PersistEvent]) -> None:
         """Persist events without hooks or notification (outliers, backfilled history)."""
