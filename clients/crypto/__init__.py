@@ -34,7 +34,7 @@ from clients.crypto.megolm import InboundGroupSession, OutboundGroupSession
 from clients.crypto.olm_account import MEGOLM_ALGORITHM, OLM_ALGORITHM, OlmAccount
 from clients.crypto.olm_messages import NORMAL_MESSAGE_TYPE, PRE_KEY_MESSAGE_TYPE
 from clients.crypto.olm_session import OlmSession
-from clients.crypto.pickle_store import CryptoState, KdfParameters, PickleStore
+from clients.crypto.pickle_store import CryptoState, KdfParameters, PickleStore, store_seal
 from clients.crypto.signed_json import verify_signature
 
 __all__ = [
@@ -69,5 +69,6 @@ __all__ = [
     "decrypt_key_export",
     "encrypt_key_export",
     "exported_session_data",
+    "store_seal",
     "verify_signature",
 ]
