@@ -8,7 +8,6 @@ import sys
 import time
 from pathlib import Path
 
-from clients.cli.encryption import PASSPHRASE_ENV
 from clients.cli.errors import CliError, ExitCode
 from clients.cli.output import format_message, message_record
 from clients.cli.session import Context, resolve_room
@@ -66,11 +65,7 @@ async def send(ctx: Context, args: argparse.Namespace) -> int:
     try:
         event_id = await client.send_event(room_id, "m.room.message", body)
     except EncryptionUnavailableError:
-        raise CliError(ExitCode.USAGE, (
-            f"{args.room} is end-to-end encrypted and this device has no encryption keys loaded: set "
-            f"${PASSPHRASE_ENV} to a passphrase of your choice (it seals this device's keys; use the same one "
-            "every time) and send again"
-        )) from None
+        raise CliError(ExitCode.ERROR, f"{args.room} is end-to-end encrypted and this device has no encryption keys loaded") from None
     ctx.out.emit({"room_id": room_id, "event_id": event_id}, event_id)
     return ExitCode.OK
 
