@@ -26,7 +26,7 @@ from clients.cli.literal import one_line, shown
 from clients.cli.output import Output
 from clients.cli.session import Context
 from clients.sdk import MatrixRequestError, NotLoggedInError, TransportError
-from clients.sdk.encryption import EncryptionUnavailableError
+from clients.sdk.encryption import EncryptionUnavailableError, UnsupportedAlgorithmError
 from clients.sdk.errors import UnsupportedAuthFlowError
 
 NOT_LOGGED_IN_CODES = {"M_UNKNOWN_TOKEN", "M_MISSING_TOKEN"}
@@ -94,6 +94,8 @@ def exit_code_for(error: BaseException) -> tuple[ExitCode, str]:
         return ExitCode.NOT_LOGGED_IN, str(error)
     if isinstance(error, TransportError):
         return ExitCode.ERROR, f"cannot reach the homeserver: {one_line(error)}"
+    if isinstance(error, UnsupportedAlgorithmError):
+        return ExitCode.ERROR, f"cannot send: {error}"
     if isinstance(error, EncryptionUnavailableError):
         return ExitCode.ERROR, f"{error}: this device's encryption keys could not be loaded"
     if isinstance(error, OSError):  # a local file that cannot be read or written

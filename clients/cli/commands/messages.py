@@ -13,6 +13,7 @@ from clients.cli.output import format_message, message_record
 from clients.cli.session import Context, resolve_room
 from clients.cli.users import user_id_for
 from clients.sdk import EncryptionUnavailableError, MatrixRequestError, api, content
+from clients.sdk.encryption import UnsupportedAlgorithmError
 
 # m.room.encrypted too: in encrypted rooms messages arrive as ciphertext and are decrypted here.
 MESSAGE_FILTER = {"types": ["m.room.message", "m.room.encrypted"]}
@@ -64,6 +65,8 @@ async def send(ctx: Context, args: argparse.Namespace) -> int:
     body = content.reply(args.reply_to, text, msgtype) if args.reply_to else content.text(text, msgtype)
     try:
         event_id = await client.send_event(room_id, "m.room.message", body)
+    except UnsupportedAlgorithmError:
+        raise
     except EncryptionUnavailableError:
         raise CliError(ExitCode.ERROR, f"{args.room} is end-to-end encrypted and this device has no encryption keys loaded") from None
     ctx.out.emit({"room_id": room_id, "event_id": event_id}, event_id)
