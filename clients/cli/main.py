@@ -26,7 +26,7 @@ from clients.cli.literal import one_line, shown
 from clients.cli.output import Output
 from clients.cli.session import Context
 from clients.sdk import MatrixRequestError, NotLoggedInError, TransportError
-from clients.sdk.encryption import EncryptionUnavailableError
+from clients.sdk.encryption import EncryptionUnavailableError, UnsupportedAlgorithmError
 from clients.sdk.errors import UnsupportedAuthFlowError
 
 NOT_LOGGED_IN_CODES = {"M_UNKNOWN_TOKEN", "M_MISSING_TOKEN"}
@@ -38,6 +38,9 @@ def build_parser() -> argparse.ArgumentParser:
                         help="account profile to use (default: $PARLEY_PROFILE or 'default')")
     parser.add_argument("--json", action="store_true", help="machine-readable output")
     parser.add_argument("--verbose", "-v", action="store_true")
+    parser.add_argument("--passphrase-stdin", action="store_true",
+                        help="read the passphrase sealing this device's encryption keys from the first line of stdin "
+                             f"(as ${PASSPHRASE_ENV}); without either, a key file beside the profile seals them")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     accounts.add_parsers(sub)
     rooms.add_parsers(sub)
@@ -54,7 +57,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def accept_json_anywhere(parser: argparse.ArgumentParser) -> None:
-    """`--json` after the subcommand too (`parley rooms --json`), in every subcommand at any depth.
+    """`--json` (and `--passphrase-stdin`) after the subcommand too (`parley rooms --json`), in every subcommand at any depth.
 
     SUPPRESS keeps a subcommand from resetting a `--json` given before it."""
     for action in parser._actions:
@@ -63,6 +66,9 @@ def accept_json_anywhere(parser: argparse.ArgumentParser) -> None:
                 if "--json" not in subparser._option_string_actions:
                     subparser.add_argument("--json", action="store_true", default=argparse.SUPPRESS,
                                            help="machine-readable output")
+                if "--passphrase-stdin" not in subparser._option_string_actions:
+                    subparser.add_argument("--passphrase-stdin", action="store_true", default=argparse.SUPPRESS,
+                                           help="read the encryption passphrase from the first line of stdin")
                 accept_json_anywhere(subparser)
 
 
@@ -88,8 +94,10 @@ def exit_code_for(error: BaseException) -> tuple[ExitCode, str]:
         return ExitCode.NOT_LOGGED_IN, str(error)
     if isinstance(error, TransportError):
         return ExitCode.ERROR, f"cannot reach the homeserver: {one_line(error)}"
+    if isinstance(error, UnsupportedAlgorithmError):
+        return ExitCode.ERROR, f"cannot send: {error}"
     if isinstance(error, EncryptionUnavailableError):
-        return ExitCode.USAGE, f"{error}: set ${PASSPHRASE_ENV} to use this device's encryption keys"
+        return ExitCode.ERROR, f"{error}: this device's encryption keys could not be loaded"
     if isinstance(error, OSError):  # a local file that cannot be read or written
         if error.filename:
             return ExitCode.ERROR, f"{error.strerror or error}: {error.filename}"
@@ -101,6 +109,11 @@ def exit_code_for(error: BaseException) -> tuple[ExitCode, str]:
 
 async def run(args: argparse.Namespace) -> int:
     ctx = Context(profile=args.profile, profiles=ProfileStore(), out=Output(args.json))
+    if args.passphrase_stdin:
+        # The first line of stdin, before the command reads a password or a message from it.
+        ctx.passphrase = sys.stdin.readline().rstrip("\r\n")
+        if not ctx.passphrase:
+            raise CliError(ExitCode.USAGE, "--passphrase-stdin: the first line of stdin is empty")
     try:
         return int(await args.func(ctx, args))
     finally:

@@ -45,6 +45,9 @@ def describe_message(content: dict[str, Any]) -> str:
     body = str(content.get("body", ""))
     if msgtype in ("m.image", "m.file", "m.audio", "m.video"):
         kind = msgtype.split(".", 1)[1]
+        file = content.get("file")
+        if isinstance(file, dict):  # encrypted: `parley download ROOM EVENT` decrypts it
+            return f"[{kind}, encrypted] {body} {file.get('url', '')}".rstrip()
         return f"[{kind}] {body} {content.get('url', '')}".rstrip()
     if msgtype == "m.notice":
         return f"[notice] {body}"

@@ -25,6 +25,8 @@ class Context:
     out: Output
     client: AsyncClient | None = None
     crypto: OlmMachine | None = None
+    passphrase: str | None = None
+    """From --passphrase-stdin; else $PARLEY_CRYPTO_PASSPHRASE, else the profile's key file."""
 
     def logged_in_client(self) -> AsyncClient:
         if self.client is None:
@@ -33,10 +35,10 @@ class Context:
         return self.client
 
     async def encrypted_client(self) -> AsyncClient:
-        """The client, with end-to-end encryption when a passphrase is configured."""
+        """The client, with this device's end-to-end encryption attached (set up on first use)."""
         client = self.logged_in_client()
         if self.crypto is None:
-            self.crypto = await attach_crypto(self.profile, client)
+            self.crypto = await attach_crypto(self.profile, client, self.passphrase)
         return client
 
     async def synced_state(self) -> ClientState:

@@ -49,3 +49,21 @@ class MegolmReplayError(CryptoError):
 
 class PickleStoreError(CryptoError):
     """The encrypted store could not be opened (wrong passphrase or corrupted file)."""
+
+
+class WrongPassphraseError(PickleStoreError):
+    """The store's seal did not open with the passphrase or key given (or the file was altered)."""
+
+
+class UnsupportedStoreError(PickleStoreError):
+    """The store file is not a Parley crypto store, or uses a format or KDF this version does not know."""
+
+
+class AttachmentError(CryptoError):
+    """An encrypted attachment cannot be decrypted: its `file` object is malformed or
+    uses an algorithm or version this client does not support."""
+
+
+class AttachmentHashMismatchError(AttachmentError):
+    """The downloaded ciphertext's SHA-256 differs from the one in the event: it was
+    altered (or is another file), so it is not decrypted."""

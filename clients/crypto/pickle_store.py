@@ -1,9 +1,11 @@
 """A persisted, passphrase-encrypted store of the Olm account and sessions.
 
 The state is serialised to JSON and sealed with XSalsa20-Poly1305
-(PyNaCl SecretBox) under a key derived from the passphrase with Argon2id.
-The KDF parameters and salt are stored beside the ciphertext so a store
-opens with the parameters it was written with. Writes are atomic
+(PyNaCl SecretBox) under a key derived from a passphrase with Argon2id, or
+under a random 32-byte key the caller keeps elsewhere (a key file: KDF
+``none``). The KDF parameters and salt are stored beside the ciphertext so a
+store opens with the parameters it was written with, and ``store_seal`` tells
+which of the two a store needs without opening it. Writes are atomic
 (temporary file, fsync, rename).
 """
 
@@ -15,14 +17,19 @@ import os
 import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import nacl.exceptions
 import nacl.pwhash
 import nacl.secret
 
 from clients.crypto.encoding import decode_base64, encode_base64
-from clients.crypto.errors import DecodeError, PickleStoreError
+from clients.crypto.errors import (
+    DecodeError,
+    PickleStoreError,
+    UnsupportedStoreError,
+    WrongPassphraseError,
+)
 from clients.crypto.megolm import InboundGroupSession, OutboundGroupSession
 from clients.crypto.olm_account import OlmAccount
 from clients.crypto.olm_session import OlmSession
@@ -31,6 +38,10 @@ from clients.crypto.primitives import random_bytes
 STORE_FORMAT = "parley.crypto_store"
 STORE_VERSION = 1
 STATE_VERSION = 1
+STORE_KEY_BYTES = nacl.secret.SecretBox.KEY_SIZE
+KDF_NONE = "none"
+"""The KDF name of a store sealed directly with a random key (no passphrase)."""
+SealKind = Literal["passphrase", "key"]
 
 GroupSessionKey = tuple[str, str, str]
 """(room_id, sender_curve25519_key, session_id) — how m.megolm.v1 events name a session."""
@@ -105,55 +116,98 @@ def derive_store_key(passphrase: str, salt: bytes, params: KdfParameters) -> byt
     )
 
 
-def seal(plaintext: bytes, key: bytes, salt: bytes, params: KdfParameters) -> dict[str, Any]:
-    """The on-disk envelope for `plaintext` encrypted under `key`."""
-    return {
-        "format": STORE_FORMAT,
-        "version": STORE_VERSION,
-        "kdf": {
+def seal(plaintext: bytes, key: bytes, salt: bytes | None, params: KdfParameters | None) -> dict[str, Any]:
+    """The on-disk envelope for `plaintext` encrypted under `key` (derived with Argon2id from
+    `salt` and `params`, or a random key when they are None)."""
+    kdf: dict[str, Any] = {"algorithm": KDF_NONE}
+    if salt is not None and params is not None:
+        kdf = {
             "algorithm": "argon2id",
             "salt": encode_base64(salt),
             "opslimit": params.opslimit,
             "memlimit": params.memlimit,
-        },
+        }
+    return {
+        "format": STORE_FORMAT,
+        "version": STORE_VERSION,
+        "kdf": kdf,
         "ciphertext": encode_base64(bytes(nacl.secret.SecretBox(key).encrypt(plaintext))),
     }
 
 
-def read_envelope(envelope: dict[str, Any]) -> tuple[bytes, KdfParameters, bytes]:
-    """(salt, KDF parameters, ciphertext) of an envelope; DecodeError if malformed."""
+def read_envelope(envelope: dict[str, Any]) -> tuple[bytes | None, KdfParameters | None, bytes]:
+    """(salt, KDF parameters, ciphertext) of an envelope, salt and parameters None for a store
+    sealed with a random key; UnsupportedStoreError for another format, version or KDF,
+    DecodeError if malformed."""
     try:
-        if envelope["format"] != STORE_FORMAT or envelope["version"] != STORE_VERSION:
-            raise DecodeError("not a Parley crypto store of a supported version")
+        if envelope.get("format") != STORE_FORMAT:
+            raise UnsupportedStoreError("not a Parley crypto store")
+        if envelope.get("version") != STORE_VERSION:
+            raise UnsupportedStoreError(f"crypto store version {envelope.get('version')} is not supported here")
         kdf = envelope["kdf"]
+        ciphertext = decode_base64(envelope["ciphertext"])
+        if kdf["algorithm"] == KDF_NONE:
+            return None, None, ciphertext
         if kdf["algorithm"] != "argon2id":
-            raise DecodeError(f"unsupported KDF {kdf['algorithm']}")
+            raise UnsupportedStoreError(f"the crypto store uses an unsupported KDF {kdf['algorithm']!r}")
         params = KdfParameters(opslimit=int(kdf["opslimit"]), memlimit=int(kdf["memlimit"]))
-        return decode_base64(kdf["salt"]), params, decode_base64(envelope["ciphertext"])
-    except (KeyError, TypeError, ValueError) as exc:
+        return decode_base64(kdf["salt"]), params, ciphertext
+    except (KeyError, TypeError, ValueError, AttributeError) as exc:
         raise DecodeError(f"malformed crypto store envelope: {exc}") from exc
 
 
-def open_sealed(ciphertext: bytes, key: bytes) -> bytes:
+def store_seal(path: str | os.PathLike[str]) -> SealKind | None:
+    """What opens the store at `path`: a "passphrase" or a "key"; None if there is no store.
+    Raises PickleStoreError (UnsupportedStoreError) for a file that is not a store this reads."""
+    try:
+        text = Path(path).read_text(encoding="utf-8")
+    except FileNotFoundError:
+        return None
+    try:
+        salt, _, _ = read_envelope(json.loads(text))
+    except (json.JSONDecodeError, UnicodeDecodeError, DecodeError) as exc:
+        raise PickleStoreError(f"{path} is not a readable crypto store: {exc}") from exc
+    return "key" if salt is None else "passphrase"
+
+
+def open_sealed(ciphertext: bytes, key: bytes, what: str = "passphrase") -> bytes:
     try:
         return nacl.secret.SecretBox(key).decrypt(ciphertext)
     except nacl.exceptions.CryptoError as exc:
-        raise PickleStoreError("cannot decrypt the crypto store: wrong passphrase or corrupted file") from exc
+        raise WrongPassphraseError(f"cannot decrypt the crypto store: wrong {what} or corrupted file") from exc
 
 
 class PickleStore:
-    """Load and save a `CryptoState` at `path`, encrypted with `passphrase`.
+    """Load and save a `CryptoState` at `path`, encrypted with `passphrase` (Argon2id) or,
+    with `key=`, directly with a random 32-byte key kept by the caller.
 
     The derived key is cached, so only the first save or load pays for Argon2id.
     The blocking methods have `aload`/`asave` twins that run in a worker thread.
     """
 
-    def __init__(self, path: str | os.PathLike[str], passphrase: str, kdf: KdfParameters | None = None) -> None:
+    def __init__(
+        self,
+        path: str | os.PathLike[str],
+        passphrase: str | None = None,
+        kdf: KdfParameters | None = None,
+        *,
+        key: bytes | None = None,
+    ) -> None:
+        if (passphrase is None) == (key is None):
+            raise ValueError("give a passphrase or a key")
+        if key is not None and len(key) != STORE_KEY_BYTES:
+            raise ValueError(f"a store key has {STORE_KEY_BYTES} bytes")
         self._path = Path(path)
         self._passphrase = passphrase
+        self._raw_key = key
         self._kdf = kdf or KdfParameters()
         self._salt: bytes | None = None
         self._key: bytes | None = None
+
+    @staticmethod
+    def new_key() -> bytes:
+        """A random key for `PickleStore(path, key=...)`."""
+        return random_bytes(STORE_KEY_BYTES)
 
     @property
     def path(self) -> Path:
@@ -173,9 +227,16 @@ class PickleStore:
             salt, params, ciphertext = read_envelope(json.loads(text))
         except (json.JSONDecodeError, DecodeError) as exc:
             raise PickleStoreError(f"{self._path} is not a readable crypto store: {exc}") from exc
-        key = self._key_for(salt, params)
-        plaintext = open_sealed(ciphertext, key)
-        self._salt, self._key, self._kdf = salt, key, params
+        if salt is None or params is None:
+            if self._raw_key is None:
+                raise WrongPassphraseError(f"{self._path} is sealed with a key file, not a passphrase")
+            plaintext = open_sealed(ciphertext, self._raw_key, "key")
+        else:
+            if self._passphrase is None:
+                raise WrongPassphraseError(f"{self._path} is sealed with a passphrase, not a key file")
+            key = self._key_for(salt, params)
+            plaintext = open_sealed(ciphertext, key)
+            self._salt, self._key, self._kdf = salt, key, params
         try:
             return CryptoState.from_dict(json.loads(plaintext))
         except (json.JSONDecodeError, DecodeError) as exc:
@@ -183,11 +244,15 @@ class PickleStore:
 
     def save(self, state: CryptoState) -> None:
         """Encrypt and atomically replace the store file with `state`."""
-        if self._key is None or self._salt is None:
-            self._salt = random_bytes(nacl.pwhash.argon2id.SALTBYTES)
-            self._key = derive_store_key(self._passphrase, self._salt, self._kdf)
         plaintext = json.dumps(state.to_dict(), separators=(",", ":")).encode("utf-8")
-        envelope = seal(plaintext, self._key, self._salt, self._kdf)
+        if self._raw_key is not None:
+            envelope = seal(plaintext, self._raw_key, None, None)
+        else:
+            if self._key is None or self._salt is None:
+                assert self._passphrase is not None
+                self._salt = random_bytes(nacl.pwhash.argon2id.SALTBYTES)
+                self._key = derive_store_key(self._passphrase, self._salt, self._kdf)
+            envelope = seal(plaintext, self._key, self._salt, self._kdf)
         self._write_atomically(json.dumps(envelope).encode("utf-8"))
 
     async def aload(self) -> CryptoState | None:
@@ -199,6 +264,7 @@ class PickleStore:
     def _key_for(self, salt: bytes, params: KdfParameters) -> bytes:
         if self._key is not None and self._salt == salt and self._kdf == params:
             return self._key
+        assert self._passphrase is not None
         return derive_store_key(self._passphrase, salt, params)
 
     def _write_atomically(self, data: bytes) -> None:

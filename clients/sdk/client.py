@@ -7,6 +7,8 @@ import asyncio
 from pathlib import Path
 from typing import Any
 
+from clients.crypto.attachments import decrypt_attachment, encrypt_attachment
+from clients.crypto.errors import AttachmentError
 from clients.sdk import api, content, media, responses
 from clients.sdk.core import ClientCore
 from clients.sdk.errors import MatrixRequestError
@@ -158,13 +160,49 @@ class AsyncClient(ClientCore):
     async def send_file_bytes(
         self, room_id: str, filename: str, data: bytes, *, mimetype: str | None = None
     ) -> tuple[str, str]:
+        """Upload and post `data`; in an encrypted room the file (and an image's thumbnail) is
+        encrypted first and only ciphertext reaches the server. (event ID, mxc URI)."""
         # Pillow decoding an image header is CPU work: keep it off the event loop.
         described = await asyncio.to_thread(media.describe, filename, data, mimetype)
-        uri = await self.upload(data, described.mimetype, filename)
-        event_id = await self.send_event(
-            room_id, "m.room.message", content.media(described.msgtype, filename, uri, described.info)
-        )
+        if not await self.room_is_encrypted(room_id):
+            uri = await self.upload(data, described.mimetype, filename)
+            body = content.media(described.msgtype, filename, uri, described.info)
+        else:
+            info = dict(described.info)
+            if described.msgtype == "m.image":
+                thumbnail = await asyncio.to_thread(media.make_thumbnail, data)
+                if thumbnail is not None:
+                    info["thumbnail_file"] = await self.upload_encrypted(thumbnail.data)
+                    info["thumbnail_info"] = thumbnail.info()
+            file = await self.upload_encrypted(data)
+            uri = str(file["url"])
+            body = content.encrypted_media(described.msgtype, filename, file, info)
+        event_id = await self.send_event(room_id, "m.room.message", body)
         return event_id, uri
+
+    async def upload_encrypted(self, data: bytes) -> dict[str, Any]:
+        """Encrypt `data` (AES-256-CTR, random key), upload the ciphertext and return the
+        EncryptedFile object (url, key, iv, hashes, v) to put in an event."""
+        sealed = await asyncio.to_thread(encrypt_attachment, data)
+        # Neither the type nor the name goes with it: they would say what the ciphertext is.
+        uri = await self.upload(sealed.ciphertext, "application/octet-stream")
+        return sealed.file_info(uri)
+
+    async def download_decrypted(self, file: dict[str, Any]) -> bytes:
+        """The plaintext of an EncryptedFile: downloaded, its SHA-256 checked, then decrypted.
+        Raises clients.crypto.AttachmentError (AttachmentHashMismatchError if it was altered)."""
+        url = file.get("url") if isinstance(file, dict) else None
+        if not isinstance(url, str):
+            raise AttachmentError("the encrypted file object has no url")
+        data, _ = await self.download(url)
+        return await asyncio.to_thread(decrypt_attachment, data, file)
+
+    async def download_media(self, source: media.MediaSource) -> bytes:
+        """The bytes of a media event's file (see ``media.media_source``), decrypted if encrypted."""
+        if source.file is not None:
+            return await self.download_decrypted(source.file)
+        data, _ = await self.download(source.url)
+        return data
 
     # --- direct messages and friends ------------------------------------------------------------
     async def _add_direct_room(self, user_id: str, room_id: str) -> None:

@@ -43,6 +43,12 @@ def media(msgtype: str, filename: str, mxc_uri: str, info: dict[str, Any]) -> di
     return {"msgtype": msgtype, "body": filename, "filename": filename, "url": mxc_uri, "info": info}
 
 
+def encrypted_media(msgtype: str, filename: str, file: dict[str, Any], info: dict[str, Any]) -> dict[str, Any]:
+    """spec: in an encrypted room the media's EncryptedFile replaces `url` (and
+    `thumbnail_file` replaces `info.thumbnail_url`)."""
+    return {"msgtype": msgtype, "body": filename, "filename": filename, "file": file, "info": info}
+
+
 def space_child(via: list[str], *, suggested: bool = False, order: str | None = None) -> dict[str, Any]:
     content: dict[str, Any] = {"via": via}
     if suggested:

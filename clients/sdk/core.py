@@ -348,11 +348,15 @@ class ClientCore:
         self, room_id: str, event_type: str, content: dict[str, Any], *, txn_id: str | None = None
     ) -> str:
         """Send a room event; retried with the same transaction ID until the server answers."""
-        room = self.state.rooms.get(room_id) if self.state else None
-        encrypted = room.encrypted if room is not None else await self._room_is_encrypted(room_id)
+        encrypted = await self.room_is_encrypted(room_id)
         event_type, content = await self.crypto.encrypt(room_id, event_type, content, room_encrypted=encrypted)
         request = api.room_send(room_id, event_type, content, txn_id or self.new_txn_id())
         return responses.parse_event_id(await self.request_with_retry(request))
+
+    async def room_is_encrypted(self, room_id: str) -> bool:
+        """Whether the room has m.room.encryption: from the synced model, else asked of the server."""
+        room = self.state.rooms.get(room_id) if self.state else None
+        return room.encrypted if room is not None else await self._room_is_encrypted(room_id)
 
     async def _room_is_encrypted(self, room_id: str) -> bool:
         """For a room not synced yet: ask the server, so plaintext never goes to an encrypted room.

@@ -41,6 +41,7 @@ from clients.crypto import (
 )
 from clients.sdk import e2ee_api
 from clients.sdk.device_tracker import DeviceIdentity, DeviceTracker
+from clients.sdk.encryption import UnsupportedAlgorithmError
 
 if TYPE_CHECKING:
     from clients.sdk.core import ClientCore
@@ -205,6 +206,13 @@ class OlmMachine:
 
     async def _outbound_session(self, room_id: str) -> OutboundGroupSession:
         settings = await self._settings(room_id)
+        algorithm = settings.get("algorithm")
+        if algorithm is not None and algorithm != MEGOLM_ALGORITHM:
+            # Refused rather than sent with another algorithm than the room asks for.
+            raise UnsupportedAlgorithmError(
+                f"{room_id} is encrypted with {algorithm}, which this client does not support "
+                f"(it encrypts with {MEGOLM_ALGORITHM})"
+            )
         period_ms = settings.get("rotation_period_ms", DEFAULT_ROTATION_PERIOD_MS)
         period_msgs = settings.get("rotation_period_msgs", DEFAULT_ROTATION_PERIOD_MSGS)
         recipients = await self._recipients(room_id)

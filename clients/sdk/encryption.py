@@ -16,6 +16,10 @@ class EncryptionUnavailableError(Exception):
     """The room is encrypted and this client has no encryption backend."""
 
 
+class UnsupportedAlgorithmError(EncryptionUnavailableError):
+    """The room's m.room.encryption names an algorithm this client cannot encrypt with."""
+
+
 class EventCrypto(Protocol):
     async def encrypt(
         self, room_id: str, event_type: str, content: dict[str, Any], *, room_encrypted: bool

@@ -16,6 +16,9 @@ from clients.crypto import (
     OutboundGroupSession,
     PickleStore,
     PickleStoreError,
+    UnsupportedStoreError,
+    WrongPassphraseError,
+    store_seal,
 )
 
 # The cheapest Argon2id parameters libsodium allows, so the tests stay fast.
@@ -121,3 +124,45 @@ async def test_async_save_and_load(tmp_path: Path) -> None:
     await store.asave(state)
     loaded = await PickleStore(tmp_path / "crypto.json", "pw").aload()
     assert loaded is not None and loaded.to_dict() == state.to_dict()
+
+
+def test_a_store_sealed_with_a_random_key_round_trips(tmp_path: Path) -> None:
+    state, _, _ = populated_state()
+    key = PickleStore.new_key()
+    PickleStore(tmp_path / "s", key=key).save(state)
+    assert store_seal(tmp_path / "s") == "key"
+    loaded = PickleStore(tmp_path / "s", key=key).load()
+    assert loaded is not None and loaded.account.ed25519_key == state.account.ed25519_key
+    assert state.account.curve25519_key.encode() not in (tmp_path / "s").read_bytes()
+
+
+def test_the_seal_of_a_store_names_what_opens_it(tmp_path: Path) -> None:
+    assert store_seal(tmp_path / "missing") is None
+    state, _, _ = populated_state()
+    PickleStore(tmp_path / "p", "passphrase", FAST_KDF).save(state)
+    assert store_seal(tmp_path / "p") == "passphrase"
+
+
+def test_a_wrong_key_or_the_wrong_kind_of_secret_is_refused(tmp_path: Path) -> None:
+    state, _, _ = populated_state()
+    PickleStore(tmp_path / "k", key=PickleStore.new_key()).save(state)
+    with pytest.raises(WrongPassphraseError, match="wrong key"):
+        PickleStore(tmp_path / "k", key=PickleStore.new_key()).load()
+    with pytest.raises(WrongPassphraseError, match="key file"):
+        PickleStore(tmp_path / "k", "a passphrase").load()
+    PickleStore(tmp_path / "p", "passphrase", FAST_KDF).save(state)
+    with pytest.raises(WrongPassphraseError, match="sealed with a passphrase"):
+        PickleStore(tmp_path / "p", key=PickleStore.new_key()).load()
+
+
+def test_an_unknown_kdf_or_version_is_reported_as_unsupported(tmp_path: Path) -> None:
+    state, _, _ = populated_state()
+    path = tmp_path / "s"
+    PickleStore(path, key=PickleStore.new_key()).save(state)
+    envelope = json.loads(path.read_text())
+    path.write_text(json.dumps({**envelope, "kdf": {"algorithm": "scrypt"}}))
+    with pytest.raises(UnsupportedStoreError, match="scrypt"):
+        store_seal(path)
+    path.write_text(json.dumps({**envelope, "version": 99}))
+    with pytest.raises(UnsupportedStoreError, match="version 99"):
+        PickleStore(path, key=PickleStore.new_key()).load()

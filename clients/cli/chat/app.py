@@ -29,8 +29,10 @@ from clients.cli.errors import CliError
 from clients.cli.literal import one_line, plain, shown
 from clients.cli.textart import text_art
 from clients.cli.users import qualify
+from clients.crypto.errors import CryptoError
 from clients.sdk import AsyncClient, MatrixRequestError, TransportError
 from clients.sdk.encryption import EncryptionUnavailableError
+from clients.sdk.media import MediaSource
 from clients.sdk.rooms import Room
 from clients.voice.call import CALL_EVENT_TYPES, CallLog
 from clients.voice.room import FocusError
@@ -198,15 +200,20 @@ class ChatApp(App[None]):
 
     def _fetch_previews(self, room: Room) -> None:
         """Start fetching a thumbnail for each image not seen yet; the timeline redraws when one is ready."""
-        for event_id, url in render.image_urls(room).items():
+        for event_id, source in render.image_sources(room).items():
             if event_id not in self._previews:
                 self._previews[event_id] = ""
-                self.run_worker(self._preview(event_id, url), group="previews")
+                self.run_worker(self._preview(event_id, source), group="previews")
 
-    async def _preview(self, event_id: str, url: str) -> None:
+    async def _preview(self, event_id: str, source: MediaSource) -> None:
         try:
-            data = await self.client.thumbnail(url, 96, 96)
-        except (MatrixRequestError, TransportError, ValueError) as e:
+            if source.encrypted:
+                # The server holds only ciphertext: the image (or the sender's thumbnail) is
+                # downloaded and decrypted here, its hash checked first.
+                data = await self.client.download_media(source)
+            else:
+                data = await self.client.thumbnail(source.url, 96, 96)
+        except (MatrixRequestError, TransportError, ValueError, CryptoError) as e:
             log.debug("no preview for %s: %s", event_id, e)
             return
         art = await asyncio.to_thread(text_art, data, PREVIEW_COLUMNS)

@@ -12,6 +12,7 @@ from typing import Any
 
 from clients.cli.literal import one_line
 from clients.cli.output import describe_message
+from clients.sdk.media import MediaSource, media_source, thumbnail_source
 from clients.sdk.rooms import Room
 from clients.sdk.state import ClientState
 from clients.sdk.timeline import TimelineItem
@@ -84,13 +85,20 @@ def call_text(room: Room, calls: CallLog, own_user_id: str, now: float) -> str:
     return "\n".join(lines)
 
 
-def image_urls(room: Room) -> dict[str, str]:
-    """Event ID -> mxc:// URI of the room's (unredacted) image messages."""
+def image_sources(room: Room) -> dict[str, MediaSource]:
+    """Event ID -> what to preview of the room's (unredacted) image messages: in encrypted rooms
+    the sender's encrypted thumbnail (else the encrypted image), else the image's mxc:// URI
+    (the server makes the thumbnail)."""
     found = {}
     for item in room.timeline:
-        url = item.content.get("url") if item.msgtype == "m.image" and not item.redacted else None
-        if isinstance(url, str) and url.startswith("mxc://"):
-            found[item.event_id] = url
+        if item.msgtype != "m.image" or item.redacted:
+            continue
+        source = media_source(item.content)
+        if source is not None and source.encrypted:
+            thumbnail = thumbnail_source(item.content)
+            source = thumbnail if thumbnail is not None and thumbnail.encrypted else source
+        if source is not None:
+            found[item.event_id] = source
     return found
 
 

@@ -9,6 +9,7 @@ import sys
 from pathlib import Path
 
 from clients.cli.config import Credentials
+from clients.cli.encryption import configured_passphrase
 from clients.cli.errors import CliError, ExitCode
 from clients.cli.session import Context
 from clients.cli.textart import text_art
@@ -73,11 +74,18 @@ async def _start(ctx: Context, args: argparse.Namespace, action: str) -> int:
     path = ctx.profiles.save(
         ctx.profile, Credentials(client.homeserver, session.user_id, session.device_id, session.access_token)
     )
+    # End-to-end encryption is set up now, with nothing to choose: the device's keys are made,
+    # published and sealed (with the passphrase if one was given, else with a new key file).
+    await ctx.encrypted_client()
+    assert ctx.crypto is not None
+    sealed_with = "passphrase" if (ctx.passphrase or configured_passphrase()) else "key file"
     ctx.out.emit(
         {"user_id": session.user_id, "device_id": session.device_id, "homeserver": client.homeserver,
-         "profile": ctx.profile},
+         "profile": ctx.profile, "ed25519": ctx.crypto.ed25519_fingerprint, "keys_sealed_with": sealed_with},
         f"{'Registered' if action == 'register' else 'Logged in'} as {session.user_id} "
-        f"(device {session.device_id}); profile {ctx.profile!r} saved to {path}",
+        f"(device {session.device_id}); profile {ctx.profile!r} saved to {path}\n"
+        f"End-to-end encryption is on (keys sealed with a {sealed_with}); "
+        f"device fingerprint {ctx.crypto.ed25519_fingerprint}",
     )
     return ExitCode.OK
 

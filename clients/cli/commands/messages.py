@@ -7,13 +7,16 @@ import asyncio
 import sys
 import time
 from pathlib import Path
+from typing import Any
 
-from clients.cli.encryption import PASSPHRASE_ENV
-from clients.cli.errors import CliError, ExitCode
+from clients.cli.errors import CliError, ExitCode, not_found_as
 from clients.cli.output import format_message, message_record
 from clients.cli.session import Context, resolve_room
 from clients.cli.users import user_id_for
-from clients.sdk import EncryptionUnavailableError, MatrixRequestError, api, content
+from clients.crypto.errors import AttachmentError, AttachmentHashMismatchError
+from clients.sdk import EncryptionUnavailableError, MatrixRequestError, api, content, media
+from clients.sdk.crypto_machine import UNDECRYPTABLE
+from clients.sdk.encryption import UnsupportedAlgorithmError
 
 # m.room.encrypted too: in encrypted rooms messages arrive as ciphertext and are decrypted here.
 MESSAGE_FILTER = {"types": ["m.room.message", "m.room.encrypted"]}
@@ -34,8 +37,10 @@ def add_parsers(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-a
     p.add_argument("file")
     p.set_defaults(func=upload)
 
-    p = sub.add_parser("download", help="download an mxc:// URI")
-    p.add_argument("mxc")
+    p = sub.add_parser("download", help="download an mxc:// URI, or the file of a message (decrypted in encrypted rooms)")
+    p.add_argument("mxc", metavar="MXC|ROOM", help="an mxc:// URI, or the room of EVENT")
+    p.add_argument("event", nargs="?", metavar="EVENT",
+                   help="the event ID of a file message in ROOM (needed for encrypted files: the key is in the event)")
     p.add_argument("-o", "--output",
                    help="file to write ('-' for stdout); default: the file name the server gives (else the media ID), in this directory or the one given")
     p.set_defaults(func=download)
@@ -65,12 +70,10 @@ async def send(ctx: Context, args: argparse.Namespace) -> int:
     body = content.reply(args.reply_to, text, msgtype) if args.reply_to else content.text(text, msgtype)
     try:
         event_id = await client.send_event(room_id, "m.room.message", body)
+    except UnsupportedAlgorithmError:
+        raise
     except EncryptionUnavailableError:
-        raise CliError(ExitCode.USAGE, (
-            f"{args.room} is end-to-end encrypted and this device has no encryption keys loaded: set "
-            f"${PASSPHRASE_ENV} to a passphrase of your choice (it seals this device's keys; use the same one "
-            "every time) and send again"
-        )) from None
+        raise CliError(ExitCode.ERROR, f"{args.room} is end-to-end encrypted and this device has no encryption keys loaded") from None
     ctx.out.emit({"room_id": room_id, "event_id": event_id}, event_id)
     return ExitCode.OK
 
@@ -91,36 +94,76 @@ async def _direct_room(ctx: Context, reference: str) -> str:
 
 
 async def upload(ctx: Context, args: argparse.Namespace) -> int:
-    client = ctx.logged_in_client()
+    client = await ctx.encrypted_client()
     path = Path(args.file)
     if not await asyncio.to_thread(path.is_file):
         raise CliError(ExitCode.NOT_FOUND, f"no such file: {path}")
     room_id = await resolve_room(ctx, args.room)
+    encrypted = await client.room_is_encrypted(room_id)
     event_id, uri = await client.send_file(room_id, path)
-    ctx.out.emit({"room_id": room_id, "event_id": event_id, "content_uri": uri}, f"{uri}\n{event_id}")
+    ctx.out.emit({"room_id": room_id, "event_id": event_id, "content_uri": uri, "encrypted": encrypted},
+                 f"{uri}\n{event_id}" + (f"\nencrypted: parley download {room_id} '{event_id}'" if encrypted else ""))
     return ExitCode.OK
 
 
 async def download(ctx: Context, args: argparse.Namespace) -> int:
+    if args.event is not None:
+        return await _download_event_file(ctx, args)
     client = ctx.logged_in_client()
     try:
         _, media_id = api.parse_mxc(args.mxc)
     except ValueError as e:
-        raise CliError(ExitCode.USAGE, str(e)) from None
+        raise CliError(ExitCode.USAGE, f"{e} (or give a ROOM and the EVENT of a file message)") from None
     data, content_type, filename = await client.download_named(args.mxc)
+    await _save(ctx, args, data, content_type, filename or media_id)
+    return ExitCode.OK
+
+
+async def _download_event_file(ctx: Context, args: argparse.Namespace) -> int:
+    """The file of a message: fetched, decrypted (the event, then the file) and saved."""
+    client = await ctx.encrypted_client()
+    room_id = await resolve_room(ctx, args.mxc)
+    with not_found_as(f"no event {args.event} in {args.mxc}"):
+        event = await client.request(api.room_get_event(room_id, args.event))
+    if event.get("type") == "m.room.encrypted":
+        await ctx.synced_state()  # the room key may be waiting as a to-device message
+        event = await client.crypto.decrypt(room_id, event)
+        if event.get("type") == "m.room.encrypted":
+            reason = event.get(UNDECRYPTABLE) or "no key"
+            raise CliError(ExitCode.ERROR, f"cannot decrypt {args.event}: {reason}")
+    body: dict[str, Any] = event["content"] if isinstance(event.get("content"), dict) else {}
+    source = media.media_source(body)
+    if source is None:
+        raise CliError(ExitCode.NOT_FOUND, f"{args.event} is not a file message")
+    try:
+        data = await client.download_media(source)
+    except AttachmentHashMismatchError:
+        raise CliError(ExitCode.ERROR, (
+            f"the file of {args.event} does not match the SHA-256 hash in the message: it was altered "
+            "on the server or on the way; refusing to decrypt it, nothing was saved"
+        )) from None
+    except AttachmentError as e:
+        raise CliError(ExitCode.ERROR, f"cannot decrypt the file of {args.event}: {e}") from None
+    info: dict[str, Any] = body["info"] if isinstance(body.get("info"), dict) else {}
+    mimetype = str(info.get("mimetype") or "application/octet-stream")
+    raw_name = body.get("filename") or body.get("body")
+    name = media.safe_filename(str(raw_name)) if raw_name else None  # the sender chose it: no paths
+    await _save(ctx, args, data, mimetype, name or api.parse_mxc(source.url)[1])
+    return ExitCode.OK
+
+
+async def _save(ctx: Context, args: argparse.Namespace, data: bytes, content_type: str, name: str) -> None:
     if args.output == "-":
         sys.stdout.buffer.write(data)
         sys.stdout.flush()
-        return ExitCode.OK
-    # The server's name is reduced to a bare file name (no directories), so it lands here.
-    name = filename or media_id
+        return
+    # The name is reduced to a bare file name (no directories), so it lands here.
     target = Path(args.output or name)
     if args.output and await asyncio.to_thread(target.is_dir):
         target = target / name
     await asyncio.to_thread(target.write_bytes, data)
     ctx.out.emit({"path": str(target), "size": len(data), "content_type": content_type},
                  f"Saved {len(data)} bytes ({content_type}) to {target}")
-    return ExitCode.OK
 
 
 async def history(ctx: Context, args: argparse.Namespace) -> int:

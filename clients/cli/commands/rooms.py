@@ -6,8 +6,8 @@ import argparse
 import math
 from typing import Any
 
-from clients.cli.encryption import PASSPHRASE_ENV, configured_passphrase, encryption_state_event
-from clients.cli.errors import CliError, ExitCode
+from clients.cli.encryption import encryption_state_event
+from clients.cli.errors import ExitCode
 from clients.cli.session import Context, resolve_room
 from clients.cli.users import user_id_for
 from clients.sdk.rooms import Room
@@ -89,13 +89,8 @@ async def rooms(ctx: Context, args: argparse.Namespace) -> int:
 
 
 async def create(ctx: Context, args: argparse.Namespace) -> int:
-    client = ctx.logged_in_client()
-    if args.encrypted and configured_passphrase() is None:
-        # Refused before anything exists: without keys this device could not use the room.
-        raise CliError(ExitCode.USAGE, (
-            f"an encrypted room needs this device's encryption keys: set ${PASSPHRASE_ENV} to a passphrase "
-            "of your choice (it seals the keys on this machine; use the same one every time), then run this again"
-        ))
+    # An encrypted room needs this device's keys: a failure to load them stops here, before the room exists.
+    client = await ctx.encrypted_client() if args.encrypted else ctx.logged_in_client()
     initial_state = [encryption_state_event()] if args.encrypted else []
     if args.knock:
         # spec: client-server-api "Knocking on rooms" (room versions 7+).
