@@ -98,7 +98,7 @@ async def test_home_usable_at_360_px(browser: Any, parleyd: Parleyd, screenshot:
     await expect(page.locator(".room-header h2")).to_have_text("Pocket", timeout=15_000)
     # The room fills the screen; the way back to the list is a link.
     await expect(page.locator(".sidebar")).to_be_hidden()
-    await page.get_by_role("link", name="← Conversations").click()
+    await page.get_by_role("link", name="Back to rooms").click()
     await expect(page.locator(".sidebar")).to_be_visible()
     await expect(page.get_by_role("link", name=re.compile("Pocket"))).to_be_visible()
     width = await page.evaluate("document.documentElement.scrollWidth")
