@@ -85,6 +85,8 @@ class AppServiceTransactions:
         self._has_work = asyncio.Event()
         self._wake: dict[str, asyncio.Event] = {s.id: asyncio.Event() for s in self.services}
         self._tasks: list[asyncio.Task[None]] = []
+        self._enqueue_task: asyncio.Task[None] | None = None
+        self._stopping = False
 
     def register(self) -> None:
         """Listen to the lower services (before anything is sent)."""
@@ -99,7 +101,7 @@ class AppServiceTransactions:
     async def start(self) -> None:
         if not self.services:
             return
-        self._tasks.append(asyncio.create_task(self._enqueue_loop(), name="appservice-enqueue"))
+        self._enqueue_task = asyncio.create_task(self._enqueue_loop(), name="appservice-enqueue")
         for service in self.services:
             self._wake[service.id].set()  # anything left from before a restart goes first
             self._tasks.append(asyncio.create_task(self._send_loop(service), name=f"appservice-send-{service.id}"))
@@ -111,8 +113,13 @@ class AppServiceTransactions:
             with contextlib.suppress(asyncio.CancelledError):
                 await task
         self._tasks.clear()
-        # What the listeners heard but was not yet queued is written now, so it survives.
-        await self._drain()
+        # The enqueue task is not cancelled (a write it awaits would commit all the same and
+        # be queued twice): it writes what the listeners heard, then returns.
+        if self._enqueue_task is not None:
+            self._stopping = True
+            self._has_work.set()
+            await self._enqueue_task
+            self._enqueue_task = None
 
     # --- listeners (synchronous: they only note what happened) ---------------------
     def _put(self, work: _Work) -> None:
@@ -183,7 +190,7 @@ class AppServiceTransactions:
         return sorted(wanted)
 
     async def _enqueue_loop(self) -> None:
-        while True:
+        while not self._stopping:
             await self._has_work.wait()
             self._has_work.clear()
             try:
