@@ -471,5 +471,13 @@ turn_user_lifetime: "1h"
 # Parley has no guest accounts; the key is accepted so Synapse settings carry over.
 turn_allow_guests: true
 
+# Application services (bridges, bots): their registration files, Synapse's format;
+# relative paths are relative to data_dir. See docs/appservices.md.
+# app_service_config_files:
+#   - telegram-registration.yaml
+# app_service_transactions:
+#   retry_initial_ms: 1000
+#   retry_max_ms: 300000
+
 log_level: "INFO"
 """
