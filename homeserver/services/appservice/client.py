@@ -7,6 +7,7 @@ as ``Authorization: Bearer`` and has a timeout; path parameters are percent-enco
 from __future__ import annotations
 
 import logging
+import math
 import time
 from typing import Any
 from urllib.parse import quote
@@ -131,4 +132,5 @@ class AppServiceClient:
                                 body=raw.decode("utf-8", "replace"))
             error.extra["status"] = status  # the service's status, beside the body (spec)
             raise error
-        return int((time.monotonic() - start) * 1000)
+        # Rounded up: a loopback round trip is not "0 ms" (mautrix reads a 0 as no answer).
+        return math.ceil((time.monotonic() - start) * 1000)
