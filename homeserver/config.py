@@ -181,6 +181,18 @@ def parse_duration_ms(value: object) -> int:
     raise ValueError("must be a duration such as 3600000 (ms) or \"1h\" (units ms, s, m, h, d, w, y)")
 
 
+class AppServiceTransactionsConfig(_Section):
+    """How transactions to application services are retried (docs/appservices.md)."""
+
+    # The first retry waits this long; each failure doubles the wait up to retry_max_ms.
+    retry_initial_ms: int = Field(default=1000, ge=1)
+    retry_max_ms: int = Field(default=300_000, ge=1)
+    # Timeout of each HTTP request to an application service.
+    timeout_seconds: float = Field(default=30.0, gt=0)
+    # At most this many events of each kind in one transaction.
+    max_events_per_transaction: int = Field(default=100, ge=1)
+
+
 class Config(_Section):
     server_name: str
     data_dir: str = "./data"
@@ -211,6 +223,10 @@ class Config(_Section):
     # Accepted for Synapse configs; without effect while Parley has no guest accounts.
     turn_allow_guests: bool = True
     log_level: str = "INFO"
+    # Application service registration files (Synapse's key and YAML format; relative
+    # paths are relative to data_dir), and how transactions to them are retried.
+    app_service_config_files: list[str] = []
+    app_service_transactions: AppServiceTransactionsConfig = AppServiceTransactionsConfig()
 
     @field_validator("server_name")
     @classmethod
@@ -454,6 +470,14 @@ user_directory:
 turn_user_lifetime: "1h"
 # Parley has no guest accounts; the key is accepted so Synapse settings carry over.
 turn_allow_guests: true
+
+# Application services (bridges, bots): their registration files, Synapse's format;
+# relative paths are relative to data_dir. See docs/appservices.md.
+# app_service_config_files:
+#   - telegram-registration.yaml
+# app_service_transactions:
+#   retry_initial_ms: 1000
+#   retry_max_ms: 300000
 
 log_level: "INFO"
 """

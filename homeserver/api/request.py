@@ -98,14 +98,25 @@ async def require_user(request: web.Request) -> Requester:
     token = access_token_of(request)
     if token is None:
         raise MatrixError("M_MISSING_TOKEN", 401, "Missing access token")
-    return await get_hs(request).auth.get_requester(token, client_ip(request))
+    return await _requester(request, token)
 
 
 async def optional_user(request: web.Request) -> Requester | None:
     token = access_token_of(request)
     if token is None:
         return None
-    return await get_hs(request).auth.get_requester(token, client_ip(request))
+    return await _requester(request, token)
+
+
+# spec: application-service-api.md, "Identity assertion"; MSC3202 names the device.
+APPSERVICE_DEVICE_PARAMS = ("org.matrix.msc3202.device_id",)
+
+
+async def _requester(request: web.Request, token: str) -> Requester:
+    device_id = next((request.query[p] for p in APPSERVICE_DEVICE_PARAMS if p in request.query), None)
+    return await get_hs(request).auth.get_requester(
+        token, client_ip(request), as_user_id=request.query.get("user_id"), as_device_id=device_id
+    )
 
 
 def client_ip(request: web.Request) -> str:

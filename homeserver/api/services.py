@@ -30,6 +30,7 @@ if TYPE_CHECKING:
     from homeserver.services.admin.room_purge import RoomPurgeService
     from homeserver.services.admin.server_notices import ServerNoticeService
     from homeserver.services.admin.shared_secret_registration import SharedSecretRegistration
+    from homeserver.services.appservice.registry import AppServiceRegistry
     from homeserver.services.e2ee.cross_signing import CrossSigningService
     from homeserver.services.e2ee.key_backup import KeyBackupService
     from homeserver.services.e2ee.keys import E2EKeyService
@@ -123,6 +124,8 @@ class Services(Protocol):
     registration_tokens: RegistrationTokenService
     openid: OpenIdService
     turn: TurnService
+    # appservice
+    appservices: AppServiceRegistry
     # admin
     admin: AdminService
     moderation: ModerationService

@@ -35,6 +35,9 @@ from homeserver.services.admin.reports import ContentReportService
 from homeserver.services.admin.room_purge import RoomPurgeService
 from homeserver.services.admin.server_notices import ServerNoticeService
 from homeserver.services.admin.shared_secret_registration import SharedSecretRegistration
+from homeserver.services.appservice.client import AppServiceClient
+from homeserver.services.appservice.registry import AppServiceRegistry
+from homeserver.services.appservice.transactions import AppServiceTransactions
 from homeserver.services.e2ee.cross_signing import CrossSigningService
 from homeserver.services.e2ee.device_lists import DeviceListService
 from homeserver.services.e2ee.key_backup import KeyBackupService
@@ -174,6 +177,10 @@ class Container:
     openid: OpenIdService
     openid_verifier: OpenIdVerifier
     turn: TurnService
+    # appservice
+    appservice_client: AppServiceClient
+    appservices: AppServiceRegistry
+    appservice_transactions: AppServiceTransactions
     # admin
     admin: AdminService
     moderation: ModerationService

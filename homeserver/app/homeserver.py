@@ -6,6 +6,7 @@ from homeserver.app.container import Container
 from homeserver.app.wiring import (
     accounts,
     admin,
+    appservices,
     e2ee,
     edus,
     federation,
@@ -25,7 +26,7 @@ from homeserver.config import Config
 
 # Lower layers first: a service is built after everything it is handed.
 WIRING_ORDER = (storage, graph, transport, federation, social, reading, push, e2ee, edus, media, rooms,
-                sync, accounts, voice, admin)
+                sync, accounts, appservices, voice, admin)
 
 
 class Homeserver(Container):

@@ -60,6 +60,7 @@ ROUTE_MODULES = [
     "homeserver.api.client.voip",
     "homeserver.api.client.openid",
     "homeserver.api.federation.openid",
+    "homeserver.api.client.appservice",
 ]
 
 

@@ -17,3 +17,5 @@ class Requester:
     token_hash: bytes
     # Expiry (ms since the epoch) of a token issued with a refresh token; None never expires.
     expires_ts: int | None = None
+    # Set when the token is an application service's as_token (docs/appservices.md).
+    app_service_id: str | None = None

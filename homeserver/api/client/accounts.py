@@ -15,6 +15,7 @@ from aiohttp import web
 from pydantic import BaseModel, ValidationError
 
 from homeserver.api.request import (
+    access_token_of,
     client_ip,
     get_hs,
     optional_user,
@@ -93,17 +94,33 @@ def device_json(device: DeviceRecord) -> Device:
 
 
 # --- registration ---------------------------------------------------------------------
+APPSERVICE_LOGIN = "m.login.application_service"
+
+
 @client_route("POST", "/register")
 async def register(request: web.Request) -> web.Response:
     hs = get_hs(request)
-    hs.accounts.register_limiter.check(client_ip(request))
+    token = access_token_of(request)
+    service = hs.appservices.service_for_token(token) if token is not None else None
+    if service is None or service.rate_limited:
+        hs.accounts.register_limiter.check(client_ip(request))
     kind = request.query.get("kind", "user")
     if kind == "guest":
         raise MatrixError("M_GUEST_ACCESS_FORBIDDEN", 403, "Guest access is disabled")
     if kind != "user":
         raise invalid_param("kind must be 'user' or 'guest'")
-    hs.accounts.ensure_registration_open()
     body = await read_body(request, RegisterRequest)
+    auth_type = (body.auth or {}).get("type")
+    if getattr(body, "type", None) == APPSERVICE_LOGIN or auth_type == APPSERVICE_LOGIN:
+        # spec: application-service-api.md, "Server admin style permissions" — registration
+        # by an application service, with its as_token, whether or not registration is open.
+        session = await hs.appservices.register_user(
+            service, username=body.username, device_id=body.device_id,
+            device_display_name=body.initial_device_display_name, inhibit_login=body.inhibit_login,
+            ip=client_ip(request), refresh_token=body.refresh_token,
+        )
+        return json_response(dump(register_response(session, hs.server_name)))
+    hs.accounts.ensure_registration_open()
     session = await hs.accounts.register(
         username=body.username,
         password=body.password,

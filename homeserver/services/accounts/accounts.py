@@ -69,6 +69,8 @@ def generate_device_id() -> str:
 
 # Awaited with the user ID of each newly registered account (e.g. to join default rooms).
 RegistrationListener = Callable[[str], Awaitable[None]]
+# Raises (e.g. M_EXCLUSIVE) when a user ID may not be registered by ordinary clients.
+UsernameCheck = Callable[[str], None]
 
 
 class AccountService:
@@ -103,6 +105,7 @@ class AccountService:
         self.e2e_keys = e2e_keys
         self.to_device = to_device
         self._registration_listeners: list[RegistrationListener] = []
+        self._username_checks: list[UsernameCheck] = []
         self.login_limiter = RateLimiter.per_minute(
             registration.rate_per_minute, registration.burst, clock.monotonic
         )
@@ -121,6 +124,10 @@ class AccountService:
     def add_registration_listener(self, listener: RegistrationListener) -> None:
         """Await ``listener(user_id)`` once an account is registered, before its session starts."""
         self._registration_listeners.append(listener)
+
+    def add_username_check(self, check: UsernameCheck) -> None:
+        """Run ``check(user_id)`` before a client registers or asks for a user ID."""
+        self._username_checks.append(check)
 
     # --- user IDs -------------------------------------------------------------
     def user_id_for(self, localpart: str) -> str:
@@ -145,6 +152,8 @@ class AccountService:
 
     async def check_username_available(self, username: str) -> str:
         user_id = self.validate_username(username)
+        for check in self._username_checks:
+            check(user_id)
         if await self.store.get_user(user_id) is not None:
             raise MatrixError("M_USER_IN_USE", 400, "Desired user ID is already taken.")
         return user_id
@@ -223,6 +232,28 @@ class AccountService:
         self.uia.finish(uia_session)
         logger.info("registered %s", user_id)
         await self.registration_tokens.registration_completed(uia_session.session_id)
+        for listener in self._registration_listeners:
+            await listener(user_id)
+        if inhibit_login:
+            return Session(user_id, None, None)
+        return await self.start_session(user_id, device_id, device_display_name, ip, refresh_token)
+
+    async def register_without_password(
+        self,
+        user_id: str,
+        *,
+        device_id: str | None,
+        device_display_name: str | None,
+        inhibit_login: bool,
+        ip: str | None,
+        refresh_token: bool = False,
+    ) -> Session:
+        """An account with no password, for a caller that already proved its right to the ID
+        (an application service registering a user in its namespace)."""
+        self._check_device_fields(device_id, device_display_name)
+        if not await self.store.create_user(user_id, None, self.clock.time_ms(), None):
+            raise MatrixError("M_USER_IN_USE", 400, "Desired user ID is already taken.")
+        logger.info("registered %s", user_id)
         for listener in self._registration_listeners:
             await listener(user_id)
         if inhibit_login:

@@ -8,6 +8,7 @@ from __future__ import annotations
 import hashlib
 import secrets
 from collections import OrderedDict
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 
 from homeserver.clock import Clock
@@ -16,6 +17,10 @@ from homeserver.errors import MatrixError
 from homeserver.storage.accounts import AccountStore
 
 TOKEN_CACHE_SIZE = 50_000
+
+# (token, ?user_id=, device ID asked for) -> the requester an application service's
+# as_token stands for, or None when the token is not an as_token.
+AppServiceAuth = Callable[[str, str | None, str | None], Awaitable[Requester | None]]
 
 
 @dataclass(frozen=True, slots=True)
@@ -37,6 +42,11 @@ class AuthService:
         self.clock = clock
         self.access_token_lifetime_ms = access_token_lifetime_ms
         self._cache: OrderedDict[bytes, Requester] = OrderedDict()
+        self._appservice_auth: AppServiceAuth | None = None
+
+    def use_appservice_auth(self, resolve: AppServiceAuth) -> None:
+        """Let application services' as_tokens through (wired by the appservice area)."""
+        self._appservice_auth = resolve
 
     async def issue_token(self, user_id: str, device_id: str) -> str:
         token = _new_access_token()
@@ -76,7 +86,14 @@ class AuthService:
         self.forget_cached(revoked)
         return IssuedTokens(access, refresh, self.access_token_lifetime_ms)
 
-    async def get_requester(self, token: str, ip: str | None = None) -> Requester:
+    async def get_requester(
+        self, token: str, ip: str | None = None, *, as_user_id: str | None = None, as_device_id: str | None = None
+    ) -> Requester:
+        """The user a token stands for; ``as_user_id``/``as_device_id`` only count for as_tokens."""
+        if self._appservice_auth is not None:
+            appservice_requester = await self._appservice_auth(token, as_user_id, as_device_id)
+            if appservice_requester is not None:
+                return appservice_requester
         token_hash = hash_token(token)
         requester = self._cache.get(token_hash)
         if requester is not None:

@@ -9,7 +9,7 @@ spec: data/api/client-server/{directory,list_public_rooms}.yaml; server-server-a
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 from federation.rooms.power_levels import required_power_level, user_power_level
@@ -34,20 +34,31 @@ class RoomDirectoryService:
         self.federated_membership = federated_membership
         self.server_name = server_name
         self.is_mine = is_mine
+        self._unknown_alias_query: Callable[[str], Awaitable[bool]] | None = None
+
+    def use_unknown_alias_query(self, query: Callable[[str], Awaitable[bool]]) -> None:
+        """Asked about an unknown local alias (an application service may create it)."""
+        self._unknown_alias_query = query
+
+    async def _get_local_alias(self, alias: str) -> tuple[str, str] | None:
+        found = await self.store.get_alias(alias)
+        if found is None and self._unknown_alias_query is not None and await self._unknown_alias_query(alias):
+            found = await self.store.get_alias(alias)
+        return found
 
     # --- aliases ---------------------------------------------------------------------
     async def resolve_alias(self, alias: str) -> dict[str, Any]:
         """GET /directory/room/{alias}: {room_id, servers}, asking the alias's server if remote."""
         if is_valid_room_alias(alias) and not self.is_mine(alias):
             return await self.federated_membership.query_alias(alias)
-        found = await self.store.get_alias(alias)
+        found = await self._get_local_alias(alias)
         if found is None:
             raise not_found("Room alias not found")
         return {"room_id": found[0], "servers": [self.server_name]}
 
     async def answer_alias_query(self, alias: str) -> dict[str, Any]:
         """Another server's /query/directory for a valid alias: {room_id, servers}."""
-        found = await self.store.get_alias(alias) if self.is_mine(alias) else None
+        found = await self._get_local_alias(alias) if self.is_mine(alias) else None
         if found is None:
             raise not_found("Room alias not found")
         room_id = found[0]

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import logging
 import secrets
-from collections.abc import Callable, Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from typing import Any
 
 from federation.rooms.events import Event
@@ -84,6 +84,9 @@ def public_room_chunk(room: RoomState) -> dict[str, Any]:
 # Called as check(room_id, user_id) when a user asks to join; raises MatrixError to refuse.
 
 
+# (user ID or alias) -> whether it exists once the owner was asked.
+UnknownQuery = Callable[[str], Awaitable[bool]]
+
 class RoomService:
     def __init__(
         self,
@@ -110,6 +113,29 @@ class RoomService:
         self.default_room_version = default_room_version
         self.join_policy = join_policy
         self.events.add_send_check(reject_creators_in_power_levels)
+        # Hooks of higher areas (application services, wired in wiring/appservices.py).
+        self._alias_checks: list[Callable[[str, str], None]] = []
+        self._unknown_user_query: UnknownQuery | None = None
+        self._unknown_alias_query: UnknownQuery | None = None
+
+    def add_alias_check(self, check: Callable[[str, str], None]) -> None:
+        """``check(user_id, alias)`` raises when the user may not create the alias."""
+        self._alias_checks.append(check)
+
+    def use_unknown_user_query(self, query: UnknownQuery) -> None:
+        """Asked about an unknown local user before inviting it; True if it exists now."""
+        self._unknown_user_query = query
+
+    def use_unknown_alias_query(self, query: UnknownQuery) -> None:
+        """Asked about an unknown local alias before resolving it; True if it exists now."""
+        self._unknown_alias_query = query
+
+    async def get_local_alias(self, alias: str) -> tuple[str, str] | None:
+        """(room ID, creator) of a local alias, asking the unknown-alias hook on a miss."""
+        found = await self.store.get_alias(alias)
+        if found is None and self._unknown_alias_query is not None and await self._unknown_alias_query(alias):
+            found = await self.store.get_alias(alias)
+        return found
 
     # --- creation ------------------------------------------------------------------
     async def create_room(self, creator: str, body: dict[str, Any]) -> str:
@@ -133,6 +159,8 @@ class RoomService:
                 raise MatrixError("M_INVALID_PARAM", 400, "Invalid room_alias_name")
             if await self.store.get_alias(alias) is not None:
                 raise MatrixError("M_ROOM_IN_USE", 400, "Room alias already taken")
+            for check in self._alias_checks:
+                check(creator, alias)
 
         creation_content = dict(body.get("creation_content") or {})
         creation_content["room_version"] = version.identifier
@@ -210,7 +238,7 @@ class RoomService:
         if room_id_or_alias.startswith("#"):
             if not is_valid_room_alias(room_id_or_alias):
                 raise MatrixError("M_INVALID_PARAM", 400, "Invalid room alias")
-            found = await self.store.get_alias(room_id_or_alias)
+            found = await self.get_local_alias(room_id_or_alias)
             if found is None:
                 raise not_found("Room alias not found")
             return found[0]
@@ -297,6 +325,10 @@ class RoomService:
             raise forbidden("You are not in this room")
         if room.membership(target) == "invite":
             return  # already invited
+        if self.is_mine(target) and self._unknown_user_query is not None \
+                and await self.account_store.get_user(target) is None:
+            # spec: application-service-api.md, "Querying" — the service may create the user.
+            await self._unknown_user_query(target)
         extra = await self.member_profile(target)
         if is_direct:
             extra["is_direct"] = True
@@ -436,6 +468,8 @@ class RoomService:
             raise MatrixError("M_INVALID_PARAM", 400, "Alias must be on this server")
         if await self.events.get_room(room_id) is None:
             raise not_found("Unknown room")
+        for check in self._alias_checks:
+            check(user_id, alias)
         if not await self.store.create_alias(alias, room_id, user_id):
             raise MatrixError("M_UNKNOWN", 409, "Room alias already exists")
 

@@ -31,6 +31,11 @@ class ProfileService:
         self.is_mine = is_mine
         self.query_remote = query_remote
         self._change_listeners: list[ProfileChangeListener] = []
+        self._unknown_user_query: Callable[[str], Awaitable[bool]] | None = None
+
+    def use_unknown_user_query(self, query: Callable[[str], Awaitable[bool]]) -> None:
+        """Asked about an unknown local user (an application service may create it)."""
+        self._unknown_user_query = query
 
     def add_change_listener(self, listener: ProfileChangeListener) -> None:
         self._change_listeners.append(listener)
@@ -40,6 +45,8 @@ class ProfileService:
             # spec: server-server-api.md, "Querying for information" — /query/profile.
             return await self.query_remote(user_id)
         user = await self.account_store.get_user(user_id)
+        if user is None and self._unknown_user_query is not None and await self._unknown_user_query(user_id):
+            user = await self.account_store.get_user(user_id)
         if user is None or user.deactivated:
             raise not_found("Profile not found")
         out: dict[str, Any] = {}

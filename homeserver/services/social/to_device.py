@@ -57,8 +57,22 @@ class ToDeviceService:
         # servers' users: federation sends them as m.direct_to_device EDUs.
         self._remote_listeners: list[Callable[[str, str, dict[str, dict[str, Any]]], None]] = []
 
+        # [(user_id, device_id, message)] stored for local devices, e.g. for application services.
+        self._delivery_listeners: list[Callable[[list[tuple[str, str, dict[str, Any]]]], None]] = []
+
     def add_remote_listener(self, listener: Callable[[str, str, dict[str, dict[str, Any]]], None]) -> None:
         self._remote_listeners.append(listener)
+
+    def add_delivery_listener(self, listener: Callable[[list[tuple[str, str, dict[str, Any]]]], None]) -> None:
+        """Called with the messages stored for local devices, after they are stored."""
+        self._delivery_listeners.append(listener)
+
+    def _tell_delivery_listeners(self, deliveries: list[tuple[str, str, dict[str, Any]]]) -> None:
+        for listener in self._delivery_listeners:
+            try:
+                listener(deliveries)
+            except Exception:
+                logger.exception("to-device delivery listener failed")
 
     async def load(self) -> None:
         await self.store.load()
@@ -92,6 +106,7 @@ class ToDeviceService:
         )
         if last is not None and recipients:
             self.notifier.notify_users(recipients)
+            self._tell_delivery_listeners(deliveries)
         if last is not None and remote:
             for listener in self._remote_listeners:
                 listener(requester.user_id, event_type, remote)
@@ -120,6 +135,7 @@ class ToDeviceService:
         )
         if last is not None and deliveries:
             self.notifier.notify_users({d[0] for d in deliveries})
+            self._tell_delivery_listeners(deliveries)
 
     async def device_deleted(self, user_id: str, device_id: str) -> None:
         """Drop a deleted device's inbox (for the accounts service to call)."""
