@@ -11,6 +11,7 @@ import aioice.ice
 import pytest
 
 from clients.voice._focus_audio import read_wav
+from clients.voice.audio import sound_backends
 from clients.voice.room import CALL_MEMBER_TYPE, HOST_ADDRESSES_ENV
 from tests.conftest import RunningHomeserver
 from tests.integration.test_cli import WAIT, Parley
@@ -71,11 +72,17 @@ async def test_ctrl_c_leaves_the_channel_and_clears_the_member_event(
     room_id = (await parley.ok("-p", "a", "--json", "create", "Voice", "--public")).json()["room_id"]
     proc = await parley.start("-p", "a", "--json", "voice", room_id, "--tone", "440")
     assert proc.stdout is not None
+    seen = []
     async with asyncio.timeout(WAIT):
         while True:
             line = json.loads(await proc.stdout.readline())
+            seen.append(line)
             if [e["user_id"] for e in line.get("participants", [])] == [alice]:
                 break
+    # Without --record the channel plays on the speaker; a machine without one is told so.
+    if not sound_backends():
+        assert {"speaker": None, "reason": "no audio output device (no PulseAudio server and no ALSA "
+                "sound card)"} in seen, seen
     owner = homeserver.api(json.loads((parley.config_dir / "profiles" / "a.json").read_text())["access_token"])
     state = await owner.request("GET", f"/_matrix/client/v3/rooms/{room_id}/state")
     assert [e["content"]["device_id"] for e in state if e["type"] == CALL_MEMBER_TYPE]

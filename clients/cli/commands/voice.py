@@ -10,15 +10,17 @@ import os
 import time
 from typing import Any
 
-from aiortc.mediastreams import AudioStreamTrack
+from aiortc.mediastreams import AudioStreamTrack, MediaStreamTrack
 
 from clients.cli.errors import CliError, ExitCode
 from clients.cli.session import Context, resolve_room
 from clients.voice._focus_audio import WavRecorder
 from clients.voice.audio import (
+    AudioSink,
     AudioSource,
     AudioUnavailableError,
     TrackSource,
+    device_sink,
     device_source,
     file_source,
     tone_source,
@@ -40,7 +42,8 @@ def add_parsers(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-a
     source = p.add_mutually_exclusive_group()
     source.add_argument("--tone", type=float, metavar="HZ", help="send a sine tone instead of the microphone")
     source.add_argument("--play", metavar="FILE", help="send an audio file")
-    p.add_argument("--record", metavar="FILE.wav", help="write what you hear to a WAV file")
+    p.add_argument("--record", metavar="FILE.wav",
+                   help="write what you hear to a WAV file (instead of the speaker)")
     p.add_argument("--duration", type=float, metavar="SECONDS", help="leave after this long")
     p.add_argument("--muted", action="store_true", help="join muted")
     p.set_defaults(func=voice)
@@ -62,6 +65,15 @@ def _source(ctx: Context, args: argparse.Namespace) -> AudioSource:
         return TrackSource(AudioStreamTrack())
 
 
+def _speaker(ctx: Context) -> AudioSink | None:
+    """The default speaker, or None (said once) when there is none."""
+    try:
+        return device_sink()
+    except AudioUnavailableError as e:
+        ctx.out.line({"speaker": None, "reason": str(e)}, f"{e}: you will not hear the channel")
+        return None
+
+
 def _describe(roster: list[dict[str, Any]]) -> str:
     people = [e["user_id"] + (" (muted)" if e.get("muted") else "") for e in roster]
     speaking = [e["user_id"] for e in roster if e.get("speaking")]
@@ -75,6 +87,16 @@ async def voice(ctx: Context, args: argparse.Namespace) -> int:
     client = ctx.logged_in_client()
     room_id = await resolve_room(ctx, args.room)
     recorder = WavRecorder(args.record) if args.record else None
+    speaker = None if recorder else _speaker(ctx)
+    speaker_started: list[asyncio.Task[None]] = []
+
+    def play(track: MediaStreamTrack) -> None:
+        assert speaker is not None
+        if not speaker_started:
+            speaker.addTrack(track)
+            speaker_started.append(asyncio.get_running_loop().create_task(speaker.start()))
+
+    on_track = recorder.start if recorder else play if speaker else None
     last: list[str] = []
 
     def on_roster(roster: list[dict[str, Any]]) -> None:
@@ -87,7 +109,7 @@ async def voice(ctx: Context, args: argparse.Namespace) -> int:
 
     def connection(focus_url: str) -> FocusConnection:
         return FocusConnection(focus_url, room_id, source.track,
-                               on_track=recorder.start if recorder else None, on_roster=on_roster)
+                               on_track=on_track, on_roster=on_roster)
 
     room = VoiceRoom(client, room_id, connection)
     try:
@@ -109,6 +131,8 @@ async def voice(ctx: Context, args: argparse.Namespace) -> int:
         await room.leave()
         if recorder is not None:
             await recorder.stop()
+        if speaker is not None:
+            await speaker.stop()
         source.close()
         ctx.out.line({"room_id": room_id, "left": True}, "left the voice channel")
     return ExitCode.OK
