@@ -2,12 +2,12 @@
 // kicks and bans; requests to join (knocks); leaving and hiding the conversation.
 import { EventType, RoomStateEvent } from "matrix-js-sdk";
 import { useEffect, useState } from "preact/hooks";
-import { describeError } from "../../errors.js";
 import { navigate, useEmitter } from "../../hooks.js";
 import { registerStrings, t } from "../../i18n.js";
 import { Modal } from "../../ui/Modal.jsx";
 import { RoomMembers } from "./RoomMembers.jsx";
 import { permissions } from "./powerLevels.js";
+import { Feedback, useAction } from "./action.jsx";
 import "./settings.css";
 
 registerStrings({
@@ -58,35 +58,6 @@ registerStrings({
         "rs.left": "Vous avez quitté ce salon.",
     },
 });
-
-function useAction() {
-    const [busy, setBusy] = useState(false);
-    const [error, setError] = useState("");
-    const [done, setDone] = useState("");
-    const run = async (action, doneText = "") => {
-        setBusy(true);
-        setError("");
-        setDone("");
-        try {
-            await action();
-            setDone(doneText);
-        } catch (err) {
-            setError(describeError(err));
-        } finally {
-            setBusy(false);
-        }
-    };
-    return { busy, error, done, run };
-}
-
-function Feedback({ action }) {
-    return (
-        <>
-            {action.error && <p class="error" role="alert">{action.error}</p>}
-            {action.done && <p class="ok" role="status">{action.done}</p>}
-        </>
-    );
-}
 
 function GeneralTab({ client, room, may }) {
     const state = room.currentState;

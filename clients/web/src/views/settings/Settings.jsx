@@ -7,6 +7,7 @@ import { LANGUAGES, formatDay, language, registerStrings, setLanguage, t, useLan
 import { Avatar } from "../../ui/Avatar.jsx";
 import { refreshOwnProfile } from "../home/ownProfile.js";
 import { withPassword } from "./uia.js";
+import { Feedback, useAction } from "./action.jsx";
 import "./settings.css";
 
 registerStrings({
@@ -59,37 +60,6 @@ registerStrings({
         "settings.signout": "Se déconnecter sur cet appareil",
     },
 });
-
-function useAction() {
-    const [busy, setBusy] = useState(false);
-    const [error, setError] = useState("");
-    const [done, setDone] = useState("");
-    const run = async (action, doneText = "") => {
-        setBusy(true);
-        setError("");
-        setDone("");
-        try {
-            await action();
-            setDone(doneText);
-            return true;
-        } catch (err) {
-            setError(describeError(err));
-            return false;
-        } finally {
-            setBusy(false);
-        }
-    };
-    return { busy, error, done, run, setError };
-}
-
-function Feedback({ action }) {
-    return (
-        <>
-            {action.error && <p class="error" role="alert">{action.error}</p>}
-            {action.done && <p class="ok" role="status">{action.done}</p>}
-        </>
-    );
-}
 
 function Profile({ client }) {
     const userId = client.getUserId();
