@@ -80,12 +80,15 @@ class DelayedEventStore:
 
         return await self.db.write("take_delayed_event", run)
 
-    async def take_state(self, room_id: str, event_type: str, state_key: str) -> list[DelayedEvent]:
-        """Remove and return the scheduled state events for one piece of a room's state."""
+    async def take_state(
+        self, room_id: str, event_type: str, state_key: str, not_from_user: str
+    ) -> list[DelayedEvent]:
+        """Remove and return the scheduled state events for one piece of a room's state,
+        except those of ``not_from_user``."""
 
         async def run(conn: aiosqlite.Connection) -> list[DelayedEvent]:
-            where = "WHERE room_id = ? AND event_type = ? AND state_key = ?"
-            params = (room_id, event_type, state_key)
+            where = "WHERE room_id = ? AND event_type = ? AND state_key = ? AND user_id != ?"
+            params = (room_id, event_type, state_key, not_from_user)
             cur = await conn.execute(f"SELECT {_COLUMNS} FROM delayed_events {where}", params)
             rows = [_row(r) for r in await cur.fetchall()]
             if rows:

@@ -160,21 +160,30 @@ async def test_errors(alice_room: tuple[MatrixHttp, str]) -> None:
     assert body["org.matrix.msc4140.max_delay"] == 86_400_000
 
 
-async def test_normal_state_send_cancels_the_scheduled_state(alice_room: tuple[MatrixHttp, str]) -> None:
-    alice, room_id = alice_room
-    await schedule_state(alice, room_id, MEMBER, {}, "_alice", 400)
-    await alice.send_state(room_id, MEMBER, {"joined": "again"}, "_alice")
+async def test_state_sent_by_someone_else_cancels_the_scheduled_state(
+    homeserver: RunningHomeserver,
+) -> None:
+    alice = await homeserver.register("alice")
+    bob = await homeserver.register("bob")
+    room_id = await alice.create_room(preset="public_chat")
+    await bob.join(room_id)
+    await alice.send_state(room_id, "m.room.power_levels", {
+        **await alice.get_state(room_id, "m.room.power_levels"), "state_default": 0,
+    })
+    await schedule_state(alice, room_id, MEMBER, {}, "shared", 400)
+    await bob.send_state(room_id, MEMBER, {"set_by": "bob"}, "shared")
     await schedule_state(alice, room_id, MEMBER, {"sentinel": True}, "_sentinel", 500)
     await wait_for_state(alice, room_id, MEMBER, "_sentinel", {"sentinel": True})
-    assert await alice.get_state(room_id, MEMBER, "_alice") == {"joined": "again"}
+    assert await alice.get_state(room_id, MEMBER, "shared") == {"set_by": "bob"}
     assert (await alice.request("GET", MSC))["delayed_events"] == []
 
 
-async def test_state_set_before_a_schedule_does_not_cancel_it(alice_room: tuple[MatrixHttp, str]) -> None:
+async def test_own_state_send_keeps_the_scheduled_state(alice_room: tuple[MatrixHttp, str]) -> None:
     alice, room_id = alice_room
-    # What a call client does: join the call, then schedule its own leave.
+    # What a call client does (as Element Call on Synapse): schedule its leave, then join.
+    delay_id = await schedule_state(alice, room_id, MEMBER, {}, "_alice", 400)
     await alice.send_state(room_id, MEMBER, {"joined": True}, "_alice")
-    await schedule_state(alice, room_id, MEMBER, {}, "_alice", 300)
+    assert [d["delay_id"] for d in (await alice.request("GET", MSC))["delayed_events"]] == [delay_id]
     await wait_for_state(alice, room_id, MEMBER, "_alice", {})
 
 

@@ -46,9 +46,9 @@ class DelayedEventService:
         self.max_delay_ms = max_delay_ms
         self._wake = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
-        # (room, type, state_key) changed by a persisted state event, for the task to cancel
-        # the delayed state events aimed at them (a persist listener cannot await).
-        self._overwritten: list[tuple[str, str, str]] = []
+        # (room, type, state_key, sender) of persisted state events, for the task to cancel
+        # the other users' delayed state events aimed at them (a listener cannot await).
+        self._overwritten: list[tuple[str, str, str, str]] = []
         # Held while those are cancelled and while an event is scheduled, so state set
         # before a schedule never cancels the event scheduled after it.
         self._overwrite_lock = asyncio.Lock()
@@ -144,21 +144,22 @@ class DelayedEventService:
 
     def on_persisted(self, room: RoomState, event: Event) -> None:
         """The persist listener (registered by the wiring)."""
-        # As Synapse: state set by anyone (here or over federation) replaces what a delayed
-        # state event would have set, so the delayed one is cancelled. A delayed event that
-        # fires was removed from the table before it was sent, so it cancels only others.
+        # As Synapse (handlers/delayed_events.py, _handle_state_deltas): state set by someone
+        # else (here or over federation) replaces what a delayed state event would have set,
+        # so it is cancelled; the user's own state sends keep their delayed events, since a
+        # call client schedules its leave and then sends its join.
         if event.state_key is None:
             return
-        self._overwritten.append((event.room_id, event.type, event.state_key))
+        self._overwritten.append((event.room_id, event.type, event.state_key, event.sender))
         self._wake.set()
 
     async def _cancel_overwritten(self) -> None:
         """Cancel what ``_on_persisted`` queued; the caller holds ``_overwrite_lock``."""
         keys, self._overwritten = self._overwritten, []
-        for room_id, event_type, state_key in dict.fromkeys(keys):
-            for d in await self.store.take_state(room_id, event_type, state_key):
-                logger.info("delayed events: %s of %s in %s cancelled: %s/%s was set",
-                            d.delay_id, d.user_id, room_id, event_type, state_key)
+        for room_id, event_type, state_key, sender in dict.fromkeys(keys):
+            for d in await self.store.take_state(room_id, event_type, state_key, sender):
+                logger.info("delayed events: %s of %s in %s cancelled: %s set %s/%s",
+                            d.delay_id, d.user_id, room_id, sender, event_type, state_key)
 
     async def _send_due(self) -> None:
         for due in await self.store.due(self.clock.time_ms()):
