@@ -97,6 +97,12 @@ class DelayedEventStore:
 
         return await self.db.write("take_delayed_state_events", run)
 
+    async def count_for_user(self, user_id: str) -> int:
+        value = await self.db.fetchval(
+            "count_delayed_events", "SELECT COUNT(*) FROM delayed_events WHERE user_id = ?", (user_id,)
+        )
+        return int(value or 0)
+
     async def for_user(self, user_id: str) -> list[DelayedEvent]:
         rows = await self.db.fetchall(
             "delayed_events_for_user",

@@ -12,6 +12,7 @@ from typing import Any
 import aiohttp
 import pytest
 
+from homeserver.services.rooms import delayed_events
 from tests.conftest import RunningHomeserver
 from tests.http_client import MatrixError, MatrixHttp, q
 from tests.integration.sync_waiting import joined_room, sync_until, timeline_of
@@ -160,6 +161,19 @@ async def test_errors(alice_room: tuple[MatrixHttp, str]) -> None:
     assert body["org.matrix.msc4140.max_delay"] == 86_400_000
 
 
+async def test_a_user_has_a_bounded_number_of_scheduled_events(
+    alice_room: tuple[MatrixHttp, str], monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr(delayed_events, "MAX_SCHEDULED_PER_USER", 2)
+    alice, room_id = alice_room
+    for key in ("a", "b"):
+        await schedule_state(alice, room_id, MEMBER, {}, key, 60_000)
+    status, body = await alice.status_of(
+        "PUT", f"/_matrix/client/v3/rooms/{q(room_id)}/state/{MEMBER}/c", body={}, params={DELAY: "60000"},
+    )
+    assert status == 400 and body["org.matrix.msc4140.errcode"] == "M_MAX_DELAY_UNSUPPORTED"
+
+
 async def test_state_sent_by_someone_else_cancels_the_scheduled_state(
     homeserver: RunningHomeserver,
 ) -> None:
@@ -204,7 +218,7 @@ async def test_scheduled_events_survive_a_restart_and_fire_after_it(parleyd: Par
         await schedule_state(alice, room_id, MEMBER, {"left": True}, "_alice", 1500)
         later = await schedule_state(alice, room_id, MEMBER, {"later": True}, "_later", 600_000)
         assert len((await alice.request("GET", MSC))["delayed_events"]) == 2
-        await parleyd.stop()
+        assert await parleyd.stop() == 0
         await parleyd.start()
         await wait_for_state(alice, room_id, MEMBER, "_alice", {"left": True})
         listed = (await alice.request("GET", MSC))["delayed_events"]

@@ -29,6 +29,10 @@ from homeserver.storage.delayed_events import DelayedEvent, DelayedEventStore
 logger = logging.getLogger(__name__)
 
 MSC4140 = "org.matrix.msc4140"
+# Scheduled events one user may have at a time (a call client needs one per device and room).
+MAX_SCHEDULED_PER_USER = 100
+# How long shutdown waits for an event being sent to be committed.
+STOP_WAIT_S = 5.0
 _ID_ALPHABET = string.ascii_letters
 
 
@@ -46,6 +50,7 @@ class DelayedEventService:
         self.max_delay_ms = max_delay_ms
         self._wake = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
+        self._stopping = False
         # (room, type, state_key, sender) of persisted state events, for the task to cancel
         # the other users' delayed state events aimed at them (a listener cannot await).
         self._overwritten: list[tuple[str, str, str, str]] = []
@@ -55,15 +60,19 @@ class DelayedEventService:
 
     # --- lifecycle --------------------------------------------------------------------
     async def start(self) -> None:
+        self._stopping = False
         self._task = asyncio.get_running_loop().create_task(self._run(), name="delayed-events")
 
     async def stop(self) -> None:
+        # Let an event being sent reach its commit (it was already taken from the table),
+        # then end the task; cancel it only if that takes too long.
+        self._stopping = True
+        self._wake.set()
         if self._task is not None:
-            self._task.cancel()
             try:
-                await self._task
-            except asyncio.CancelledError:
-                pass
+                await asyncio.wait_for(self._task, STOP_WAIT_S)
+            except TimeoutError:
+                logger.warning("delayed events: the sender did not stop within %s s", STOP_WAIT_S)
             self._task = None
 
     # --- the client API ---------------------------------------------------------------
@@ -94,6 +103,12 @@ class DelayedEventService:
         delay_id = "pld_" + "".join(secrets.choice(_ID_ALPHABET) for _ in range(20))
         async with self._overwrite_lock:
             await self._cancel_overwritten()
+            if await self.store.count_for_user(requester.user_id) >= MAX_SCHEDULED_PER_USER:
+                # Synapse's answer (storage/databases/main/delayed_events.py, add_delayed_event).
+                raise MatrixError(
+                    "M_UNKNOWN", 400, "The maximum number of delayed events has been reached.",
+                    **{f"{MSC4140}.errcode": "M_MAX_DELAY_UNSUPPORTED"},
+                )
             await self.store.add(DelayedEvent(
                 delay_id=delay_id, user_id=requester.user_id, device_id=requester.device_id,
                 room_id=room_id, event_type=event_type, state_key=state_key, content=content,
@@ -163,6 +178,8 @@ class DelayedEventService:
 
     async def _send_due(self) -> None:
         for due in await self.store.due(self.clock.time_ms()):
+            if self._stopping:
+                return  # still in the table: sent after the next start
             delayed = await self.store.take(due.delay_id)
             if delayed is None:
                 continue  # cancelled or sent meanwhile
@@ -174,7 +191,7 @@ class DelayedEventService:
                             delayed.delay_id, delayed.user_id, delayed.room_id, e.errcode, e.message)
 
     async def _run(self) -> None:
-        while True:
+        while not self._stopping:
             self._wake.clear()
             try:
                 async with self._overwrite_lock:
