@@ -82,9 +82,11 @@ class DelayedEventService:
         if delay_ms < 0:
             raise invalid_param(f"{MSC4140}.delay must be a non-negative integer")
         if delay_ms > self.max_delay_ms:
-            # Synapse's extra fields, which Element Call reads to pick a shorter delay.
+            # Synapse's answer, errcode included: matrix-js-sdk (Element Call) retries with
+            # org.matrix.msc4140.max_delay only when errcode is M_UNKNOWN and the
+            # org.matrix.msc4140.errcode is M_MAX_DELAY_EXCEEDED.
             raise MatrixError(
-                "M_INVALID_PARAM", 400, "The requested delay exceeds the allowed maximum.",
+                "M_UNKNOWN", 400, "The requested delay exceeds the allowed maximum.",
                 **{f"{MSC4140}.errcode": "M_MAX_DELAY_EXCEEDED", f"{MSC4140}.max_delay": self.max_delay_ms},
             )
 
