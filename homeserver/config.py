@@ -222,6 +222,9 @@ class Config(_Section):
     turn_user_lifetime: int = Field(default=3_600_000, ge=1000)
     # Accepted for Synapse configs; without effect while Parley has no guest accounts.
     turn_allow_guests: bool = True
+    # MSC4140 delayed events: the longest delay a client may ask for, in ms or a
+    # Synapse-style string ("1d"), under Synapse's name. 0 turns delayed events off.
+    max_event_delay_duration: int = Field(default=86_400_000, ge=0)
     log_level: str = "INFO"
     # Application service registration files (Synapse's key and YAML format; relative
     # paths are relative to data_dir), and how transactions to them are retried.
@@ -283,6 +286,11 @@ class Config(_Section):
     @field_validator("turn_user_lifetime", mode="before")
     @classmethod
     def _check_turn_user_lifetime(cls, v: object) -> int:
+        return parse_duration_ms(v)
+
+    @field_validator("max_event_delay_duration", mode="before")
+    @classmethod
+    def _check_max_event_delay_duration(cls, v: object) -> int:
         return parse_duration_ms(v)
 
     @model_validator(mode="after")
@@ -470,6 +478,10 @@ user_directory:
 turn_user_lifetime: "1h"
 # Parley has no guest accounts; the key is accepted so Synapse settings carry over.
 turn_allow_guests: true
+
+# MSC4140 delayed events (call membership cleared when a client vanishes): the longest
+# delay a client may ask for; 0 turns them off.
+max_event_delay_duration: "1d"
 
 # Application services (bridges, bots): their registration files, Synapse's format;
 # relative paths are relative to data_dir. See docs/appservices.md.

@@ -7,6 +7,11 @@ track, one data channel) with the token to the focus named by the channel's olde
 membership (or its own homeserver's focus when the channel is empty). The focus answers
 with the SDP answer and a ``participant_id`` for leave and mute; the data channel brings
 the roster (who is there, muted, speaking).
+
+So that a participant that crashes or loses its network leaves the channel, it schedules
+its own leave (empty member content) with its homeserver as an MSC4140 delayed event
+before joining, restarts that timer every few seconds while connected, and cancels it on a
+clean leave: only its own homeserver can send its state events, whichever server it is on.
 """
 
 from __future__ import annotations
@@ -22,7 +27,7 @@ import aiohttp
 from aiortc import RTCConfiguration, RTCPeerConnection, RTCSessionDescription
 from aiortc.mediastreams import MediaStreamTrack
 
-from clients.sdk import MatrixRequestError
+from clients.sdk import MatrixRequestError, TransportError
 from clients.sdk.api import Request, q
 from clients.sdk.client import AsyncClient
 
@@ -32,6 +37,11 @@ CALL_MEMBER_TYPE = "org.matrix.msc3401.call.member"
 FOCUS_TYPE = "parley"
 FOCUS_PREFIX = "/_parley/voice/v1/rooms/"
 DEFAULT_EXPIRES_MS = 4 * 3600 * 1000  # MatrixRTC clients' default membership lifetime
+# MSC4140: the delayed leave fires this long after the last restart, restarted this often.
+LEAVE_DELAY_MS = 10_000
+LEAVE_RESTART_S = 5.0
+MSC4140 = "org.matrix.msc4140"
+DELAYED_EVENTS = f"/_matrix/client/unstable/{MSC4140}/delayed_events"
 HTTP_TIMEOUT_S = 20.0
 
 Roster = list[dict[str, Any]]
@@ -189,14 +199,28 @@ class FocusConnection:
         await self._http.close()
 
 
+async def supports_delayed_events(client: AsyncClient) -> bool:
+    """Whether the homeserver advertises MSC4140; a server without it would send the event now."""
+    answer = await client.request(Request("GET", "/_matrix/client/versions", requires_auth=False))
+    return bool(answer.get("unstable_features", {}).get(MSC4140))
+
+
 class VoiceRoom:
     """Joins a room's voice channel as the logged-in user: member state, token, focus session."""
 
-    def __init__(self, client: AsyncClient, room_id: str, connection_factory: Callable[[str], FocusConnection]) -> None:
+    def __init__(
+        self, client: AsyncClient, room_id: str, connection_factory: Callable[[str], FocusConnection], *,
+        leave_delay_ms: int = LEAVE_DELAY_MS, leave_restart_s: float = LEAVE_RESTART_S,
+    ) -> None:
         self.client = client
         self.room_id = room_id
         self._factory = connection_factory
         self.connection: FocusConnection | None = None
+        self.leave_delay_ms = leave_delay_ms
+        self.leave_restart_s = leave_restart_s
+        # The scheduled leave (MSC4140) and the task that restarts it while connected.
+        self.delayed_leave_id: str | None = None
+        self._keep_alive: asyncio.Task[None] | None = None
 
     async def join(self, *, now_ms: int) -> FocusConnection:
         state = await self.client.get_room_state(self.room_id)
@@ -214,15 +238,73 @@ class VoiceRoom:
         await connection.join(device_id, openid_token=token,
                               access_token=None if token is not None else self.client.access_token)
         self.connection = connection
+        # Leave first scheduled, then join (as Element Call): no moment in the call without it.
+        await self._schedule_leave(member_state_key(user_id, device_id))
         await self.client.send_state(
             self.room_id, CALL_MEMBER_TYPE, member_content(device_id, focus_url), member_state_key(user_id, device_id)
         )
+        if self.delayed_leave_id is not None:
+            self._keep_alive = asyncio.get_running_loop().create_task(
+                self._restart_leave(self.delayed_leave_id, connection), name=f"voice-delayed-leave {self.room_id}"
+            )
         return connection
+
+    async def _schedule_leave(self, state_key: str) -> None:
+        try:
+            if not await supports_delayed_events(self.client):
+                log.info("voice: the homeserver has no delayed events; a crash leaves our membership behind")
+                return
+            path = f"/_matrix/client/v3/rooms/{q(self.room_id)}/state/{q(CALL_MEMBER_TYPE)}/{q(state_key)}"
+            answer = await self.client.request(
+                Request("PUT", path, query={f"{MSC4140}.delay": str(self.leave_delay_ms)}, json={})
+            )
+        except MatrixRequestError as e:
+            log.warning("voice: could not schedule the delayed leave in %s: %s", self.room_id, e)
+            return
+        self.delayed_leave_id = str(answer["delay_id"])
+
+    async def _restart_leave(self, delay_id: str, connection: FocusConnection) -> None:
+        """Restart the delayed leave every ``leave_restart_s`` until the focus connection closes."""
+        while True:
+            try:
+                await asyncio.wait_for(connection.closed.wait(), self.leave_restart_s)
+                return  # disconnected: the delayed leave fires on its own
+            except TimeoutError:
+                pass
+            try:
+                await self.client.request(
+                    Request("POST", f"{DELAYED_EVENTS}/{q(delay_id)}", json={"action": "restart"})
+                )
+            except MatrixRequestError as e:
+                if e.status == 404:
+                    log.info("voice: the delayed leave in %s is gone (sent or cancelled)", self.room_id)
+                    return
+                log.warning("voice: restarting the delayed leave in %s failed: %s", self.room_id, e)
+            except TransportError as e:
+                log.warning("voice: restarting the delayed leave in %s failed: %s", self.room_id, e)
+
+    async def _cancel_leave(self) -> None:
+        if self._keep_alive is not None:
+            self._keep_alive.cancel()
+            try:
+                await self._keep_alive
+            except asyncio.CancelledError:
+                pass
+            self._keep_alive = None
+        delay_id, self.delayed_leave_id = self.delayed_leave_id, None
+        if delay_id is None:
+            return
+        try:
+            await self.client.request(Request("POST", f"{DELAYED_EVENTS}/{q(delay_id)}", json={"action": "cancel"}))
+        except MatrixRequestError as e:
+            if e.status != 404:  # 404: it already fired or was cancelled
+                log.warning("voice: cancelling the delayed leave in %s failed: %s", self.room_id, e)
 
     async def leave(self) -> None:
         user_id, device_id = self.client.require_user_id(), self.client.device_id
         assert device_id is not None
         try:
+            await self._cancel_leave()
             if self.connection is not None:
                 await self.connection.leave()
         finally:

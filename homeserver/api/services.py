@@ -47,6 +47,7 @@ if TYPE_CHECKING:
     from homeserver.services.reading.pagination import PaginationService
     from homeserver.services.reading.search import SearchService
     from homeserver.services.reading.spaces import SpaceHierarchyService
+    from homeserver.services.rooms.delayed_events import DelayedEventService
     from homeserver.services.rooms.directory import RoomDirectoryService
     from homeserver.services.rooms.rooms import RoomService
     from homeserver.services.rooms.upgrades import RoomUpgradeService
@@ -114,6 +115,7 @@ class Services(Protocol):
     rooms: RoomService
     room_directory: RoomDirectoryService
     room_upgrades: RoomUpgradeService
+    delayed_events: DelayedEventService
     # sync
     sync: SyncService
     sync_filters: SyncFilterService

@@ -64,6 +64,7 @@ from homeserver.services.reading.relations import RelationsService
 from homeserver.services.reading.search import SearchService
 from homeserver.services.reading.spaces import SpaceHierarchyService
 from homeserver.services.reading.threads import ThreadService
+from homeserver.services.rooms.delayed_events import DelayedEventService
 from homeserver.services.rooms.directory import RoomDirectoryService
 from homeserver.services.rooms.rooms import RoomService
 from homeserver.services.rooms.upgrades import RoomUpgradeService
@@ -82,6 +83,7 @@ from homeserver.storage.account_data import AccountDataStore
 from homeserver.storage.accounts import AccountStore
 from homeserver.storage.admin import AdminStore
 from homeserver.storage.database import Database
+from homeserver.storage.delayed_events import DelayedEventStore
 from homeserver.storage.device_lists import DeviceListStore
 from homeserver.storage.e2e_keys import E2EKeyStore
 from homeserver.storage.events import EventStore
@@ -163,6 +165,8 @@ class Container:
     # rooms
     rooms: RoomService
     room_upgrades: RoomUpgradeService
+    delayed_event_store: DelayedEventStore
+    delayed_events: DelayedEventService
     room_directory: RoomDirectoryService
     # sync
     sync: SyncService

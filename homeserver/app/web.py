@@ -21,6 +21,7 @@ ROUTE_MODULES = [
     "homeserver.api.client.rooms",
     "homeserver.api.client.room_upgrades",
     "homeserver.api.client.events",
+    "homeserver.api.client.delayed_events",
     "homeserver.api.client.sync",
     "homeserver.api.client.sliding_sync",
     "homeserver.api.client.typing",

@@ -39,6 +39,7 @@ ROOM_KEYED_TABLES: tuple[str, ...] = (
     "content_reports",
     "server_notice_rooms",
     "room_key_backup_sessions",
+    "delayed_events",
     "event_search",
     "events",
     "rooms",

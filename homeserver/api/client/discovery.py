@@ -15,7 +15,8 @@ routes = web.RouteTableDef()
 
 SUPPORTED_SPEC_VERSIONS = [f"v1.{n}" for n in range(1, 17)] + ["r0.6.1"]
 # Simplified sliding sync (MSC4186), under the flag Element X looks for (as Synapse).
-UNSTABLE_FEATURES = {"org.matrix.simplified_msc3575": True}
+# MSC4140 delayed events, which Element Call needs for call membership.
+UNSTABLE_FEATURES = {"org.matrix.simplified_msc3575": True, "org.matrix.msc4140": True}
 
 
 @routes.get("/_matrix/client/versions")

@@ -22,6 +22,8 @@ routes = web.RouteTableDef()
 V3 = "/_matrix/client/{version:(?:v3|r0)}"
 
 MAX_EVENT_BYTES = 65536
+# MSC4140 delayed events (homeserver/services/rooms/delayed_events.py).
+DELAY_PARAM = "org.matrix.msc4140.delay"
 
 
 def _check_size(content: dict[str, Any]) -> None:
@@ -53,9 +55,30 @@ async def _send_with_txn(
     return json_response({"event_id": event.event_id})
 
 
+def _delay_ms(request: web.Request) -> int | None:
+    """MSC4140's ``?org.matrix.msc4140.delay=<ms>``: schedule instead of sending, or None."""
+    if DELAY_PARAM not in request.query:
+        return None
+    return query_int(request, DELAY_PARAM, 0)
+
+
+async def _schedule(
+    request: web.Request, delay_ms: int, event_type: str, content: dict[str, Any], state_key: str | None,
+) -> web.Response:
+    requester = await require_user(request)
+    _check_size(content)
+    delay_id = await get_hs(request).delayed_events.schedule(
+        requester, request.match_info["room_id"], event_type, content, state_key, delay_ms
+    )
+    return json_response({"delay_id": delay_id})
+
+
 @routes.put(V3 + "/rooms/{room_id}/send/{event_type}/{txn_id}")
 async def send_message(request: web.Request) -> web.Response:
     content = await read_json_object(request)
+    delay_ms = _delay_ms(request)
+    if delay_ms is not None:
+        return await _schedule(request, delay_ms, request.match_info["event_type"], content, None)
     return await _send_with_txn(
         request, request.match_info["room_id"], request.match_info["event_type"], content
     )
@@ -70,6 +93,9 @@ async def send_state(request: web.Request) -> web.Response:
     room_id = request.match_info["room_id"]
     event_type = request.match_info["event_type"]
     state_key = request.match_info.get("state_key", "")
+    delay_ms = _delay_ms(request)
+    if delay_ms is not None:
+        return await _schedule(request, delay_ms, event_type, content, state_key)
     room = await hs.events.require_room(room_id)
     if event_type == "m.room.create":
         # spec: rooms/v11.md, v12.md — a room has exactly one create event, made with the room.

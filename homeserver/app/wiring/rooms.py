@@ -4,9 +4,11 @@ from __future__ import annotations
 
 from homeserver.app.container import Container
 from homeserver.services.rooms.carry_over import SettingsCarryOver
+from homeserver.services.rooms.delayed_events import DelayedEventService
 from homeserver.services.rooms.directory import RoomDirectoryService
 from homeserver.services.rooms.rooms import RoomService
 from homeserver.services.rooms.upgrades import RoomUpgradeService
+from homeserver.storage.delayed_events import DelayedEventStore
 
 
 def wire(c: Container) -> None:
@@ -37,3 +39,9 @@ def wire(c: Container) -> None:
     c.room_directory = RoomDirectoryService(
         c.room_store, c.events, c.federated_membership, c.server_name, c.is_mine
     )
+    c.delayed_event_store = DelayedEventStore(c.db)
+    c.delayed_events = DelayedEventService(
+        c.delayed_event_store, c.events, c.rooms, c.clock, c.config.max_event_delay_duration
+    )
+    c.events.add_persist_listener(c.delayed_events.on_persisted)
+    c.lifecycle.add("delayed_events", start=c.delayed_events.start, stop=c.delayed_events.stop)
