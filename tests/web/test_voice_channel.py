@@ -194,6 +194,20 @@ async def test_browser_and_python_participant_hear_each_other_mute_and_leave(
         mute = channel.get_by_role("button", name="Mute")
         await expect(mute).to_be_enabled(timeout=WAIT_S * 1000)  # connected
 
+        # While in the channel, alice's homeserver holds her leave as a delayed event
+        # (MSC4140), which the page keeps postponing: a closed tab leaves by itself.
+        async def delayed_events() -> list[dict[str, Any]]:
+            async with aiohttp.ClientSession() as http, http.get(
+                f"{base}/_matrix/client/unstable/org.matrix.msc4140/delayed_events",
+                headers={"Authorization": f"Bearer {alice['accessToken']}"},
+            ) as resp:
+                assert resp.status == 200, await resp.text()
+                return list((await resp.json())["delayed_events"])
+
+        async def leave_scheduled() -> bool:
+            return any(e["type"] == CALL_MEMBER_TYPE and e["content"] == {} for e in await delayed_events())
+        await wait_until(leave_scheduled, "alice's delayed leave")
+
         # The browser's member event, published through its homeserver, names the focus.
         async def alice_published() -> bool:
             content = member_content(await bob.get_room_state(room_id), alice["userId"])
@@ -250,6 +264,7 @@ async def test_browser_and_python_participant_hear_each_other_mute_and_leave(
         async def alice_left() -> bool:
             return member_content(await bob.get_room_state(room_id), alice["userId"]) == {}
         await wait_until(alice_left, "alice's emptied call member event")
+        assert await delayed_events() == []  # a clean leave cancels the delayed one
         assert [p["user_id"] for p in roster] == [bob.require_user_id()]
         await screenshot(page, "left")
         assert page.console_errors == [], page.console_errors  # type: ignore[attr-defined]

@@ -8,6 +8,8 @@
 // time, kept here rather than in a component so it survives moving between rooms.
 import { useEffect, useReducer } from "preact/hooks";
 
+const LEAVE_DELAY_MS = 10_000;
+const LEAVE_RESTART_MS = 5_000;
 export const CALL_MEMBER_TYPE = "org.matrix.msc3401.call.member";
 const CALL_MEMBER_TYPES = [CALL_MEMBER_TYPE, "m.call.member"];
 const FOCUS_TYPE = "parley";
@@ -113,6 +115,8 @@ class Session {
         this.stream = null;
         this.audio = null;
         this.disconnectTimer = null;
+        this.delayId = null;
+        this.restartTimer = null;
     }
 
     focusEndpoint(action) {
@@ -170,11 +174,52 @@ class Session {
             return;
         }
         await pc.setRemoteDescription({ type: "answer", sdp: answer.sdp });
+        await this.scheduleLeave();
         await this.client.sendStateEvent(this.roomId, CALL_MEMBER_TYPE,
             memberContent(this.client.getDeviceId(), this.focusUrl),
             memberStateKey(this.client.getUserId(), this.client.getDeviceId()));
         this.published = true;
         changed();
+    }
+
+    /**
+     * MSC4140 delayed events: our homeserver empties our member event by itself unless
+     * we keep postponing it, so a closed tab or a crash leaves the channel within
+     * LEAVE_DELAY_MS (the focus can only do that for its own server's users). Scheduled
+     * before the join is published, as Element Call does.
+     */
+    async scheduleLeave() {
+        let supported = false;
+        try {
+            supported = await this.client.doesServerSupportUnstableFeature("org.matrix.msc4140");
+        } catch {
+            // unknown: go without
+        }
+        if (!supported) return;
+        try {
+            const { delay_id: delayId } = await this.client._unstable_sendDelayedStateEvent(
+                this.roomId, { delay: LEAVE_DELAY_MS }, CALL_MEMBER_TYPE, {},
+                memberStateKey(this.client.getUserId(), this.client.getDeviceId()));
+            this.delayId = delayId;
+            this.restartTimer = setInterval(() => {
+                this.client._unstable_updateDelayedEvent(delayId, "restart")
+                    .catch((err) => console.warn("could not postpone the delayed leave", err));
+            }, LEAVE_RESTART_MS);
+        } catch (err) {
+            console.warn("could not schedule the delayed leave", err);
+        }
+    }
+
+    async cancelScheduledLeave() {
+        clearInterval(this.restartTimer);
+        if (!this.delayId) return;
+        const delayId = this.delayId;
+        this.delayId = null;
+        try {
+            await this.client._unstable_updateDelayedEvent(delayId, "cancel");
+        } catch {
+            // already fired or gone: the member event is empty either way
+        }
     }
 
     playRemote(stream) {
@@ -247,6 +292,7 @@ class Session {
         }
         this.roster = [];
         changed();
+        await this.cancelScheduledLeave();
         if (this.published) {
             try {
                 await this.client.sendStateEvent(this.roomId, CALL_MEMBER_TYPE, {},
