@@ -9,6 +9,7 @@ runs every registered stop in reverse start order.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import Awaitable, Callable
 from contextlib import AsyncExitStack
@@ -17,6 +18,10 @@ from dataclasses import dataclass
 logger = logging.getLogger(__name__)
 
 Step = Callable[[], Awaitable[None] | None]
+
+# A component that takes longer than this to stop is abandoned (with an error naming it),
+# so one stuck task cannot keep the whole server from exiting.
+STOP_TIMEOUT_S = 20.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -76,6 +81,9 @@ class Lifecycle:
     async def _stop_one(component: Component) -> None:
         assert component.stop is not None
         try:
-            await _run(component.stop)
+            async with asyncio.timeout(STOP_TIMEOUT_S):
+                await _run(component.stop)
+        except TimeoutError:
+            logger.error("stopping %s took over %.0f s; going on without it", component.name, STOP_TIMEOUT_S)
         except Exception:  # one component's failure must not keep the rest running
             logger.exception("stopping %s failed", component.name)

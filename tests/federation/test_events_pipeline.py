@@ -186,7 +186,15 @@ def install_fake_remote(hs: Homeserver, room: RemoteRoom, **kw: Any) -> FakeRemo
         verify_event_signature(event.pdu, event.room_version, server, key.key_id, key.verify_key_bytes)
 
     handler.verify_signatures = verify
+    # remote.test does not exist: outbound transactions fail at once instead of waiting on
+    # a DNS lookup (a sandbox may take seconds to answer, or not answer).
+    hs.federation_sender.client = _Unreachable()  # type: ignore[assignment]
     return source
+
+
+class _Unreachable:
+    async def put_json(self, destination: str, path: str, body: Any, **_kw: Any) -> Any:
+        raise ConnectionError(f"{destination} is not reachable from this test")
 
 
 async def join_remote_room(hs: Homeserver, room: RemoteRoom, user_id: str) -> Event:

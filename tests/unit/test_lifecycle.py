@@ -85,3 +85,19 @@ async def test_a_homeserver_whose_start_fails_leaves_no_task_or_connection(tmp_p
     assert leaked == set(), sorted(t.get_name() for t in leaked)
     assert hs.db._writer is None  # the database was closed again
     await hs.stop()  # a no-op, not an error
+
+
+async def test_a_stop_that_hangs_is_abandoned_and_the_others_still_stop(
+    monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    from homeserver.app import lifecycle as module
+
+    monkeypatch.setattr(module, "STOP_TIMEOUT_S", 0.05)
+    stopped: list[str] = []
+    life = module.Lifecycle()
+    life.add("first", stop=lambda: stopped.append("first"))
+    life.add("stuck", stop=lambda: asyncio.Event().wait())
+    await life.start()
+    await life.stop()
+    assert stopped == ["first"]
+    assert "stopping stuck took over" in caplog.text
