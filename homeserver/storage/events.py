@@ -289,18 +289,24 @@ class EventStore:
             params.append(before)
         order = "DESC" if newest_first else "ASC"
         params.append(limit)
+        epoch = self._redaction_epoch
         rows = await self.db.fetchall(
             "get_room_events",
             f"SELECT {_EVENT_COLUMNS} FROM {_EVENT_FROM} WHERE {' AND '.join(clauses)}"
             f" ORDER BY e.stream_ordering {order} LIMIT ?",
             params,
         )
+        # As in get_events: a row read while a redaction was written may be the old one,
+        # and must not stay in the cache (a page of /messages racing a remote redaction
+        # kept serving the unredacted event).
+        cacheable = epoch == self._redaction_epoch
         events = []
         for row in rows:
             ev = self._cache.get(row["event_id"])
             if ev is None:
                 ev = _row_to_event(row)
-                self._remember(ev)
+                if cacheable:
+                    self._remember(ev)
             events.append(ev)
         return events
 
