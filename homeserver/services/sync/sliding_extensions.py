@@ -119,23 +119,18 @@ class SlidingSyncExtensions:
             out["account_data"] = {"global": global_events, "rooms": by_room}
             has_updates |= bool(global_events or by_room)
 
-        if request.receipts is not None and request.receipts.enabled:
-            rooms = scope.rooms_for(request.receipts)
-            got = await self.sources.receipts.contribute(
-                ctx(rooms, since, scope.initial_rooms.intersection(rooms))
-            )
-            receipts = {room_id: events[-1] for room_id, events in _room_sections(got, "ephemeral").items()}
-            out["receipts"] = {"rooms": receipts}
-            has_updates |= bool(receipts)
-
-        if request.typing is not None and request.typing.enabled:
-            rooms = scope.rooms_for(request.typing)
-            got = await self.sources.typing.contribute(
-                ctx(rooms, since, scope.initial_rooms.intersection(rooms))
-            )
-            typing = {room_id: events[-1] for room_id, events in _room_sections(got, "ephemeral").items()}
-            out["typing"] = {"rooms": typing}
-            has_updates |= bool(typing)
+        # Receipts and typing: each room's latest ephemeral event of that source.
+        for name, extension, source in (
+            ("receipts", request.receipts, self.sources.receipts),
+            ("typing", request.typing, self.sources.typing),
+        ):
+            if extension is None or not extension.enabled:
+                continue
+            rooms = scope.rooms_for(extension)
+            got = await source.contribute(ctx(rooms, since, scope.initial_rooms.intersection(rooms)))
+            latest = {room_id: events[-1] for room_id, events in _room_sections(got, "ephemeral").items()}
+            out[name] = {"rooms": latest}
+            has_updates |= bool(latest)
         return out, has_updates
 
 
